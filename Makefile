@@ -1,0 +1,49 @@
+# stepcoder: every target installs what it needs into .venv first (Python 3.11, pinned versions).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PROFILE ?= tiny
+REAL_DATA ?= ../shared/realdata
+PYTEST_ARGS ?=
+NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
+
+.PHONY: help venv test reproduce validate-real bench notebooks-sync lock clean
+
+help:
+	@echo "make reproduce   run the notebooks headlessly with papermill (PROFILE=$(PROFILE)) into papermill_runs/$(PROFILE)/"
+	@echo "make test        run the test suite"
+	@echo "make validate-real [REAL_DATA=dir]  check the executor on real known-good solutions"
+	@echo "make bench       executor, masking and prompt benchmarks"
+	@echo "make notebooks-sync   re-pair notebooks/*.ipynb from their jupytext .py sources"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "stepcoder needs Python 3.11+, found " + sys.version' 
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+test: venv
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+reproduce: venv
+	$(PY) -m stepcoder_lib.reproduce --profile $(PROFILE) --out papermill_runs/$(PROFILE)
+
+validate-real: venv
+	$(PY) -m stepcoder_lib.validate_real $(REAL_DATA)
+
+bench: venv
+	$(PY) benchmarks/run_all.py
+
+notebooks-sync: venv
+	$(VENV)/bin/jupytext --sync $(NOTEBOOKS)
+
+lock: venv
+	(echo "# Every package, pinned: what 'make venv' installs. Regenerate with 'make lock'."; \
+	 $(PY) -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu/torch==\1/' | grep -v '^-e') > requirements.lock
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache .hypothesis

@@ -1,0 +1,303 @@
+"""CCCS: the Curriculum of Code Completion Subtasks (paper Sec. 3.2, Algorithm 1).
+
+Early in training the model completes only the tail of the canonical solution; the prefix it is
+given shrinks, one stage at a time, as its running pass rate on the problem crosses a threshold.
+
+Choices the paper leaves open (and why):
+
+* Conditional statements = ``if`` statements and their ``elif`` clauses (``DEFAULT_KINDS``).
+  That is what "conditional statement" means in Python's grammar; loops are iteration
+  statements, ``try`` is exception handling, and a ternary is an expression whose start lies
+  mid-line. All of them are available through ``kinds`` for ablations. An ``elif`` is its own
+  start point (its own condition, its own position); ``else:`` has no condition and no AST node.
+* Statement ``n`` is counted from 1 in start order, so stage ``c`` cuts the solution at the
+  start of statement ``stride * c`` and stage 0 is the empty prefix (the plain task), as the
+  paper's "at the end of the curriculum s* = 0" requires. ``ceil(sqrt(E)) - 1`` stages times the
+  stride is always < E, so every stage has its statement.
+* A cut is at the statement's first character (its keyword), so the prefix ends with that
+  line's indentation and the completion starts mid-line; ``cut_at_line_start`` moves the cut to
+  the start of the line instead (the prompt then never ends in spaces).
+* ``alpha = 0.1``, ``rho_threshold = 0.8`` (the paper gives no values): from rho = 0 the stage
+  moves only after 16 passes in a row (1 - 0.9**16 = 0.815 > 0.8, 1 - 0.9**15 = 0.794), i.e.
+  one whole group of the paper's 16 rollouts per example, and afterwards only while the
+  recent pass rate (an average over ~1/alpha = 10 rollouts) stays around 80%.
+* "rho is updated after every rollout": ``update`` walks the results in the order given; the
+  distributed form gathers them in rank order first, so every rank applies the same sequence
+  and ends in the same state. A result counts as a pass iff its value is >= 1 (``True`` or the
+  paper's +1 reward). Results may carry the stage they were generated at; those from a stage
+  other than the problem's current one (stale after a move within the same batch) are skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+ALL_KINDS: tuple[str, ...] = ("if", "elif", "ifexp", "while", "for", "try", "match")
+DEFAULT_KINDS: tuple[str, ...] = ("if", "elif")
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # what Python's tokenizer counts as a line break
+
+
+def line_offsets(source: str) -> list[int]:
+    """Character offset at which each line starts (index 0 is line 1), as ``ast`` numbers lines."""
+    return [0] + [m.end() for m in _NEWLINE.finditer(source)]
+
+
+def _char_offset(source: str, starts: list[int], lineno: int, byte_col: int) -> int:
+    """``ast`` columns are UTF-8 byte offsets within the line; turn (line, byte col) into a char offset."""
+    line_start = starts[lineno - 1]
+    line_end = starts[lineno] if lineno < len(starts) else len(source)
+    head = source[line_start:line_end].encode("utf-8")[:byte_col]
+    return line_start + len(head.decode("utf-8"))
+
+
+@dataclass(frozen=True)
+class ConditionalStatement:
+    """One statement: 0-based char offsets (end exclusive) and 1-based lines (end inclusive)."""
+
+    kind: str
+    start_char: int
+    end_char: int
+    start_line: int
+    end_line: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ConditionalStatement":
+        return cls(str(d["kind"]), int(d["start_char"]), int(d["end_char"]), int(d["start_line"]), int(d["end_line"]))
+
+
+def _kind(node: ast.AST, source: str, start: int) -> str | None:
+    if isinstance(node, ast.If):
+        return "elif" if source.startswith("elif", start) else "if"
+    if isinstance(node, ast.IfExp):
+        return "ifexp"
+    if isinstance(node, (ast.While,)):
+        return "while"
+    if isinstance(node, (ast.For, ast.AsyncFor)):
+        return "for"
+    if isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        return "try"
+    if isinstance(node, getattr(ast, "Match", ())):
+        return "match"
+    return None
+
+
+def find_conditional_statements(source: str, kinds: Sequence[str] = DEFAULT_KINDS) -> list[ConditionalStatement]:
+    """Conditional statements of ``source`` sorted by start; raises SyntaxError if it does not parse."""
+    unknown = set(kinds) - set(ALL_KINDS)
+    if unknown:
+        raise ValueError(f"unknown kinds {sorted(unknown)}; choose from {ALL_KINDS}")
+    tree = ast.parse(source)
+    starts = line_offsets(source)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.stmt, ast.IfExp)):
+            continue
+        start = _char_offset(source, starts, node.lineno, node.col_offset)
+        kind = _kind(node, source, start)
+        if kind is None or kind not in kinds:
+            continue
+        end = _char_offset(source, starts, node.end_lineno, node.end_col_offset)
+        found.append(ConditionalStatement(kind, start, end, node.lineno, node.end_lineno))
+    return sorted(found, key=lambda s: (s.start_char, -s.end_char))
+
+
+def n_stages(n_conditionals: int) -> int:
+    """ceil(sqrt(E)) stages, at least one (E = 0 has only stage 0)."""
+    k = math.isqrt(n_conditionals)
+    return max(1, k + (k * k < n_conditionals))
+
+
+def stride(n_conditionals: int) -> int:
+    """ceil(E / ceil(sqrt(E))) conditional statements between stages (0 when E = 0)."""
+    return -(-n_conditionals // n_stages(n_conditionals))
+
+
+@dataclass(frozen=True)
+class CurriculumConfig:
+    """Knobs of CCCS; see the module docstring for why these defaults."""
+
+    alpha: float = 0.1
+    rho_threshold: float = 0.8
+    kinds: tuple[str, ...] = DEFAULT_KINDS
+    cut_at_line_start: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
+        if not 0.0 <= self.rho_threshold < 1.0:
+            raise ValueError(f"rho_threshold must be in [0, 1), got {self.rho_threshold}")
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """Where each stage of one problem cuts its solution: ``cuts[c]`` chars of prefix at stage c."""
+
+    n_conditionals: int
+    n_stages: int
+    stride: int
+    cuts: tuple[int, ...]
+
+
+def plan_stages(solution: str, config: CurriculumConfig = CurriculumConfig(),
+                conditionals: Sequence[ConditionalStatement] | None = None) -> StagePlan:
+    """The stage plan of one canonical solution (conditionals found from its AST unless given)."""
+    conds = list(conditionals) if conditionals is not None else find_conditional_statements(solution, config.kinds)
+    e = len(conds)
+    k, s = n_stages(e), stride(e)
+    starts = line_offsets(solution)
+    cuts = [0]
+    for c in range(1, k):
+        st = conds[s * c - 1]  # statement number s*c, counted from 1
+        cuts.append(starts[st.start_line - 1] if config.cut_at_line_start else st.start_char)
+    return StagePlan(e, k, s, tuple(cuts))
+
+
+@dataclass
+class ProblemState:
+    stage: int
+    rho: float = 0.0
+
+
+def _passed(value: Any) -> bool:
+    return float(value) >= 1.0
+
+
+class Curriculum:
+    """Per-problem stage and running pass rate; builds stage prompts and applies Algorithm 1."""
+
+    def __init__(self, solutions: Mapping[str, str] | None = None, config: CurriculumConfig = CurriculumConfig()):
+        self.config = config
+        self.solutions: dict[str, str] = {}
+        self.plans: dict[str, StagePlan] = {}
+        self.state: dict[str, ProblemState] = {}
+        for pid, sol in (solutions or {}).items():
+            self.add(pid, sol)
+
+    @classmethod
+    def from_problems(cls, problems: Iterable[Any], config: CurriculumConfig = CurriculumConfig()) -> "Curriculum":
+        """From records with ``.id`` and ``.canonical_solution`` (``stepcoder_lib.data.Problem``)."""
+        return cls({str(p.id): p.canonical_solution for p in problems}, config)
+
+    def add(self, problem_id: str, solution: str,
+            conditionals: Sequence[ConditionalStatement] | None = None) -> StagePlan:
+        """Register a problem at its hardest-to-reach start: stage ceil(sqrt(E)) - 1, rho = 0."""
+        plan = plan_stages(solution, self.config, conditionals)
+        self.solutions[problem_id], self.plans[problem_id] = solution, plan
+        self.state[problem_id] = ProblemState(stage=plan.n_stages - 1)
+        return plan
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    def __contains__(self, problem_id: object) -> bool:
+        return problem_id in self.state
+
+    def _get(self, problem_id: str) -> ProblemState:
+        try:
+            return self.state[problem_id]
+        except KeyError:
+            raise KeyError(f"problem {problem_id!r} is not in the curriculum; add() it first") from None
+
+    def stage(self, problem_id: str) -> int:
+        return self._get(problem_id).stage
+
+    def rho(self, problem_id: str) -> float:
+        return self._get(problem_id).rho
+
+    def stages(self) -> dict[str, int]:
+        return {pid: st.stage for pid, st in self.state.items()}
+
+    def prefix_for(self, problem_id: str, stage: int | None = None) -> str:
+        """The canonical solution up to the current (or given) stage's start point."""
+        plan = self.plans[problem_id]
+        c = self._get(problem_id).stage if stage is None else stage
+        if not 0 <= c < plan.n_stages:
+            raise ValueError(f"problem {problem_id!r} has stages 0..{plan.n_stages - 1}, got {c}")
+        return self.solutions[problem_id][: plan.cuts[c]]
+
+    def prompt_for(self, problem_id: str, task_prompt: str, stage: int | None = None) -> str:
+        """Task prompt followed by the prefix: the prefix is prompt, so it never carries gradient."""
+        return task_prompt + self.prefix_for(problem_id, stage)
+
+    def program_for(self, problem_id: str, completion: str, stage: int | None = None) -> str:
+        """What the reward runs: prefix + completion (completion generated at ``stage``)."""
+        return self.prefix_for(problem_id, stage) + completion
+
+    def update(self, problem_ids: Sequence[str], results: Sequence[Any],
+               stages: Sequence[int] | None = None) -> dict[str, int]:
+        """Algorithm 1 over rollouts in order; pass results GATHERED from all ranks. Returns moves {id: new stage}."""
+        if len(problem_ids) != len(results) or (stages is not None and len(stages) != len(results)):
+            raise ValueError("problem_ids, results (and stages) must have the same length")
+        a, moved = self.config.alpha, {}
+        for i, (pid, res) in enumerate(zip(problem_ids, results)):
+            st = self._get(pid)
+            if stages is not None and stages[i] != st.stage:
+                continue  # generated at a stage this problem has already left
+            st.rho = a + (1 - a) * st.rho if _passed(res) else (1 - a) * st.rho
+            if st.rho > self.config.rho_threshold:
+                st.rho, st.stage = 0.0, max(st.stage - 1, 0)
+                moved[pid] = st.stage
+        return moved
+
+    def update_distributed(self, problem_ids: Sequence[str], results: Sequence[Any],
+                           stages: Sequence[int] | None = None) -> dict[str, int]:
+        """Gather every rank's results (rank order) and apply them; identical state on all ranks."""
+        ids, res, stg = gather_rollouts(list(problem_ids), [float(r) for r in results],
+                                        None if stages is None else list(stages))
+        return self.update(ids, res, stg)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "config": {**asdict(self.config), "kinds": list(self.config.kinds)},
+            "problems": {pid: {"stage": st.stage, "rho": st.rho, "n_stages": self.plans[pid].n_stages}
+                         for pid, st in sorted(self.state.items())},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Restore stages and rho; ``strict`` demands the same problem set and stage counts."""
+        saved = state["problems"]
+        if strict and set(saved) != set(self.state):
+            missing, extra = set(self.state) - set(saved), set(saved) - set(self.state)
+            raise KeyError(f"curriculum state mismatch: missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]}")
+        for pid, s in saved.items():
+            if pid not in self.state:
+                continue
+            if int(s["n_stages"]) != self.plans[pid].n_stages:
+                raise ValueError(f"problem {pid!r}: saved with {s['n_stages']} stages, now {self.plans[pid].n_stages}")
+            self.state[pid] = ProblemState(stage=int(s["stage"]), rho=float(s["rho"]))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.state_dict(), indent=1, sort_keys=True))
+
+    def load(self, path: str | Path, strict: bool = True) -> None:
+        self.load_state_dict(json.loads(Path(path).read_text()), strict=strict)
+
+
+def gather_rollouts(problem_ids: list[str], results: list[float],
+                    stages: list[int] | None = None) -> tuple[list[str], list[float], list[int] | None]:
+    """All ranks' (ids, results, stages) concatenated in rank order; local when not distributed."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return problem_ids, results, stages
+    parts: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, (problem_ids, results, stages))
+    ids = [p for part in parts for p in part[0]]
+    res = [r for part in parts for r in part[1]]
+    has_stages = [part[2] is not None for part in parts]
+    if any(has_stages) and not all(has_stages):
+        raise ValueError("some ranks passed stages and others did not")
+    stg = [s for part in parts for s in part[2]] if all(has_stages) else None
+    return ids, res, stg

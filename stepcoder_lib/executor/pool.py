@@ -1,0 +1,329 @@
+"""The executor: a pool of sandbox workers, a batch API, and the judge.
+
+Typical use::
+
+    with Executor(ExecutorConfig(coverage=True)) as ex:
+        results = ex.run_batch([Job(program, tests, problem_id="apps/0001"), ...])
+
+Workers default to this machine's cores divided by ``LOCAL_WORLD_SIZE`` so that every rank of a
+distributed trainer can call the executor from its reward function without oversubscribing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Sequence
+
+from ..testcases import InvalidTestCases, TestCases
+from . import sandbox
+from .compare import CompareConfig
+from .judge import judge_job
+from .results import ExecutionResult, RewardTable, TestResult, Verdict
+from .worker import read_message, write_message
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """Limits and switches; every field is documented in the README's executor section."""
+
+    workers: int | None = None  # None: cores // LOCAL_WORLD_SIZE, at least 1
+    time_limit_s: float = 4.0  # CPU seconds per test: the primary limit, immune to machine load
+    wall_factor: float = 3.0  # wall-clock backstop per test = time_limit * wall_factor + 1 s
+    program_wall_s: float = 120.0  # wall-clock budget for all tests of one program
+    time_scale_factor: float = 4.0  # per-problem limit = max(floor, factor * reference CPU time)
+    time_scale_floor_s: float = 1.0
+    memory_limit_mb: int | None = 2048  # address space a test may add to the worker's baseline
+    output_limit_mb: int = 16  # per stream (stdout, stderr) and for a returned value
+    coverage: bool = False
+    coverage_time_factor: float = 2.0  # tracing slows code ~2x; limits scale so verdicts don't flip
+    compare: str = "default"  # "default" | "exact" | "apps_compat"
+    rel_tol: float = 1e-6
+    abs_tol: float = 1e-6
+    prelude: str = "auto"  # "auto": typing/collections names for call-based programs; "none"; "apps"
+    early_stop: bool = True  # stop a program's tests once its verdict cannot change
+    reward: RewardTable = field(default_factory=RewardTable)
+    excerpt_chars: int = 1000
+    read_roots: tuple[str, ...] | None = None  # None: sandbox.default_read_roots()
+
+    def __post_init__(self) -> None:
+        CompareConfig(mode=self.compare)  # validates the mode
+        if self.prelude not in ("auto", "none", "apps"):
+            raise ValueError(f"prelude {self.prelude!r}: expected 'auto', 'none' or 'apps'")
+        if self.time_limit_s <= 0:
+            raise ValueError("time_limit_s must be positive")
+
+    def n_workers(self) -> int:
+        if self.workers:
+            return max(1, int(self.workers))
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            cores = os.cpu_count() or 1
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+        return max(1, cores // max(1, local_world))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One program to judge against its tests.
+
+    ``time_limit_s`` overrides the per-test CPU limit; ``reference_cpu_s`` (the canonical
+    solution's slowest test) scales it as evalplus does: max(floor, factor * reference).
+    """
+
+    program: str
+    tests: TestCases
+    problem_id: str = ""
+    time_limit_s: float | None = None
+    reference_cpu_s: float | None = None
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+class _WorkerProcess:
+    """One sandbox worker and the pipe protocol to it (used by one thread at a time)."""
+
+    def __init__(self, base_dir: str, read_roots: Sequence[str]) -> None:
+        self.base_dir = base_dir
+        self.read_roots = list(read_roots)
+        self.proc: subprocess.Popen | None = None
+        self.layers: tuple[str, ...] = ()
+        self.start()
+
+    def start(self) -> None:
+        pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "STEPCODER_WORKER"))}
+        env.update(PYTHONPATH=pkg_root, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", PYTHONIOENCODING="utf-8",
+                   OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", LC_ALL="C.UTF-8")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stepcoder_lib.executor.worker", self.base_dir, os.pathsep.join(self.read_roots)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+            start_new_session=True, close_fds=True)
+        hello = self._receive(timeout=60.0)
+        self.layers = tuple(hello["layers"])
+
+    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdin is not None
+        try:
+            write_message(self.proc.stdin.fileno(), request)
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerDied(f"sandbox worker unreachable: {exc}") from exc
+        return self._receive(timeout)
+
+    def _receive(self, timeout: float) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            raise WorkerDied(f"sandbox worker gave no answer within {timeout:.0f}s")
+        msg = read_message(fd)
+        if msg is None:
+            raise WorkerDied(f"sandbox worker exited (status {self.proc.poll()})")
+        return msg
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def kill(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close() if stream else None
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+        self.proc = None
+
+
+class Executor:
+    """Runs programs against unit tests in sandboxed processes, in parallel, results in order."""
+
+    def __init__(self, config: ExecutorConfig | None = None, **overrides: Any) -> None:
+        self.config = replace(config or ExecutorConfig(), **overrides)
+        self._compare = CompareConfig(self.config.compare, self.config.rel_tol, self.config.abs_tol)
+        self._tmp = tempfile.mkdtemp(prefix="stepcoder-exec-")
+        roots = list(self.config.read_roots or sandbox.default_read_roots())
+        self._idle: queue.Queue[_WorkerProcess] = queue.Queue()
+        self._all: list[_WorkerProcess] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            for k in range(self.config.n_workers()):
+                w = _WorkerProcess(os.path.join(self._tmp, f"w{k}"), roots)
+                self._all.append(w)
+                self._idle.put(w)
+        except BaseException:
+            self.close()
+            raise
+        atexit.register(self.close)
+
+    @property
+    def sandbox_layers(self) -> tuple[str, ...]:
+        """The isolation layers active on this machine (see ``stepcoder_lib.executor.sandbox``)."""
+        return self._all[0].layers if self._all else ()
+
+    # public API ----------------------------------------------------------------------------
+    def run(self, job: Job) -> ExecutionResult:
+        return self.run_batch([job], progress=False)[0]
+
+    def run_batch(self, jobs: Iterable[Job], progress: bool | str = True) -> list[ExecutionResult]:
+        """Judge every job; one result per job, in input order; a malformed job gets INVALID_JOB."""
+        if self._closed:
+            raise RuntimeError("this Executor is closed")
+        jobs = list(jobs)
+        results: list[ExecutionResult | None] = [None] * len(jobs)
+        todo: queue.Queue[int] = queue.Queue()
+        for i in range(len(jobs)):
+            todo.put(i)
+        bar = None
+        if progress and len(jobs) > 1:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(jobs), desc=progress if isinstance(progress, str) else "executing", unit="prog")
+        bar_lock = threading.Lock()
+
+        def drain() -> None:
+            while True:
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                results[i] = self._run_one(jobs[i], i)
+                if bar is not None:
+                    with bar_lock:
+                        bar.update(1)
+
+        n_threads = min(len(self._all), len(jobs))
+        threads = [threading.Thread(target=drain, daemon=True) for _ in range(n_threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if bar is not None:
+            bar.close()
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for w in self._all:
+            w.kill()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # internals -----------------------------------------------------------------------------
+    def _limits(self, job: Job) -> float:
+        cfg = self.config
+        limit = job.time_limit_s or cfg.time_limit_s
+        if job.reference_cpu_s is not None and job.time_limit_s is None:
+            limit = max(cfg.time_scale_floor_s, cfg.time_scale_factor * job.reference_cpu_s)
+        return limit * (cfg.coverage_time_factor if cfg.coverage else 1.0)
+
+    def _validate(self, job: Any, index: int) -> str | None:
+        pid = getattr(job, "problem_id", "") or f"job #{index}"
+        if not isinstance(job, Job):
+            return f"{pid}: expected a Job, got {type(job).__name__}"
+        if not isinstance(job.program, str):
+            return f"{pid}: field 'program': expected source text, got {type(job.program).__name__}"
+        if not isinstance(job.tests, TestCases):
+            return f"{pid}: field 'tests': expected TestCases, got {type(job.tests).__name__}"
+        try:
+            job.tests.validate()
+            if job.tests.format == "assert":
+                compile(job.tests.setup_code, "<setup>", "exec")
+                for k, code in enumerate(job.tests.inputs):
+                    try:
+                        compile(code, "<test>", "exec")
+                    except SyntaxError as exc:
+                        raise InvalidTestCases(f"field 'inputs[{k}]': test code does not compile: {exc.msg}") from None
+        except InvalidTestCases as exc:
+            return f"{pid}: {exc}"
+        except SyntaxError as exc:
+            return f"{pid}: field 'setup_code': does not compile: {exc.msg}"
+        return None
+
+    def _run_one(self, job: Job, index: int) -> ExecutionResult:
+        problem_id = getattr(job, "problem_id", "") or ""
+        error = self._validate(job, index)
+        if error:
+            return ExecutionResult(problem_id=str(problem_id), verdict=Verdict.INVALID_JOB, reward=None, error=error)
+        cfg = self.config
+        cpu_limit = self._limits(job)
+        tests = job.tests
+        memory = cfg.memory_limit_mb * (1 << 20) if cfg.memory_limit_mb else None
+        output_limit = cfg.output_limit_mb * (1 << 20)
+        wall = cpu_limit * cfg.wall_factor + 1.0
+        request = {
+            "program": job.program, "format": tests.format, "inputs": list(tests.inputs), "fn_name": tests.fn_name,
+            "setup_code": tests.setup_code, "cpu_limit_s": cpu_limit, "wall_limit_s": wall,
+            "program_wall_s": cfg.program_wall_s, "memory_bytes": memory, "output_limit": output_limit,
+            "report_limit": output_limit + (1 << 20), "coverage": cfg.coverage, "early_stop": cfg.early_stop,
+            "excerpt_chars": cfg.excerpt_chars,
+            "prelude": {"auto": "call" if tests.format == "call" else "none", "none": "none", "apps": "apps"}[cfg.prelude],
+        }
+        budget = min(cfg.program_wall_s, len(tests) * (wall + 1.0)) + wall + 30.0
+        outcome = None
+        for attempt in range(2):  # a worker that dies is replaced and the job retried once
+            worker = self._idle.get()
+            try:
+                outcome = worker.call(request, timeout=budget)
+                break
+            except WorkerDied as exc:
+                died = str(exc)
+                worker.restart()
+            finally:
+                self._idle.put(worker)
+        if outcome is None:
+            test = TestResult(index=0, verdict=Verdict.RUNTIME_ERROR, detail=died, error_type="WorkerDied")
+            return ExecutionResult(problem_id=problem_id, verdict=Verdict.RUNTIME_ERROR,
+                                   reward=cfg.reward(Verdict.RUNTIME_ERROR), tests=(test,), error=died)
+        return judge_job(problem_id, tests, outcome, cpu_limit=cpu_limit, memory_bytes=memory,
+                         output_limit=output_limit, compare=self._compare, reward=cfg.reward,
+                         excerpt_chars=cfg.excerpt_chars, coverage=cfg.coverage)
+
+
+_shared: dict[ExecutorConfig, Executor] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_executor(config: ExecutorConfig | None = None, **overrides: Any) -> Executor:
+    """A process-wide executor per configuration, started on first use and closed at exit."""
+    cfg = replace(config or ExecutorConfig(), **overrides)
+    with _shared_lock:
+        ex = _shared.get(cfg)
+        if ex is None or ex._closed:
+            ex = _shared[cfg] = Executor(cfg)
+        return ex
+
+
+def run_program(program: str, tests: TestCases, problem_id: str = "", **config: Any) -> ExecutionResult:
+    """Judge one program (convenience wrapper over a shared ``Executor``)."""
+    return shared_executor(**config).run(Job(program=program, tests=tests, problem_id=problem_id))

@@ -1,0 +1,110 @@
+"""Verdicts, the paper's reward table, and the result records the executor returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Verdict(str, Enum):
+    """Outcome of a program (or of one test). ``INVALID_JOB`` means the job itself was malformed."""
+
+    PASSED = "passed"
+    WRONG_ANSWER = "wrong_answer"
+    RUNTIME_ERROR = "runtime_error"
+    TIMEOUT = "timeout"
+    MEMORY_EXCEEDED = "memory_exceeded"
+    COMPILE_ERROR = "compile_error"
+    NOT_RUN = "not_run"  # a test skipped because the program's verdict was already settled
+    INVALID_JOB = "invalid_job"
+
+    def __str__(self) -> str:  # print as the plain value
+        return self.value
+
+
+#: Failures that the paper's reward counts as runtime errors.
+RUNTIME_FAMILY = frozenset({Verdict.RUNTIME_ERROR, Verdict.TIMEOUT, Verdict.MEMORY_EXCEEDED})
+
+
+@dataclass(frozen=True)
+class RewardTable:
+    """The paper's Eq. 3 (+1 / -0.3 / -0.6 / -1); timeouts and memory count as runtime errors."""
+
+    passed: float = 1.0
+    wrong_answer: float = -0.3
+    runtime_error: float = -0.6
+    compile_error: float = -1.0
+    timeout: float | None = None  # None: same as runtime_error
+    memory_exceeded: float | None = None  # None: same as runtime_error
+
+    def __call__(self, verdict: Verdict) -> float | None:
+        if verdict == Verdict.PASSED:
+            return self.passed
+        if verdict == Verdict.WRONG_ANSWER:
+            return self.wrong_answer
+        if verdict == Verdict.COMPILE_ERROR:
+            return self.compile_error
+        if verdict == Verdict.TIMEOUT:
+            return self.runtime_error if self.timeout is None else self.timeout
+        if verdict == Verdict.MEMORY_EXCEEDED:
+            return self.runtime_error if self.memory_exceeded is None else self.memory_exceeded
+        if verdict == Verdict.RUNTIME_ERROR:
+            return self.runtime_error
+        return None  # INVALID_JOB / NOT_RUN carry no reward
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One unit test: what happened, how long it took, and which comparison rule accepted it."""
+
+    index: int
+    verdict: Verdict
+    duration_s: float = 0.0  # wall time of the test's process
+    cpu_s: float = 0.0  # user + system CPU time of the test's process
+    max_rss_kb: int = 0
+    rule: str | None = None  # comparison rule that accepted the output (passed tests only)
+    error_type: str | None = None  # e.g. "ZeroDivisionError", "ModuleNotFoundError", "SyntaxError"
+    detail: str = ""  # one human-readable line: exception message, limit hit, mismatch
+    stdout: str = ""  # bounded excerpt
+    stderr: str = ""  # bounded excerpt
+    lines: frozenset[int] = frozenset()  # executed 1-based lines of the program (coverage on)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == Verdict.PASSED
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """A program judged against all its tests.
+
+    ``verdict`` is the most severe test verdict (compile error, then the runtime family in test
+    order, then wrong answer); ``passed`` holds only when every test ran to completion and passed.
+    """
+
+    problem_id: str
+    verdict: Verdict
+    reward: float | None
+    tests: tuple[TestResult, ...] = ()
+    executed_lines: frozenset[int] = frozenset()  # union of tests' lines (coverage on)
+    coverage: bool = False
+    error: str | None = None  # for INVALID_JOB and compile errors: names the item and field
+    duration_s: float = 0.0
+    sandbox: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == Verdict.PASSED
+
+    @property
+    def n_passed(self) -> int:
+        return sum(t.passed for t in self.tests)
+
+    def summary(self) -> str:
+        head = f"{self.problem_id or '<job>'}: {self.verdict.value} ({self.n_passed}/{len(self.tests)} tests)"
+        first_bad = next((t for t in self.tests if not t.passed and t.verdict != Verdict.NOT_RUN), None)
+        if self.error:
+            return f"{head}: {self.error}"
+        if first_bad is not None:
+            return f"{head}: test {first_bad.index}: {first_bad.detail}"
+        return head

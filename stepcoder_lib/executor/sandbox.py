@@ -1,0 +1,214 @@
+"""OS-level confinement applied inside each test's process, just before the program runs.
+
+Layers (each reported by name in ``ExecutionResult.sandbox`` when active):
+
+* ``rlimits``: CPU seconds (SIGXCPU, then SIGKILL), address space, output file size, no core
+  files; a CPU interval timer gives sub-second precision on top of RLIMIT_CPU's whole seconds.
+* ``landlock`` (Linux >= 5.13): the filesystem is read-only except the test's own temporary
+  directory, and only the interpreter's and the system's directories can be read at all (so a
+  program cannot read the dataset's expected answers from disk); with Landlock ABI >= 4 no TCP
+  bind/connect, with ABI >= 6 no signals to processes outside the sandbox.
+* ``seccomp`` (libseccomp through ``pyseccomp``): no fork/vfork/clone of processes (threads are
+  allowed), no execve, no sockets other than AF_UNIX, no ptrace, mount, namespaces, kernel
+  modules, bpf, process_vm_* or kill/tgkill aimed at other processes.
+
+Landlock is driven through its three system calls with ctypes: it is a small, stable kernel ABI
+and the Python bindings on PyPI are pre-releases. Where a layer is unavailable (another OS, an
+old kernel, no libseccomp) the executor still runs and says so in ``sandbox``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+import resource
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+# --- Landlock (include/uapi/linux/landlock.h) -----------------------------------------------
+_SYS_LANDLOCK_CREATE_RULESET = 444  # same number on x86_64 and aarch64 (generic syscall table)
+_SYS_LANDLOCK_ADD_RULE = 445
+_SYS_LANDLOCK_RESTRICT_SELF = 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+
+FS_EXECUTE = 1 << 0
+FS_WRITE_FILE = 1 << 1
+FS_READ_FILE = 1 << 2
+FS_READ_DIR = 1 << 3
+FS_REMOVE_DIR = 1 << 4
+FS_REMOVE_FILE = 1 << 5
+FS_MAKE_CHAR = 1 << 6
+FS_MAKE_DIR = 1 << 7
+FS_MAKE_REG = 1 << 8
+FS_MAKE_SOCK = 1 << 9
+FS_MAKE_FIFO = 1 << 10
+FS_MAKE_BLOCK = 1 << 11
+FS_MAKE_SYM = 1 << 12
+FS_REFER = 1 << 13  # ABI 2
+FS_TRUNCATE = 1 << 14  # ABI 3
+FS_IOCTL_DEV = 1 << 15  # ABI 5
+NET_BIND_TCP = 1 << 0  # ABI 4
+NET_CONNECT_TCP = 1 << 1
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
+SCOPE_SIGNAL = 1 << 1
+
+_READ = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
+_FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 when Landlock is absent or disabled."""
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "aarch64"):
+        return 0
+    r = _libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
+                      ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION))
+    return max(int(r), 0)
+
+
+def _handled_fs(abi: int) -> int:
+    rights = (1 << 13) - 1  # ABI 1: EXECUTE .. MAKE_SYM
+    if abi >= 2:
+        rights |= FS_REFER
+    if abi >= 3:
+        rights |= FS_TRUNCATE
+    if abi >= 5:
+        rights |= FS_IOCTL_DEV
+    return rights
+
+
+def default_read_roots() -> list[str]:
+    """Directories a Python program legitimately reads: the interpreter, its packages, the OS."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable))}
+    roots |= {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt/conda",
+              "/dev", "/proc", "/sys"}
+    import site
+    for p in list(getattr(site, "getsitepackages", lambda: [])()) + [site.getusersitepackages()]:
+        roots.add(p)
+    return sorted(p for p in {os.path.realpath(r) for r in roots} if os.path.isdir(p))
+
+
+@dataclass
+class LandlockRules:
+    """Pre-opened directory handles (opened once in the worker, reused by every test process)."""
+
+    abi: int
+    read_fds: list[int]
+    dev_null_fd: int
+
+    @classmethod
+    def open(cls, read_roots: list[str]) -> "LandlockRules | None":
+        abi = landlock_abi()
+        if abi <= 0:
+            return None
+        fds = [os.open(p, os.O_PATH | os.O_CLOEXEC) for p in read_roots]
+        return cls(abi=abi, read_fds=fds, dev_null_fd=os.open("/dev/null", os.O_PATH | os.O_CLOEXEC))
+
+    def restrict_self(self, writable_dir: str) -> None:
+        """Confine this process; ``writable_dir`` is the only place it may create or change files."""
+        handled = _handled_fs(self.abi)
+        attr = _RulesetAttr(handled_access_fs=handled,
+                            handled_access_net=(NET_BIND_TCP | NET_CONNECT_TCP) if self.abi >= 4 else 0,
+                            scoped=(SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET) if self.abi >= 6 else 0)
+        size = 24 if self.abi >= 6 else (16 if self.abi >= 4 else 8)
+        ruleset = _libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size),
+                                ctypes.c_uint32(0))
+        if ruleset < 0:
+            raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
+        wfd = os.open(writable_dir, os.O_PATH | os.O_CLOEXEC)
+        rules = [(fd, _READ) for fd in self.read_fds]
+        rules += [(self.dev_null_fd, (FS_READ_FILE | FS_WRITE_FILE) & handled), (wfd, handled)]
+        for fd, access in rules:
+            rule = _PathBeneathAttr(allowed_access=access & handled, parent_fd=fd)
+            if _libc.syscall(_SYS_LANDLOCK_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH),
+                             ctypes.byref(rule), ctypes.c_uint32(0)) < 0:
+                raise OSError(ctypes.get_errno(), "landlock_add_rule failed")
+        os.close(wfd)
+        if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(NO_NEW_PRIVS) failed")
+        if _libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) < 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+        os.close(ruleset)
+
+
+# --- seccomp ---------------------------------------------------------------------------------
+_CLONE_THREAD = 0x00010000
+_DENIED_SYSCALLS = (
+    "fork", "vfork", "execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev",
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "reboot", "kexec_load",
+    "init_module", "finit_module", "delete_module", "bpf", "perf_event_open", "keyctl",
+    "add_key", "request_key", "userfaultfd", "io_uring_setup", "swapon", "swapoff",
+    "open_by_handle_at", "name_to_handle_at",
+)
+
+
+def build_seccomp_filter(pid_for_signals: int | None = None) -> Any | None:
+    """A seccomp filter (not yet loaded) or None when libseccomp is unavailable.
+
+    ``pid_for_signals``: when Landlock cannot scope signals, kill/tgkill may only target this pid.
+    """
+    try:
+        import pyseccomp as sc
+        f = sc.SyscallFilter(sc.ALLOW)
+    except Exception:  # ImportError, or libseccomp.so missing (RuntimeError/OSError)
+        return None
+    eperm = sc.ERRNO(errno.EPERM)
+    for name in _DENIED_SYSCALLS:
+        try:
+            f.add_rule(eperm, name)
+        except Exception:  # syscall unknown on this architecture
+            pass
+    f.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))  # processes, not threads
+    f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # glibc falls back to clone(), which we can inspect
+    f.add_rule(sc.ERRNO(errno.EACCES), "socket", sc.Arg(0, sc.NE, socket.AF_UNIX))
+    f.add_rule(sc.ERRNO(errno.EACCES), "socketpair", sc.Arg(0, sc.NE, socket.AF_UNIX))
+    if pid_for_signals is not None:
+        f.add_rule(eperm, "kill", sc.Arg(0, sc.NE, pid_for_signals))
+        f.add_rule(eperm, "tgkill", sc.Arg(0, sc.NE, pid_for_signals))
+        f.add_rule(eperm, "tkill")
+    return f
+
+
+# --- resource limits -------------------------------------------------------------------------
+def current_address_space() -> int:
+    """Virtual size of this process in bytes (the baseline the memory budget is added to)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def apply_rlimits(cpu_s: float, address_space: int | None, output_bytes: int, max_files: int = 256) -> None:
+    """CPU, memory, output and file limits for this process (called after fork)."""
+    whole = int(cpu_s) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (whole, whole + 1))  # SIGXCPU then SIGKILL
+    signal.setitimer(signal.ITIMER_PROF, cpu_s)  # sub-second precision; SIGPROF terminates
+    if address_space is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max_files, hard), min(max_files, hard)))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write raises OSError(EFBIG)

@@ -1,0 +1,94 @@
+"""A real code tokenizer made offline: byte-level BPE trained here, for the tiny profile and tests.
+
+Byte-level so that every string round-trips (no unknown tokens), GPT-2-style pre-tokenisation so
+that tokens look like a code model's (``"\\n    "`` is one token and straddles a line break).
+``pretokenize=False`` trains without the split, so merges cross spaces and line breaks freely:
+a second tokenizer style for checking that nothing downstream assumes token-per-line shapes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from transformers import PreTrainedTokenizerFast
+
+SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<s>", "</s>")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "tokenizer"
+_STDLIB_MODULES = (  # a fixed, varied slice of the standard library: code, docstrings, comments
+    "argparse", "ast", "bisect", "calendar", "collections/__init__", "csv", "dataclasses", "difflib",
+    "fractions", "functools", "heapq", "inspect", "json/decoder", "json/encoder", "pprint", "random",
+    "shlex", "statistics", "string", "textwrap", "tokenize",
+)
+
+
+def _wrap(tok: "object") -> PreTrainedTokenizerFast:
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", model_max_length=4096,
+        clean_up_tokenization_spaces=False,
+    )
+
+
+def train_code_tokenizer(texts: Iterable[str], vocab_size: int = 4096, save_dir: str | Path | None = None,
+                         min_frequency: int = 2, pretokenize: bool = True) -> PreTrainedTokenizerFast:
+    """Train a deterministic byte-level BPE on ``texts``; save it (HF format) to ``save_dir`` if given."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=pretokenize)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, show_progress=False,
+        special_tokens=list(SPECIAL_TOKENS), initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(list(texts), trainer=trainer)
+    fast = _wrap(tok)
+    if save_dir is not None:
+        fast.save_pretrained(str(save_dir))
+    return fast
+
+
+def stdlib_corpus(max_chars: int = 1_500_000, modules: Sequence[str] = _STDLIB_MODULES) -> list[str]:
+    """Sources of a fixed list of stdlib modules (present on every CPython install, no network)."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    texts, total = [], 0
+    for name in modules:
+        path = root / f"{name}.py"
+        if not path.exists():
+            continue
+        text = path.read_text(encoding="utf-8")[: max_chars - total]
+        texts.append(text)
+        total += len(text)
+        if total >= max_chars:
+            break
+    if not texts:
+        raise FileNotFoundError(f"no stdlib sources found under {root}")
+    return texts
+
+
+@functools.lru_cache(maxsize=4)
+def tiny_tokenizer(vocab_size: int = 4096, pretokenize: bool = True,
+                   cache_dir: str | None = None) -> PreTrainedTokenizerFast:
+    """The tiny profile's tokenizer: trained once on ``stdlib_corpus()``, cached under artifacts/tokenizer/."""
+    corpus = stdlib_corpus()
+    digest = hashlib.sha256("\0".join(corpus).encode()).hexdigest()[:12]
+    key = f"bpe{vocab_size}{'' if pretokenize else '-unsplit'}-py{sys.version_info[0]}{sys.version_info[1]}-{digest}"
+    target = Path(cache_dir) if cache_dir else ARTIFACTS
+    path = target / key
+    if (path / "tokenizer.json").exists():
+        return PreTrainedTokenizerFast.from_pretrained(str(path))
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=target))  # atomic publish: concurrent trainers race safely
+    fast = train_code_tokenizer(corpus, vocab_size=vocab_size, save_dir=tmp, pretokenize=pretokenize)
+    try:
+        os.rename(tmp, path)
+    except OSError:  # another process published first; theirs is identical
+        shutil.rmtree(tmp, ignore_errors=True)
+    return fast
