@@ -133,7 +133,7 @@ def token_mask(program: str, prefix_len: int, offsets: Offsets, executed_lines: 
             mask.append(1)
             continue
         la = bisect.bisect_right(starts, prefix_len + a) - 1
-        lb = bisect.bisect_right(starts, prefix_len + b - 1) - 1
+        lb = la
         mask.append(int(cum[lb + 1] - cum[la] > 0))
     return mask
 
@@ -170,7 +170,7 @@ def completion_offsets(tokenizer: Any, ids: Sequence[int]) -> tuple[str, list[tu
             while end < min(len(part), len(text)) and part[end] == text[end]:
                 end += 1  # a partial UTF-8 char decodes to U+FFFD and stops the match
             end = len(text) if k == len(plain) else end
-            spans.append((prev, end))
+            spans.append((prev, end) if end > prev else (prev, min(prev + 1, len(text))))  # partial char
             prev = end
     out, j, pos = [], 0, 0
     for i in ids:

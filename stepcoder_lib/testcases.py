@@ -30,6 +30,8 @@ class InvalidTestCases(ValueError):
 class TestCases:
     """Unit tests of one problem in normalised form (see the module docstring)."""
 
+    __test__ = False  # not a pytest test class
+
     format: TestFormat
     inputs: tuple[Any, ...]
     outputs: tuple[Any, ...] = ()

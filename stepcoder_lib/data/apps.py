@@ -139,6 +139,7 @@ def _read_text(path: Path) -> str:
 
 def _problem_from_folder(folder: Path, split: str, source: str) -> RawApps:
     pid = f"{source}/{split}/{folder.name}" if split else f"{source}/{folder.name}"
+    rel = f"{split}/{folder.name}" if split else folder.name  # relative: outputs must not depend on where data lives
     values: dict[str, Any] = {}
     for name in APPS_FILES:
         path = folder / name
@@ -151,25 +152,25 @@ def _problem_from_folder(folder: Path, split: str, source: str) -> RawApps:
         except UnicodeDecodeError as exc:
             detail = f"{name}: not UTF-8 ({exc.reason} at byte {exc.start})"
             return RawApps(pid, source, split, "unknown", None, None, None, error=(BAD_ENCODING, detail),
-                           metadata={"path": str(folder)})
+                           metadata={"path": rel})
         except json.JSONDecodeError as exc:
             detail = f"{name}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
             return RawApps(pid, source, split, "unknown", None, None, None, error=(CORRUPT_FILE, detail),
-                           metadata={"path": str(folder)})
+                           metadata={"path": rel})
         except OSError as exc:
             return RawApps(pid, source, split, "unknown", None, None, None,
-                           error=(UNREADABLE_FILE, f"{name}: {exc.strerror or exc}"), metadata={"path": str(folder)})
+                           error=(UNREADABLE_FILE, f"{name}: {exc.strerror or exc}"), metadata={"path": rel})
     meta = values["metadata.json"]
     if meta is not None and not isinstance(meta, Mapping):
         return RawApps(pid, source, split, "unknown", None, None, None,
-                       error=(CORRUPT_FILE, "metadata.json: expected a JSON object"), metadata={"path": str(folder)})
+                       error=(CORRUPT_FILE, "metadata.json: expected a JSON object"), metadata={"path": rel})
     meta = dict(meta or {})
     difficulty = str(meta.pop("difficulty", "") or "unknown").lower()
     return RawApps(
         id=pid, source=source, source_split=split, difficulty=difficulty,
         question=values["question.txt"], solutions=values["solutions.json"],
         input_output=values["input_output.json"], starter_code=values["starter_code.py"] or "",
-        metadata={**meta, "original_id": folder.name, "path": str(folder)},
+        metadata={**meta, "original_id": folder.name, "path": rel},
     )
 
 

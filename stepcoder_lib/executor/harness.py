@@ -125,8 +125,12 @@ def _shutdown_like_interpreter() -> str | None:
     return error
 
 
-def run_test(spec: dict[str, Any], index: int, report_fd: int, trace: bool) -> None:
-    """Run test ``index`` of ``spec`` in this (already sandboxed) process and report; never returns."""
+def run_test(spec: dict[str, Any], index: int, report_fd: int, trace: bool, nonce: str) -> None:
+    """Run test ``index`` of ``spec`` in this (already sandboxed) process and report; never returns.
+
+    The report carries a per-test nonce, so bytes a program writes to the report pipe by itself
+    (after finding it in /proc/self/fd) are not taken for the harness's report.
+    """
     report: dict[str, Any] = {"phase": "compile", "ok": False}
     tracer = LineTracer(os.path.abspath(PROGRAM_FILE)) if trace else None
     try:
@@ -139,6 +143,7 @@ def run_test(spec: dict[str, Any], index: int, report_fd: int, trace: bool) -> N
             report["lines"] = sorted(tracer.stop())
         except BaseException:
             report["lines"] = []
+    report["nonce"] = nonce
     try:
         payload = json.dumps(report).encode()
     except (TypeError, ValueError, RecursionError) as exc:
@@ -205,7 +210,7 @@ def _run(spec: dict[str, Any], index: int, report: dict[str, Any], tracer: LineT
             value = fn(*spec["inputs"][index])
             report["value"] = encode_value(value)
         else:
-            test_ns = dict(module.__dict__)
+            test_ns = {k: _guard_returns(v) for k, v in module.__dict__.items()}
             test_ns["__builtins__"] = dict(pristine_builtins)  # a program cannot doctor the checker's builtins
             exec(compile(spec["inputs"][index], "<test>", "exec"), test_ns)
     except SystemExit as exc:
@@ -221,6 +226,55 @@ def _run(spec: dict[str, Any], index: int, report: dict[str, Any], tracer: LineT
         report.update(exc_type="OutputError", exc_msg=flush_error)
         return
     report.update(ok=True, phase="done")
+
+
+class UntrustedValue:
+    """Stands in for a returned object of a class the program defined itself.
+
+    Such an object could define ``__eq__`` to return True and so pass ``assert f(x) == y``
+    without computing anything; in its place, no comparison holds and truth-testing fails.
+    """
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"a {self.type_name} defined by the program cannot be judged")
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"<untrusted {self.type_name}>"
+
+
+def _program_defined(v: Any) -> bool:
+    return type(v).__module__ == "__main__" and not isinstance(v, type)
+
+
+def _guard_returns(v: Any) -> Any:
+    """Wrap a program's function so that what assert-style tests compare is plain data."""
+    if not isinstance(v, types.FunctionType) or v.__module__ != "__main__":
+        return v
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        out = v(*args, **kwargs)
+        if _program_defined(out):
+            return UntrustedValue(type(out).__name__)
+        if type(out) in (list, tuple, set, frozenset) and any(_program_defined(x) for x in out):
+            return UntrustedValue(type(out).__name__)
+        return out
+
+    guarded.__name__ = v.__name__
+    guarded.__wrapped__ = v  # type: ignore[attr-defined]
+    return guarded
 
 
 def _find_callable(ns: dict[str, Any], name: str) -> Any:

@@ -116,6 +116,7 @@ class Worker:
             fh.write(job["inputs"][index] if job["format"] == "stdin" else "")
         cpu_limit = job["cpu_limit_s"]
         wall_limit = job["wall_limit_s"]
+        nonce = os.urandom(16).hex()
         r, w = os.pipe()
         t0 = time.monotonic()
         pid = os.fork()
@@ -124,11 +125,13 @@ class Worker:
                 os.close(r)
                 self._enter_sandbox(job, tdir, w, cpu_limit)
                 from .harness import run_test
-                run_test(job, index, w, job["coverage"])
+                run_test(job, index, w, job["coverage"], nonce)
             finally:
                 os._exit(70)
         os.close(w)
         report, timed_out, overflow = self._supervise(pid, r, t0 + wall_limit, job["report_limit"])
+        if report is not None and (not isinstance(report, dict) or report.pop("nonce", None) != nonce):
+            report = None  # not written by the harness
         os.close(r)
         _, status, usage = os.wait4(pid, 0)
         wall = time.monotonic() - t0

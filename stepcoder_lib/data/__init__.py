@@ -1,0 +1,57 @@
+"""Data: one ``Problem`` record for APPS, APPS+, MBPP and HumanEval; the APPS -> APPS+ cleaning.
+
+* ``problem``   the ``Problem`` record, its JSON-lines form (``schema_version``), errors.
+* ``apps``      APPS (folder layout, JSON lines, hub / ``datasets``) and APPS+ loaders.
+* ``mbpp``, ``humaneval``  the zero-shot evaluation sets.
+* ``loaders``   hub access that fails fast with one sentence; where real data lives.
+* ``cleaning``  the paper's cleaning, one function per stage (run by notebook 01).
+* ``report``    counts per stage / reason / difficulty, Markdown, plots.
+* ``benchmark`` the offline generated benchmark (``generate_benchmark``; separate module).
+"""
+
+from stepcoder_lib.data.apps import RawApps, load_apps, load_apps_plus, read_apps, standardise_tests
+from stepcoder_lib.data.cleaning import (
+    STAGES,
+    CleaningResult,
+    Dropped,
+    assign_splits,
+    classify_failure,
+    clean_apps,
+    extract_conditionals,
+    extract_starter_code,
+    stage_execute,
+    stage_extract,
+    stage_read,
+    stage_require,
+    stage_standardise,
+)
+from stepcoder_lib.data.humaneval import load_humaneval
+from stepcoder_lib.data.loaders import hub_reachable, realdata_dir, repo_root
+from stepcoder_lib.data.mbpp import load_mbpp
+from stepcoder_lib.data.problem import (
+    SCHEMA_VERSION,
+    SPLITS,
+    DataError,
+    DataUnavailable,
+    Problem,
+    read_problems_jsonl,
+    write_jsonl,
+)
+from stepcoder_lib.data.report import CleaningReport, make_plots, write_report
+
+__all__ = [
+    "SCHEMA_VERSION", "SPLITS", "STAGES", "CleaningReport", "CleaningResult", "DataError", "DataUnavailable",
+    "Dropped", "Problem", "RawApps", "assign_splits", "classify_failure", "clean_apps", "extract_conditionals",
+    "extract_starter_code", "hub_reachable", "load_apps", "load_apps_plus", "load_humaneval", "load_mbpp",
+    "make_plots", "read_apps", "read_problems_jsonl", "realdata_dir", "repo_root", "stage_execute",
+    "stage_extract", "stage_read", "stage_require", "stage_standardise", "standardise_tests", "write_jsonl",
+    "write_report",
+]
+
+
+def __getattr__(name: str):  # the benchmark generator lives in its own module (another owner)
+    if name == "generate_benchmark":
+        from stepcoder_lib.data.benchmark import generate_benchmark
+
+        return generate_benchmark
+    raise AttributeError(f"module 'stepcoder_lib.data' has no attribute {name!r}")

@@ -1,0 +1,256 @@
+"""The APPS+ cleaning report: counts per stage, reason and difficulty, statistics, and plots.
+
+Everything here is a pure function of the cleaning result (no timestamps, no absolute paths,
+sorted keys), so reruns write byte-identical ``report.json`` / ``report.md`` / PNGs. Plots are
+built on ``matplotlib.figure.Figure`` (no pyplot state) and returned, so a notebook can display
+them and ``write_report`` can save them.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from stepcoder_lib.data.problem import SCHEMA_VERSION, SPLITS
+
+PLOTS: tuple[str, ...] = ("survivors_per_difficulty", "tests_per_problem", "solution_length", "conditionals_per_solution")
+
+
+def _sorted_dict(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (_sorted_dict(v) if isinstance(v, Mapping) else v) for k, v in sorted(d.items())}
+
+
+@dataclass
+class CleaningReport:
+    """What cleaning did: ``stages`` (in / kept / dropped per stage), ``drops[stage][reason][difficulty]``,
+    difficulty counts at input and at the end, ``splits[split][difficulty]``, one row of statistics per
+    kept problem (``per_problem``), and up to 3 example ids per (stage, reason)."""
+
+    source: str
+    n_input: int
+    settings: dict[str, Any]
+    stages: list[dict[str, Any]]
+    drops: dict[str, dict[str, dict[str, int]]]
+    input_by_difficulty: dict[str, int]
+    kept_by_difficulty: dict[str, int]
+    splits: dict[str, dict[str, int]]
+    per_problem: list[dict[str, Any]]
+    examples: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_result(cls, result: Any) -> "CleaningReport":
+        """From a ``cleaning.CleaningResult``."""
+        drops: dict[str, dict[str, dict[str, int]]] = {}
+        examples: dict[str, dict[str, list[str]]] = {}
+        input_by_diff: dict[str, int] = {}
+        for d in sorted(result.dropped, key=lambda d: d.id):
+            cell = drops.setdefault(d.stage, {}).setdefault(d.reason, {})
+            cell[d.difficulty] = cell.get(d.difficulty, 0) + 1
+            ex = examples.setdefault(d.stage, {}).setdefault(d.reason, [])
+            if len(ex) < 3:
+                ex.append(d.id)
+            input_by_diff[d.difficulty] = input_by_diff.get(d.difficulty, 0) + 1
+        kept_by_diff: dict[str, int] = {}
+        splits: dict[str, dict[str, int]] = {s: {} for s in SPLITS}
+        rows = []
+        for p in sorted(result.problems, key=lambda p: p.id):
+            kept_by_diff[p.difficulty] = kept_by_diff.get(p.difficulty, 0) + 1
+            input_by_diff[p.difficulty] = input_by_diff.get(p.difficulty, 0) + 1
+            splits.setdefault(p.split or "unassigned", {})
+            splits[p.split or "unassigned"][p.difficulty] = splits[p.split or "unassigned"].get(p.difficulty, 0) + 1
+            sol = p.canonical_solution or ""
+            rows.append({
+                "id": p.id, "difficulty": p.difficulty, "split": p.split, "format": p.format,
+                "n_tests": len(p.tests), "solution_lines": len(sol.splitlines()),
+                "solution_chars": len(sol), "conditionals": len(p.conditionals),
+                "statement_words": len(p.statement.split()),
+                "canonical_index": p.metadata.get("canonical_index"),
+                "outputs_unwrapped": p.metadata.get("outputs_unwrapped"),
+            })
+        return cls(
+            source=result.source_name, n_input=result.n_input, settings=dict(result.settings),
+            stages=[dict(s) for s in result.stage_counts], drops=_sorted_dict(drops),
+            input_by_difficulty=_sorted_dict(input_by_diff), kept_by_difficulty=_sorted_dict(kept_by_diff),
+            splits=_sorted_dict(splits), per_problem=rows, examples=_sorted_dict(examples),
+        )
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "CleaningReport":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CleaningReport":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    # ------------------------------------------------------------------ views
+    @property
+    def n_kept(self) -> int:
+        return len(self.per_problem)
+
+    @property
+    def n_dropped(self) -> int:
+        return self.n_input - self.n_kept
+
+    def drops_by_reason(self) -> dict[str, int]:
+        """Dropped problems per reason, all stages together."""
+        out: dict[str, int] = {}
+        for reasons in self.drops.values():
+            for reason, cells in reasons.items():
+                out[reason] = out.get(reason, 0) + sum(cells.values())
+        return dict(sorted(out.items()))
+
+    def summary(self) -> dict[str, Any]:
+        """Means the paper reports for APPS+ (words per problem, solution lines, tests per problem)."""
+        rows = self.per_problem
+
+        def mean(key: str) -> float | None:
+            vals = [r[key] for r in rows]
+            return round(statistics.fmean(vals), 2) if vals else None
+
+        formats: dict[str, int] = {}
+        for r in rows:
+            formats[r["format"]] = formats.get(r["format"], 0) + 1
+        return {
+            "kept": self.n_kept, "dropped": self.n_dropped, "input": self.n_input,
+            "mean_statement_words": mean("statement_words"), "mean_solution_lines": mean("solution_lines"),
+            "mean_tests": mean("n_tests"), "mean_conditionals": mean("conditionals"),
+            "formats": dict(sorted(formats.items())),
+            "outputs_unwrapped": sum(1 for r in rows if r["outputs_unwrapped"] is True),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["summary"] = self.summary()
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+    def to_markdown(self) -> str:
+        """The report as Markdown tables (what ``report.md`` holds)."""
+        s = self.summary()
+        diffs = sorted(set(self.input_by_difficulty) | set(self.kept_by_difficulty))
+        lines = [
+            f"# APPS+ cleaning report ({self.source})", "",
+            f"{self.n_input} problems read, {self.n_kept} kept, {self.n_dropped} dropped.", "",
+            "Settings: " + ", ".join(f"{k}={v}" for k, v in sorted(self.settings.items())), "",
+            "## Stages", "", "| stage | in | kept | dropped |", "|---|---:|---:|---:|",
+        ]
+        lines += [f"| {st['stage']} | {st['in']} | {st['kept']} | {st['dropped']} |" for st in self.stages]
+        lines += ["", "## Dropped problems by stage, reason and difficulty", ""]
+        if self.drops:
+            lines += ["| stage | reason | " + " | ".join(diffs) + " | total | examples |",
+                      "|---|---|" + "---:|" * (len(diffs) + 1) + "---|"]
+            for stage, reasons in self.drops.items():
+                for reason, cells in reasons.items():
+                    ex = ", ".join(self.examples.get(stage, {}).get(reason, []))
+                    lines.append(f"| {stage} | {reason} | " + " | ".join(str(cells.get(d, 0)) for d in diffs)
+                                 + f" | {sum(cells.values())} | {ex} |")
+        else:
+            lines.append("None.")
+        lines += ["", "## Survivors per difficulty", "", "| difficulty | input | kept | kept % |", "|---|---:|---:|---:|"]
+        for d in diffs:
+            n_in, n_k = self.input_by_difficulty.get(d, 0), self.kept_by_difficulty.get(d, 0)
+            lines.append(f"| {d} | {n_in} | {n_k} | {100.0 * n_k / n_in:.1f} |" if n_in else f"| {d} | 0 | {n_k} | - |")
+        lines += ["", "## Splits", "", "| split | " + " | ".join(diffs) + " | total |", "|---|" + "---:|" * (len(diffs) + 1)]
+        for split, cells in self.splits.items():
+            lines.append(f"| {split} | " + " | ".join(str(cells.get(d, 0)) for d in diffs) + f" | {sum(cells.values())} |")
+        lines += [
+            "", "## Kept problems", "",
+            f"- mean statement length: {s['mean_statement_words']} words (paper: 255.3)",
+            f"- mean canonical solution: {s['mean_solution_lines']} lines (paper: 21.9)",
+            f"- mean unit tests per problem: {s['mean_tests']} (paper: about 3)",
+            f"- mean conditional statements per solution: {s['mean_conditionals']}",
+            f"- formats: {s['formats']}; call-based outputs unwrapped: {s['outputs_unwrapped']}",
+            "", "## Plots", "",
+        ]
+        lines += [f"![{name}]({name}.png)" for name in PLOTS]
+        return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- plots
+def _figure(title: str) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_title(title)
+    return fig, ax
+
+
+def plot_survivors(report: CleaningReport) -> Any:
+    """Bars per difficulty: problems read vs kept."""
+    fig, ax = _figure("Survivors per difficulty")
+    diffs = sorted(set(report.input_by_difficulty) | set(report.kept_by_difficulty))
+    x = list(range(len(diffs)))
+    n_in = [report.input_by_difficulty.get(d, 0) for d in diffs]
+    n_k = [report.kept_by_difficulty.get(d, 0) for d in diffs]
+    ax.bar([i - 0.2 for i in x], n_in, width=0.4, label="read", color="#bbbbbb")
+    ax.bar([i + 0.2 for i in x], n_k, width=0.4, label="kept (APPS+)", color="#3a7dc9")
+    for i, (a, b) in enumerate(zip(n_in, n_k)):
+        ax.text(i + 0.2, b, str(b), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, diffs)
+    ax.set_ylabel("problems")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _hist(report: CleaningReport, key: str, title: str, xlabel: str) -> Any:
+    fig, ax = _figure(title)
+    diffs = sorted({r["difficulty"] for r in report.per_problem})
+    data = [[r[key] for r in report.per_problem if r["difficulty"] == d] for d in diffs]
+    if any(data):
+        hi = max(max(v) for v in data if v)
+        bins = list(range(0, hi + 2)) if hi < 40 else 30
+        ax.hist(data, bins=bins, stacked=True, label=diffs)
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no problems kept", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("problems")
+    fig.tight_layout()
+    return fig
+
+
+def plot_tests_per_problem(report: CleaningReport) -> Any:
+    return _hist(report, "n_tests", "Unit tests per problem", "unit tests")
+
+
+def plot_solution_length(report: CleaningReport) -> Any:
+    return _hist(report, "solution_lines", "Canonical solution length", "lines")
+
+
+def plot_conditionals(report: CleaningReport) -> Any:
+    return _hist(report, "conditionals", "Conditional statements per solution (CCCS start points)", "conditional statements")
+
+
+def make_plots(report: CleaningReport) -> dict[str, Any]:
+    """All report figures by name (``PLOTS``)."""
+    return {
+        "survivors_per_difficulty": plot_survivors(report),
+        "tests_per_problem": plot_tests_per_problem(report),
+        "solution_length": plot_solution_length(report),
+        "conditionals_per_solution": plot_conditionals(report),
+    }
+
+
+def write_report(report: CleaningReport, out_dir: str | Path, plots: bool = True) -> dict[str, Path]:
+    """``report.json``, ``report.md`` and (optionally) one PNG per plot into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"report_json": out / "report.json", "report_md": out / "report.md"}
+    paths["report_json"].write_text(report.to_json(), encoding="utf-8")
+    paths["report_md"].write_text(report.to_markdown(), encoding="utf-8")
+    if plots:
+        for name, fig in make_plots(report).items():
+            path = out / f"{name}.png"
+            fig.savefig(path, format="png", metadata={"Software": None})
+            paths[name] = path
+    return paths
+

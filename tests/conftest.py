@@ -1,0 +1,44 @@
+"""Shared fixtures: the repo root, the real-data folder, and executors with test-sized limits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from stepcoder_lib.executor import Executor, ExecutorConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def realdata_dir() -> Path | None:
+    """``../shared/realdata`` beside the repo (or $STEPCODER_REALDATA), None when absent."""
+    path = Path(os.environ.get("STEPCODER_REALDATA", REPO_ROOT.parent / "shared" / "realdata"))
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    path = realdata_dir()
+    if path is None:
+        msg = "../shared/realdata is absent (set STEPCODER_REALDATA to a copy): skipping real-data checks"
+        print(msg)
+        pytest.skip(msg)
+    return path
+
+
+#: Limits small enough that hostile programs fail fast, large enough for honest ones.
+TEST_LIMITS = dict(workers=2, time_limit_s=1.0, memory_limit_mb=512, output_limit_mb=2)
+
+
+@pytest.fixture(scope="session")
+def executor() -> Executor:
+    with Executor(ExecutorConfig(**TEST_LIMITS)) as ex:
+        yield ex
+
+
+@pytest.fixture(scope="session")
+def cov_executor() -> Executor:
+    with Executor(ExecutorConfig(**TEST_LIMITS, coverage=True)) as ex:
+        yield ex

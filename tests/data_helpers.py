@@ -1,0 +1,51 @@
+"""Hand-made APPS folders for the data tests (the layout of the original APPS release)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+_ABSENT = object()
+
+
+def write_apps_problem(root: Path, split: str, folder: str, *, question: Any = "Read n, print n + 1.",
+                       solutions: Any = ("print(int(input()) + 1)\n",), input_output: Any = _ABSENT,
+                       difficulty: str = "introductory", starter_code: str | None = None,
+                       raw: dict[str, bytes] | None = None) -> Path:
+    """One problem folder; ``None`` leaves a file out, ``raw`` writes files byte for byte."""
+    d = root / split / folder
+    d.mkdir(parents=True, exist_ok=True)
+    if input_output is _ABSENT:
+        input_output = {"inputs": ["1\n", "41\n"], "outputs": ["2\n", "42\n"]}
+    if question is not None:
+        (d / "question.txt").write_text(question, encoding="utf-8")
+    if solutions is not None:
+        (d / "solutions.json").write_text(json.dumps(list(solutions)), encoding="utf-8")
+    if input_output is not None:
+        (d / "input_output.json").write_text(json.dumps(input_output), encoding="utf-8")
+    (d / "metadata.json").write_text(json.dumps({"difficulty": difficulty, "url": f"https://example.org/{folder}"}))
+    if starter_code is not None:
+        (d / "starter_code.py").write_text(starter_code, encoding="utf-8")
+    for name, data in (raw or {}).items():
+        (d / name).write_bytes(data)
+    return d
+
+
+#: Problems with one known defect each: folder -> (expected stage, expected reason, kwargs).
+DEFECTS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "0100": ("read", "corrupt file", {"raw": {"solutions.json": b'["print(1)", '}}),
+    "0101": ("read", "unreadable encoding", {"raw": {"question.txt": b"caf\xe9 \xff\xfe problem"}}),
+    "0102": ("require", "missing inputs", {"input_output": None}),
+    "0103": ("require", "missing outputs", {"input_output": {"inputs": ["1\n"], "outputs": []}}),
+    "0104": ("require", "missing solutions", {"solutions": None}),
+    "0105": ("require", "missing solutions", {"solutions": []}),
+    "0106": ("standardise", "malformed tests", {"input_output": {"inputs": ["1\n", "2\n"], "outputs": ["2\n"]}}),
+    "0107": ("execute", "syntax error", {"solutions": ["print(int(input()) + 1\n"]}),
+    "0108": ("execute", "missing library", {"solutions": ["import no_such_module_xyz\nprint(int(input()) + 1)\n"]}),
+    "0109": ("execute", "runtime error", {"solutions": ["print([][int(input())])\n"]}),
+    "0110": ("execute", "wrong output", {"solutions": ["print(int(input()) + 2)\n"]}),
+    "0111": ("execute", "timeout", {"solutions": ["while True:\n    pass\n"]}),
+    "0112": ("standardise", "malformed tests",
+             {"input_output": {"fn_name": "f", "inputs": [5], "outputs": [[6]]}, "solutions": ["def f(x):\n    return x + 1\n"]}),
+}
