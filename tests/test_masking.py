@@ -177,6 +177,8 @@ def test_straddling_tokens_take_any_touched_line() -> None:
     assert token_mask(program, 0, [(0, 5), (5, 17), (17, 23)], {1, 3}) == [1, 1, 1]
     assert token_mask(program, 0, [(0, 5), (5, 15)], {1, 3}) == [1, 1]  # touches line 1's "\n"
     assert token_mask(program, 0, [(6, 15)], {1, 3}) == [0]  # entirely on line 2
+    assert token_mask(program, 0, [(10, 15), (15, 17)], {1, 3}) == [0, 1]  # "\nb": from unexecuted line 2 into 3
+    assert token_mask(program, 0, [(10, 15), (15, 17)], {1}) == [0, 0]
 
 
 def test_completion_starting_mid_line_after_the_prefix() -> None:

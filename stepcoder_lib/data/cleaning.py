@@ -38,6 +38,7 @@ import io
 import math
 import time
 import tokenize
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -295,7 +296,9 @@ def extract_conditionals(source: str) -> list[dict[str, Any]]:
     """The CCCS input: conditional statements of ``source`` as dicts (start/end chars and lines)."""
     from stepcoder_lib.curriculum import find_conditional_statements
 
-    return [c.to_dict() for c in find_conditional_statements(source)]
+    with warnings.catch_warnings():  # old code's invalid escapes ("\d") warn when parsed; not our business
+        warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+        return [c.to_dict() for c in find_conditional_statements(source)]
 
 
 def _find_function(tree: ast.Module, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
@@ -322,7 +325,9 @@ def extract_starter_code(source: str, fn_name: str | None) -> str:
     """
     if not fn_name:
         return ""
-    tree = ast.parse(source)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+        tree = ast.parse(source)
     node = _find_function(tree, fn_name)
     if node is None:
         return ""
