@@ -33,10 +33,12 @@ from __future__ import annotations
 import ast
 import json
 import math
+import random
 import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 ALL_KINDS: tuple[str, ...] = ("if", "elif", "ifexp", "while", "for", "try", "match")
 DEFAULT_KINDS: tuple[str, ...] = ("if", "elif")
@@ -96,7 +98,9 @@ def find_conditional_statements(source: str, kinds: Sequence[str] = DEFAULT_KIND
     unknown = set(kinds) - set(ALL_KINDS)
     if unknown:
         raise ValueError(f"unknown kinds {sorted(unknown)}; choose from {ALL_KINDS}")
-    tree = ast.parse(source)
+    with warnings.catch_warnings():  # old solutions' invalid escapes ("\d") warn when parsed
+        warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+        tree = ast.parse(source)
     starts = line_offsets(source)
     found = []
     for node in ast.walk(tree):
@@ -147,6 +151,7 @@ class StagePlan:
     n_stages: int
     stride: int
     cuts: tuple[int, ...]
+    length: int = 0  # characters of the solution
 
 
 def plan_stages(solution: str, config: CurriculumConfig = CurriculumConfig(),
@@ -160,7 +165,7 @@ def plan_stages(solution: str, config: CurriculumConfig = CurriculumConfig(),
     for c in range(1, k):
         st = conds[s * c - 1]  # statement number s*c, counted from 1
         cuts.append(starts[st.start_line - 1] if config.cut_at_line_start else st.start_char)
-    return StagePlan(e, k, s, tuple(cuts))
+    return StagePlan(e, k, s, tuple(cuts), len(solution))
 
 
 @dataclass
@@ -187,6 +192,10 @@ class Curriculum:
     @classmethod
     def from_problems(cls, problems: Iterable[Any], config: CurriculumConfig = CurriculumConfig()) -> "Curriculum":
         """From records with ``.id`` and ``.canonical_solution`` (``stepcoder_lib.data.Problem``)."""
+        problems = list(problems)
+        missing = [p.id for p in problems if not p.canonical_solution]
+        if missing:
+            raise ValueError(f"{len(missing)} problem(s) have no canonical solution, e.g. {missing[:3]}")
         return cls({str(p.id): p.canonical_solution for p in problems}, config)
 
     def add(self, problem_id: str, solution: str,
@@ -301,3 +310,37 @@ def gather_rollouts(problem_ids: list[str], results: list[float],
         raise ValueError("some ranks passed stages and others did not")
     stg = [s for part in parts for s in part[2]] if all(has_stages) else None
     return ids, res, stg
+
+
+def simulate(cur: Curriculum, pass_prob: Callable[[str, int, StagePlan, int], float], steps: int,
+             rollouts: int = 16, seed: int = 0) -> list[dict[str, int]]:
+    """Run Algorithm 1 against a scripted policy: ``pass_prob(id, stage, plan, step)`` per rollout.
+
+    Each step samples ``rollouts`` results per problem (sorted ids) and applies them in one
+    ``update``, as a trainer would after a batch; returns the stage snapshot after every step.
+    """
+    rng = random.Random(seed)
+    history = [cur.stages()]
+    for step in range(steps):
+        ids, res, stg = [], [], []
+        for pid in sorted(cur.state):
+            c = cur.stage(pid)
+            p = pass_prob(pid, c, cur.plans[pid], step)
+            for _ in range(rollouts):
+                ids.append(pid)
+                res.append(1.0 if rng.random() < p else -0.3)
+                stg.append(c)
+        cur.update(ids, res, stg)
+        history.append(cur.stages())
+    return history
+
+
+def remaining_share_policy(skill0: float = 0.3, gain: float = 0.01) -> Callable[[str, int, StagePlan, int], float]:
+    """A scripted learner: pass rate skill**(share of the solution left to write); skill grows per step."""
+
+    def prob(pid: str, stage: int, plan: StagePlan, step: int) -> float:
+        skill = min(1.0, skill0 + gain * step)
+        total = max(1, plan.length)
+        return skill ** ((total - plan.cuts[stage]) / total)
+
+    return prob

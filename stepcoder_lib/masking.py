@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import warnings
 from typing import Any, Collection, Sequence
 
 import torch
@@ -81,8 +82,10 @@ def line_status(program: str, executed_lines: Collection[int]) -> list[bool]:
     owned: list[bool | None] = [None] * n  # None: no statement owns the line
     code = [not _is_comment_or_blank(t) for t in texts]
     try:
-        tree = ast.parse(program)
-    except SyntaxError:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+            tree = ast.parse(program)
+    except (SyntaxError, ValueError):  # ValueError: NUL bytes
         tree = None
     if tree is None:
         for i in range(n):
@@ -133,7 +136,7 @@ def token_mask(program: str, prefix_len: int, offsets: Offsets, executed_lines: 
             mask.append(1)
             continue
         la = bisect.bisect_right(starts, prefix_len + a) - 1
-        lb = la
+        lb = bisect.bisect_right(starts, prefix_len + b - 1) - 1
         mask.append(int(cum[lb + 1] - cum[la] > 0))
     return mask
 

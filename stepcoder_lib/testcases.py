@@ -9,8 +9,8 @@ Three formats cover APPS, MBPP and HumanEval:
   ``outputs[i]`` the expected return value (APPS call-based problems).
 * ``assert``: ``inputs[i]`` is Python test code that runs after the program in the same
   namespace and passes when it raises nothing (MBPP ``test_list``, HumanEval
-  ``check(candidate)``); ``outputs`` is empty. ``setup_code`` runs before the program
-  (MBPP ``test_setup_code``).
+  ``check(candidate)``); ``outputs`` is empty. ``setup_code`` runs after the program and before
+  the test (MBPP ``test_setup_code``, which builds fixtures from classes the program defines).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from stepcoder_lib.data.cleaning import (
     clean_apps,
     extract_conditionals,
     extract_starter_code,
+    grade_against_truth,
     stage_execute,
     stage_extract,
     stage_read,
@@ -42,7 +43,7 @@ from stepcoder_lib.data.report import CleaningReport, make_plots, write_report
 __all__ = [
     "SCHEMA_VERSION", "SPLITS", "STAGES", "CleaningReport", "CleaningResult", "DataError", "DataUnavailable",
     "Dropped", "Problem", "RawApps", "assign_splits", "classify_failure", "clean_apps", "extract_conditionals",
-    "extract_starter_code", "hub_reachable", "load_apps", "load_apps_plus", "load_humaneval", "load_mbpp",
+    "extract_starter_code", "grade_against_truth", "hub_reachable", "load_apps", "load_apps_plus", "load_humaneval", "load_mbpp",
     "make_plots", "read_apps", "read_problems_jsonl", "realdata_dir", "repo_root", "stage_execute",
     "stage_extract", "stage_read", "stage_require", "stage_standardise", "standardise_tests", "write_jsonl",
     "write_report",

@@ -276,11 +276,12 @@ def read_apps_dataset(ds: Any, source: str = "apps") -> list[RawApps]:
     return out
 
 
-def read_apps_hub(hub_id: str = APPS_HUB_ID, splits: Iterable[str] = ("train", "test")) -> list[RawApps]:
+def read_apps_hub(hub_id: str = APPS_HUB_ID, splits: Iterable[str] = ("train", "test"), also_tried: str = "") -> list[RawApps]:
     """APPS from the hub: the repo's ``<split>.jsonl`` files through the ``datasets`` json builder."""
     repo = hub_id.removeprefix("hf://datasets/").strip("/")
     files = {s: f"hf://datasets/{repo}/{s}.jsonl" for s in splits}
-    ds = load_hub_dataset(f"APPS ({repo})", _HINT, "json", data_files=files)
+    target = f"{repo} (files {', '.join(s + '.jsonl' for s in files)})"
+    ds = load_hub_dataset("APPS", _HINT, "json", data_files=files, hub_target=target, also_tried=also_tried)
     return read_apps_dataset(ds)
 
 
@@ -292,8 +293,11 @@ def read_apps(source: Any, splits: Iterable[str] | None = None, source_name: str
     text = str(source)
     path = Path(text).expanduser()
     if not path.exists():
-        if text.startswith("hf://") or (text.count("/") == 1 and not text.startswith((".", "/", "~"))):
+        if text.startswith("hf://"):
             return read_apps_hub(text, tuple(splits) if splits else ("train", "test"))
+        if text.count("/") == 1 and not text.startswith((".", "/", "~")):  # "owner/name": a hub id
+            return read_apps_hub(text, tuple(splits) if splits else ("train", "test"),
+                                 also_tried=f"the local path {path} (it does not exist) and")
         raise missing_local("APPS", path, _HINT)
     name = source_name or _default_source(path if path.is_dir() else path.parent)
     if path.is_file():
@@ -436,17 +440,24 @@ def load_apps_plus(path: str | Path, split: str | None = None) -> list[Problem]:
             f"Could not load APPS+: tried the local path {path} (it does not exist); "
             "run notebook 01 (make data) to build it, or pass the path of an APPS+ JSON file."
         )
-    text = path.read_text(encoding="utf-8")
-    first = text.lstrip()[:1]
-    if first == "[":
-        rows = json.loads(text)
-        problems = [apps_plus_row_to_problem(r, i) for i, r in enumerate(rows)]
-    else:
-        first_row = json.loads(text.lstrip().splitlines()[0]) if text.strip() else {}
-        if "schema_version" in first_row:
-            problems = read_problems_jsonl(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        first = text.lstrip()[:1]
+        if first == "[":
+            rows = json.loads(text)
+            problems = [apps_plus_row_to_problem(r, i) for i, r in enumerate(rows)]
         else:
-            problems = []
-            for i, line in enumerate(ln for ln in text.splitlines() if ln.strip()):
-                problems.append(apps_plus_row_to_problem(json.loads(line), i))
+            first_row = json.loads(text.lstrip().splitlines()[0]) if text.strip() else {}
+            if isinstance(first_row, Mapping) and "schema_version" in first_row:
+                problems = read_problems_jsonl(path)
+            else:
+                problems = []
+                for i, line in enumerate(ln for ln in text.splitlines() if ln.strip()):
+                    problems.append(apps_plus_row_to_problem(json.loads(line), i))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (AttributeError, TypeError) as exc:
+        raise DataError(f"{path}: not APPS+ rows ({exc})") from None
     return [p for p in problems if split is None or p.split == split]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import json
 import random
 from typing import Any, Callable
 
@@ -193,8 +194,10 @@ def threshold_chain(rng: random.Random, vals: list[int], n_conds: int, *, raw: b
     for attempt in range(16):
         conds: list[list] = []
         first = "cuts"
-        if allow_mixed and n_conds >= 2 and rng.random() < 0.4:
-            first = rng.choice(["parity", "div", "eq"] if raw else (["parity", "div", "var"] if other_name else ["parity", "div"]))
+        if other_name:  # a second value exists only to be compared with: the first arm does that
+            first = "var"
+        elif allow_mixed and n_conds >= 2 and rng.random() < 0.4:
+            first = rng.choice(["parity", "div", "eq"] if raw else ["parity", "div"])
         if first == "parity":
             conds.append([rng.choice(["even", "odd"])])
         elif first == "div":
@@ -588,8 +591,11 @@ def render_program(comp: dict[str, Any], fmt: str, names: dict[str, str], fn_nam
 
 
 def count_ifs(source: str) -> int:
-    """``if`` and ``elif`` statements (the paper's conditional statements, CCCS's start points)."""
-    return sum(isinstance(n, ast.If) for n in ast.walk(ast.parse(source)))
+    """``if`` and ``elif`` statements (the paper's conditional statements, CCCS's start points).
+
+    A line scan suffices for the generator's own one-statement-per-line code (tests check it
+    against the AST)."""
+    return sum(1 for ln in source.splitlines() if ln.lstrip().startswith(("if ", "elif ")))
 
 
 # ----------------------------------------------------------------------------- running in-process
@@ -709,7 +715,7 @@ def comp_constants(comp: Any) -> tuple[list[int], list[str]]:
     return sorted(set(ints)), sorted(set(letters))
 
 
-def probe(comp: dict[str, Any], where: tuple, rng: random.Random, n_cases: int = 60) -> tuple[list, list]:
+def probe(comp: dict[str, Any], where: tuple, rng: random.Random, n_cases: int = 40) -> tuple[list, list]:
     """Values seen at ``where`` (an element loop or the output stage) over sampled inputs."""
     names = source_names(comp["src"]["kind"], "stdin", rng)
     code = compile("\n".join(core_lines(comp, names, "stdin", probe=where)), "<probe>", "exec")
@@ -832,17 +838,37 @@ def sample_loop(rng: random.Random, comp: dict[str, Any], tier: str, idx: int, a
     elif acc == "filter_sum":
         acts = [["add", ["id"] if rng.random() < 0.6 else sample_expr(rng, SUM_ACT_EXPR)], None]
     else:  # piecewise sum
-        acts = [_sum_act(rng, is_char) for _ in range(n_conds + 1)]
+        for _ in range(8):
+            acts = [_sum_act(rng, is_char) for _ in range(n_conds + 1)]
+            if _distinct_leaves(acts):
+                break
+        else:
+            raise Reject("repeated actions")
         if n_nested == 0 and rng.random() < 0.25:
             acts[-1] = None
         nested = pick_nested(rng, conds, vals, None, [i for i in range(len(acts)) if acts[i] is not None],
                              n_nested, is_char)
         for i in sorted(nested):
-            acts[i] = ["if", nested[i], _sum_act(rng, is_char), _sum_act(rng, is_char)]
+            acts[i] = ["if", nested[i], *_two_distinct(lambda: _sum_act(rng, is_char))]
     red["chain"] = {"conds": conds, "acts": acts}
     if acc in ("filter_sum", "count"):
         red["acc"] = "sum" if acc == "filter_sum" else "count"
     return red
+
+
+def _distinct_leaves(acts: list) -> bool:
+    leaves = [json.dumps(x) for a in acts if a is not None for x in ((a[2], a[3]) if a[0] == "if" else (a,))]
+    return len(set(leaves)) == len(leaves)
+
+
+def _two_distinct(make: Callable[[], list]) -> list[list]:
+    """Two different leaves for an inner if/else (same leaves would make the if pointless)."""
+    first = make()
+    for _ in range(8):
+        second = make()
+        if second != first:
+            return [first, second]
+    raise Reject("identical nested leaves")
 
 
 def _result(rng: random.Random, label_pool: list[str], use_labels: bool) -> list:
@@ -862,8 +888,14 @@ def sample_out_chain(rng: random.Random, comp: dict[str, Any], n_conds: int, n_n
     all_exprs = not all_labels and (fmt == "class" or style > 0.85)
     pick = (lambda: True) if all_labels else (lambda: False) if all_exprs else (lambda: rng.random() < 0.5)
     nested = pick_nested(rng, conds, vals, others if other else None, list(range(n_conds + 1)), n_nested, False)
-    acts = [["if", nested[i], _result(rng, labels, pick()), _result(rng, labels, pick())]
-            if i in nested else _result(rng, labels, pick()) for i in range(n_conds + 1)]
+    for _ in range(8):  # every leaf says something different, else an arm would be pointless
+        pool = list(labels)
+        acts = [["if", nested[i], *_two_distinct(lambda: _result(rng, pool, pick()))]
+                if i in nested else _result(rng, pool, pick()) for i in range(n_conds + 1)]
+        if _distinct_leaves(acts):
+            break
+    else:
+        raise Reject("repeated results")
     return {"kind": "chain", "chain": {"conds": conds, "acts": acts}}
 
 
@@ -931,6 +963,8 @@ def sample_composition(rng: random.Random, tier: str, fmt: str) -> dict[str, Any
         n_post = max(1, n_post)
     comp["post"] = [sample_expr(rng, POST_KINDS + (("sq",) if kind == "int" else ())) for _ in range(n_post)]
     remaining = target - used
+    if len(comp["reducers"]) > 1 and not (comp["src"]["kind"] == "pair") and remaining < 2:
+        raise Reject("second value would be unused")
     if remaining <= 0:
         if used < lo_if or (tier == "introductory" and not used and kind in ("int", "pair") and not comp["post"]):
             raise Reject("band")

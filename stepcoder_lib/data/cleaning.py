@@ -3,7 +3,7 @@
 Stages (``STAGES``; each returns what it keeps and a ``Dropped`` record per problem it drops):
 
 0. ``read``         read every problem; a corrupt file / unreadable encoding drops that problem.
-1. ``require``      drop problems missing inputs, outputs, solutions (or the statement).
+1. ``require``      drop problems missing tests, inputs, outputs, solutions (or the statement).
 2. ``standardise``  stdin tests as text with ``\\n`` newlines (lists of lines joined); call-based
                     inputs as argument lists; malformed tests drop the problem.
 3. ``execute``      run candidate solutions in the executor; the first (in stored order) that
@@ -36,6 +36,7 @@ import ast
 import hashlib
 import io
 import math
+import re
 import time
 import tokenize
 import warnings
@@ -51,6 +52,7 @@ STAGES: tuple[str, ...] = ("read", "require", "standardise", "execute", "extract
 
 # Drop reasons (the report counts these; keep them stable).
 MISSING_STATEMENT = "missing statement"
+MISSING_TESTS = "missing tests"
 MISSING_INPUTS = "missing inputs"
 MISSING_OUTPUTS = "missing outputs"
 MISSING_SOLUTIONS = "missing solutions"
@@ -109,16 +111,27 @@ def stage_read(source: Any, splits: Iterable[str] | None = None, source_name: st
 
 # ----------------------------------------------------------------------------- stage 1
 def missing_field(raw: RawApps) -> tuple[str, str] | None:
-    """The first thing stage 1 finds missing, as (reason, detail), or None."""
+    """The first thing stage 1 finds missing, as (reason, detail), or None.
+
+    No tests at all (no ``input_output.json``, an empty object, neither inputs nor outputs) is
+    ``missing tests``; fewer outputs than inputs is ``missing outputs`` (and vice versa), since
+    some tests then have no expected answer.
+    """
     io_ = raw.input_output
     if io_ is None:
-        return MISSING_INPUTS, "no input_output.json"
+        return MISSING_TESTS, "no input_output.json"
     if not isinstance(io_, Mapping):
-        return MISSING_INPUTS, f"input_output is a {type(io_).__name__}, not an object"
-    if not io_.get("inputs"):
+        return MISSING_TESTS, f"input_output is a {type(io_).__name__}, not an object"
+    ins, outs = io_.get("inputs"), io_.get("outputs")
+    if not ins and not outs:
+        return MISSING_TESTS, "input_output has neither inputs nor outputs"
+    if not ins:
         return MISSING_INPUTS, "input_output has no inputs"
-    if not io_.get("outputs"):
+    if not outs:
         return MISSING_OUTPUTS, "input_output has no outputs"
+    if isinstance(ins, list) and isinstance(outs, list) and len(ins) != len(outs):
+        which = MISSING_OUTPUTS if len(outs) < len(ins) else MISSING_INPUTS
+        return which, f"input_output has {len(outs)} outputs for {len(ins)} inputs"
     if raw.solutions is None:
         return MISSING_SOLUTIONS, "no solutions.json"
     if not string_solutions(raw.solutions):
@@ -165,6 +178,9 @@ def stage_standardise(raws: Sequence[RawApps]) -> tuple[list[Problem], list[Drop
 
 
 # ----------------------------------------------------------------------------- stage 3
+_MEASURED = re.compile(r"\s*\(\d+(?:\.\d+)?s\)")  # "(0.98s)": measured times vary run to run
+
+
 def classify_failure(result: Any) -> tuple[str, str]:
     """Drop reason and a one-line detail for a failed ``ExecutionResult``."""
     from stepcoder_lib.executor import Verdict
@@ -172,7 +188,7 @@ def classify_failure(result: Any) -> tuple[str, str]:
     v = result.verdict
     bad = next((t for t in result.tests if t.verdict not in (Verdict.PASSED, Verdict.NOT_RUN)), None)
     detail = (result.error or (f"test {bad.index}: {bad.detail}" if bad is not None else "")) or v.value
-    detail = detail.splitlines()[0][:300] if detail else v.value
+    detail = _MEASURED.sub("", detail.splitlines()[0])[:300] if detail else v.value
     if v == Verdict.COMPILE_ERROR or any(t.error_type in ("SyntaxError", "IndentationError", "TabError")
                                          for t in result.tests):
         return SYNTAX_ERROR, detail
@@ -531,3 +547,51 @@ def clean_apps(source: Any, out_dir: str | Path | None = None, *, splits: Iterab
         result.write(out_dir, plots=plots)
         timings["write"] = round(time.perf_counter() - t0, 3)
     return result
+
+
+# ----------------------------------------------------------------------------- grading on the benchmark
+#: Drop reasons that count as catching each defect kind the benchmark injects.
+DEFECT_REASONS: dict[str, frozenset[str]] = {
+    "missing_outputs": frozenset({MISSING_TESTS, MISSING_OUTPUTS}),
+    "missing_solution": frozenset({MISSING_SOLUTIONS}),
+    "wrong_output": frozenset({WRONG_OUTPUT}),
+    "syntax_error": frozenset({SYNTAX_ERROR}),
+    "missing_import": frozenset({MISSING_LIBRARY}),
+    "timeout": frozenset({TIMEOUT}),
+}
+
+
+def grade_against_truth(result: CleaningResult, truth: Mapping[str, Any], source: str | None = None) -> dict[str, Any]:
+    """Compare a cleaning run with the benchmark's ``truth.json`` (or a ``{problem id: kind}`` map).
+
+    Returns the share of defective problems dropped (``defects_caught``), of clean problems kept
+    (``clean_kept``), of caught defects dropped for the matching reason (``reason_agrees``, see
+    ``DEFECT_REASONS``), the (kind, reason) confusion counts and the ids that went wrong.
+    """
+    if "problems" in truth:  # the benchmark's truth.json
+        src = source or result.source_name
+        kinds = {f"{src}/{r['split']}/{pid}": r["defect"] for pid, r in truth["problems"].items()}
+    else:
+        kinds = dict(truth)
+    kept = {p.id for p in result.problems}
+    dropped = {d.id: d for d in result.dropped}
+    unknown = sorted(set(kinds) - kept - set(dropped))
+    defects = {pid: k for pid, k in kinds.items() if k != "clean"}
+    clean = [pid for pid, k in kinds.items() if k == "clean"]
+    missed = sorted(pid for pid in defects if pid in kept)
+    lost = sorted(pid for pid in clean if pid not in kept)
+    caught = [pid for pid in defects if pid in dropped]
+    wrong_reason = sorted(pid for pid in caught if dropped[pid].reason not in DEFECT_REASONS.get(defects[pid], {dropped[pid].reason}))
+    confusion: dict[str, dict[str, int]] = {}
+    for pid, kind in sorted(kinds.items()):
+        cell = confusion.setdefault(kind, {})
+        what = "kept" if pid in kept else dropped[pid].reason if pid in dropped else "absent"
+        cell[what] = cell.get(what, 0) + 1
+    return {
+        "n_defects": len(defects), "n_clean": len(clean),
+        "defects_caught": (len(defects) - len(missed)) / len(defects) if defects else 1.0,
+        "clean_kept": (len(clean) - len(lost)) / len(clean) if clean else 1.0,
+        "reason_agrees": (len(caught) - len(wrong_reason)) / len(caught) if caught else 1.0,
+        "missed_defects": missed, "lost_clean": lost, "wrong_reason": wrong_reason, "not_in_run": unknown,
+        "confusion": {k: dict(sorted(v.items())) for k, v in sorted(confusion.items())},
+    }

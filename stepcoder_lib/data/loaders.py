@@ -73,13 +73,15 @@ def _first_line(exc: BaseException) -> str:
     return msg[:200].rstrip(". ")
 
 
-def load_hub_dataset(what: str, local_hint: str, *args: Any, **kwargs: Any) -> Any:
+def load_hub_dataset(what: str, local_hint: str, *args: Any, hub_target: str | None = None,
+                     also_tried: str = "", **kwargs: Any) -> Any:
     """``datasets.load_dataset(*args, **kwargs)``, failing fast with one sentence when it cannot.
 
     ``what`` names the data (e.g. "MBPP") and ``local_hint`` says how to supply it locally
-    (e.g. "pass path=/path/to/mbpp.jsonl"); both go into the ``DataUnavailable`` message.
+    (e.g. "pass path=/path/to/mbpp.jsonl"); both go into the ``DataUnavailable`` message, with
+    ``hub_target`` (default: the dataset id) and ``also_tried`` (e.g. "the local path x (absent) and").
     """
-    target = kwargs.get("data_files") or (args[0] if args else kwargs.get("path"))
+    target = hub_target or (args[0] if args else kwargs.get("path"))
     try:
         import datasets
     except ImportError:
@@ -94,7 +96,10 @@ def load_hub_dataset(what: str, local_hint: str, *args: Any, **kwargs: Any) -> A
             return datasets.load_dataset(*args, **kwargs)
     except Exception as exc:  # any failure of the hub path becomes one clear sentence
         why = "the hub is unreachable and it is not in the local cache" if not online else _first_line(exc)
-        raise DataUnavailable(f"Could not load {what}: tried the Hugging Face hub ({target!s}): {why}; {local_hint}.") from None
+        tried = f"{also_tried} " if also_tried else ""
+        raise DataUnavailable(
+            f"Could not load {what}: tried {tried}the Hugging Face hub dataset {target} ({why}); {local_hint}."
+        ) from None
 
 
 def missing_local(what: str, path: str | Path, local_hint: str) -> DataUnavailable:

@@ -176,10 +176,6 @@ def _run(spec: dict[str, Any], index: int, report: dict[str, Any], tracer: LineT
     sys.modules["__main__"] = module
     pristine_builtins = spec["_pristine_builtins"]
 
-    if fmt == "assert" and spec["setup_code"]:
-        report["phase"] = "setup"
-        exec(compile(spec["setup_code"], "<setup>", "exec"), module.__dict__)
-
     report["phase"] = "program"
     if tracer is not None:
         tracer.start()
@@ -205,6 +201,8 @@ def _run(spec: dict[str, Any], index: int, report: dict[str, Any], tracer: LineT
     # tests verify decides the verdict, not how the module ended.
     report["phase"] = "test"
     try:
+        if fmt == "assert" and spec["setup_code"]:  # MBPP's setup builds fixtures from the program's classes
+            exec(compile(spec["setup_code"], "<setup>", "exec"), module.__dict__)
         if fmt == "call":
             fn = _find_callable(module.__dict__, spec["fn_name"])
             value = fn(*spec["inputs"][index])

