@@ -150,27 +150,31 @@ def plot_curriculum_progress(history: Sequence[Mapping[str, int]], ax: Any = Non
 
 
 def demo_problems(apps_path: str | None = None, realdata: str | None = "../shared/realdata", n: int = 8,
-                  seed: int = 0) -> tuple[list[Any], str]:
+                  seed: int = 0, apps_plus: str | None = None) -> tuple[list[Any], str]:
     """Problems for the CCCS/FGO notebooks and benchmarks, and where they came from.
 
-    A user's APPS folder first, else real APPS from ``<realdata>/apps_train5`` (relative paths
-    resolve against the repo root), else the generated benchmark. APPS problems are not cleaned
-    here: their canonical solution is the first one that parses (APPS train5's first solutions
-    pass their tests). Benchmark problems use their clean reference solution.
+    In order: cleaned APPS+ (``apps_plus``: notebook 01's ``apps_plus.jsonl``), a user's APPS
+    source, real APPS from ``<realdata>/apps_train5`` (relative paths resolve against the repo
+    root), else the generated benchmark. Raw APPS is not cleaned here: the canonical solution is
+    its first solution that parses (APPS train5's first solutions pass their tests). Benchmark
+    problems use their clean reference solution.
     """
     import ast as _ast
+    from pathlib import Path
 
-    from stepcoder_lib.data import load_apps, repo_root
+    from stepcoder_lib.data import load_apps, load_apps_plus, repo_root
     from stepcoder_lib.data.benchmark import generate_problems
     from stepcoder_lib.data.problem import Problem
     from stepcoder_lib.testcases import TestCases
 
-    def resolve(p: str) -> Any:
-        from pathlib import Path
-
+    def resolve(p: str) -> Path:
         path = Path(p).expanduser()
         return (path if path.is_absolute() else repo_root() / path).resolve()
 
+    if apps_plus:
+        plus = [p for p in load_apps_plus(resolve(apps_plus)) if p.canonical_solution][:n]
+        if plus:
+            return plus, f"APPS+ ({resolve(apps_plus)})"
     candidates = [resolve(apps_path)] if apps_path else []
     if realdata:
         candidates.append(resolve(realdata) / "apps_train5")

@@ -285,6 +285,7 @@ def test_a_crash_in_one_problem_drops_only_that_problem(tmp_path, executor, monk
 
 
 # ----------------------------------------------------------------------------- real APPS
+@pytest.mark.realdata
 def test_realdata_train5_survives_with_first_solutions_and_test10_dropped(realdata, executor, tmp_path) -> None:
     res = clean_apps(realdata / "apps_train5", tmp_path / "t5", executor=executor, progress=False)
     assert res.dropped == []
@@ -305,6 +306,7 @@ def test_realdata_train5_survives_with_first_solutions_and_test10_dropped(realda
 
 
 # ----------------------------------------------------------------------------- the generated benchmark
+@pytest.mark.slow
 def test_generated_benchmark_every_defect_caught_every_clean_problem_kept(tmp_path, executor) -> None:
     from stepcoder_lib.data.benchmark import generate_benchmark
     from stepcoder_lib.data.cleaning import DEFECT_REASONS, grade_against_truth

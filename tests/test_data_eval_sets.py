@@ -21,24 +21,30 @@ def _failures(ex: Executor, problems) -> list[str]:
     return [r.summary() for r in results if not r.passed]
 
 
+@pytest.mark.slow
 def test_humaneval_canonical_solutions_pass_164_of_164(eval_executor) -> None:
     problems = load_humaneval()
     assert len(problems) == 164
     assert _failures(eval_executor, problems) == []
 
 
+@pytest.mark.realdata
+@pytest.mark.slow
 def test_mbpp_canonical_solutions_pass_974_of_974(realdata, eval_executor) -> None:
     problems = load_mbpp(realdata / "mbpp" / "mbpp.jsonl")
     assert len(problems) == 974
     assert _failures(eval_executor, problems) == []
 
 
+@pytest.mark.realdata
+@pytest.mark.slow
 def test_sanitized_mbpp_canonical_solutions_pass_427_of_427(realdata, eval_executor) -> None:
     problems = load_mbpp(realdata / "mbpp" / "sanitized-mbpp.json")
     assert len(problems) == 427
     assert _failures(eval_executor, problems) == []
 
 
+@pytest.mark.realdata
 def test_a_wrong_solution_fails_its_tests(realdata, eval_executor) -> None:
     # the check above can fail: swap two tasks' solutions and nothing passes
     a, b = load_mbpp(realdata / "mbpp" / "mbpp.jsonl")[600:602]

@@ -204,6 +204,7 @@ def test_mbpp_rows(tmp_path) -> None:
     assert p.canonical_solution == "def add(a, b):\n\treturn a + b" and p.metadata["mbpp_split"] == "train"
 
 
+@pytest.mark.realdata
 def test_realdata_mbpp_and_humaneval_load(realdata) -> None:
     full = load_mbpp(realdata / "mbpp" / "mbpp.jsonl")
     san = load_mbpp(realdata / "mbpp" / "sanitized-mbpp.json")
@@ -218,6 +219,7 @@ def test_realdata_mbpp_and_humaneval_load(realdata) -> None:
                for p in he)
 
 
+@pytest.mark.realdata
 def test_realdata_apps_loader_reads_every_problem(realdata) -> None:
     train = load_apps(realdata / "apps_train5")
     test = load_apps(realdata / "apps_test10")

@@ -49,7 +49,7 @@ def test_compile_error_minus_one(executor):
 def test_timeout_counts_as_runtime_error(executor):
     r = run(executor, "while True:\n    pass\n")
     assert r.verdict == Verdict.TIMEOUT and r.reward == -0.6
-    assert r.tests[0].cpu_s >= 0.9
+    assert "CPU time limit 1s" in r.tests[0].detail
 
 
 def test_memory_exceeded_counts_as_runtime_error(executor):

@@ -27,6 +27,7 @@ def test_notebook_pair_is_in_sync() -> None:
     assert ipynb.cells[0].cell_type == "markdown" and "How long" in ipynb.cells[0].source
 
 
+@pytest.mark.slow
 def test_notebook_runs_under_papermill(tmp_path) -> None:
     papermill = pytest.importorskip("papermill")
     out_dir = tmp_path / "apps_plus"
