@@ -274,13 +274,31 @@ def _mentions(question: str, n: int) -> bool:
     return bool(re.search(rf"(?<![\d]){abs(n)}(?!\d)", question)) or any(re.search(rf"\b{w}\b", question) for w in words)
 
 
+def _thresholds(comp: Any) -> set[int]:
+    found: set[int] = set()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, list) and len(x) == 2 and x[0] in ("lt", "le", "gt", "ge") and isinstance(x[1], int):
+            found.add(x[1])
+        elif isinstance(x, list):
+            for y in x:
+                walk(y)
+        elif isinstance(x, dict):
+            for y in x.values():
+                walk(y)
+
+    walk(comp)
+    return found
+
+
 def test_statement_states_every_constant_and_label(problems) -> None:
     """The code is determined by the text: thresholds, factors, labels and letters all appear."""
     for p in problems:
         comp, q = p["composition"], p["question"]
         ints, letters = comp_constants(comp)
-        for n in ints:
-            assert _mentions(q, n), (p["id"], n, q)
+        cuts = _thresholds(comp)
+        for n in ints:  # range wording states "x <= 9" as "x is from ... to 9" or "x < 10"
+            assert _mentions(q, n) or (n in cuts and (_mentions(q, n + 1) or _mentions(q, n - 1))), (p["id"], n, q)
         for ch in letters:
             assert f"'{ch}'" in q, (p["id"], ch, q)
         for lab in re.findall(r'"([^"]+)"', p["reference_solution"]):

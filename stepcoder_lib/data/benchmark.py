@@ -71,8 +71,11 @@ def _exact_counts(shares: dict[str, float], n: int) -> list[str]:
 
 
 def logic_signature(comp: dict[str, Any]) -> str:
-    """Canonical form of a composition's logic (not its wording, names or I/O format)."""
-    return json.dumps(comp, sort_keys=True, separators=(",", ":"))
+    """Canonical form of a composition's logic: its program in one I/O form with one set of names.
+
+    Wording, names, I/O format and the promised input ranges are left out, so two problems with
+    the same signature are copies for a model even if their statements differ."""
+    return render_program(comp, "stdin", source_names(comp["src"]["kind"], "stdin", random.Random(0)), None)
 
 
 def make_problem(seed: int, split: str, index: int, tier: str, taken: set[str], *, n_tests: tuple[int, int] = (10, 15),

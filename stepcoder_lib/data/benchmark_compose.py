@@ -680,6 +680,7 @@ BUILTINS = {
     "str": ("len", "countc", "sdistinct"),
     "grid": ("cells", "maxrow", "rows"),
 }
+NON_NEGATIVE = ("len", "countc", "sdistinct", "distinct", "countk", "cells", "maxrow", "rows")
 POST_KINDS = ("mul", "add", "sub", "affine", "mod", "fdiv", "abs", "neg")
 OUT_EXPR_KINDS = ("id", "mul", "add", "sub", "neg", "mod", "abs")
 MAP_KINDS = ("mul", "add", "sub", "mod", "abs", "sq", "neg", "affine")
@@ -708,7 +709,7 @@ def comp_constants(comp: Any) -> tuple[list[int], list[str]]:
                 walk(y)
         elif isinstance(x, dict):
             for key in sorted(x):
-                if key not in ("nmax", "rmax", "cmax", "multi"):
+                if key not in ("nmax", "rmax", "cmax", "multi", "var"):
                     walk(x[key])
 
     walk(comp)
@@ -961,7 +962,14 @@ def sample_composition(rng: random.Random, tier: str, fmt: str) -> dict[str, Any
               "competition": rng.choice([0, 1, 1, 2])}[tier]
     if ints_ok and tier == "introductory" and target == 0:
         n_post = max(1, n_post)
-    comp["post"] = [sample_expr(rng, POST_KINDS + (("sq",) if kind == "int" else ())) for _ in range(n_post)]
+    red0 = comp["reducers"][0] if comp["reducers"] else {}
+    non_negative = red0.get("op") == "absdiff" or red0.get("acc") == "count" or red0.get("fn") in NON_NEGATIVE
+    kinds = tuple(k for k in POST_KINDS if not (k == "abs" and non_negative)) + (("sq",) if kind == "int" else ())
+    comp["post"] = []
+    for _ in range(n_post):  # no |x| of a count, no |(|x|)|
+        e = sample_expr(rng, kinds)
+        comp["post"].append(e)
+        kinds = tuple(k for k in kinds if k != e[0] or k not in ("abs", "neg"))
     remaining = target - used
     if len(comp["reducers"]) > 1 and not (comp["src"]["kind"] == "pair") and remaining < 2:
         raise Reject("second value would be unused")

@@ -201,8 +201,8 @@ def _run(spec: dict[str, Any], index: int, report: dict[str, Any], tracer: LineT
     # tests verify decides the verdict, not how the module ended.
     report["phase"] = "test"
     try:
-        if fmt == "assert" and spec["setup_code"]:  # MBPP's setup builds fixtures from the program's classes
-            exec(compile(spec["setup_code"], "<setup>", "exec"), module.__dict__)
+        if fmt == "assert" and spec["_setup_code"] is not None:  # MBPP's setup builds fixtures from the program's classes
+            exec(spec["_setup_code"], module.__dict__)
         if fmt == "call":
             fn = _find_callable(module.__dict__, spec["fn_name"])
             value = fn(*spec["inputs"][index])
@@ -210,7 +210,7 @@ def _run(spec: dict[str, Any], index: int, report: dict[str, Any], tracer: LineT
         else:
             test_ns = {k: _guard_returns(v) for k, v in module.__dict__.items()}
             test_ns["__builtins__"] = dict(pristine_builtins)  # a program cannot doctor the checker's builtins
-            exec(compile(spec["inputs"][index], "<test>", "exec"), test_ns)
+            exec(spec["_test_code"][index], test_ns)
     except SystemExit as exc:
         report.update(exc_type="SystemExit", exc_msg=f"the program exited (code {_exit_code(exc)}) during the test")
         return

@@ -89,6 +89,9 @@ class Worker:
     # one job ---------------------------------------------------------------------------
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         job["_pristine_builtins"] = self.pristine_builtins
+        if job["format"] == "assert":  # trusted test code: compiled once here, not in every test process
+            job["_setup_code"] = compile(job["setup_code"], "<setup>", "exec") if job["setup_code"] else None
+            job["_test_code"] = [compile(code, "<test>", "exec") for code in job["inputs"]]
         outcomes: list[dict[str, Any]] = []
         started = time.monotonic()
         for i in range(len(job["inputs"])):
@@ -273,7 +276,7 @@ def _preload() -> None:
     """Import what programs commonly import, once, so each forked test does not."""
     import array, bisect, collections, copy, dataclasses, datetime, decimal, fractions, functools  # noqa: F401,E401
     import heapq, itertools, json, math, operator, random, re, statistics, string, typing  # noqa: F401,E401
-    import threading, traceback, io, atexit  # noqa: F401,E401
+    import threading, traceback, io, atexit, hashlib, struct, time, enum, textwrap, collections.abc  # noqa: F401,E401
     from . import harness, tracing  # noqa: F401
 
     harness.prelude_namespace("call")
