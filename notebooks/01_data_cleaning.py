@@ -71,9 +71,10 @@ ROOT = find_repo_root()
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from IPython.display import Markdown, display  # noqa: E402
+from IPython.display import Image, Markdown, display  # noqa: E402
 
 from stepcoder_lib.data import clean_apps, grade_against_truth, load_apps_plus, make_plots  # noqa: E402
+from stepcoder_lib.data.report import difficulty_order, figure_png  # noqa: E402
 from stepcoder_lib.data.benchmark import BENCHMARK_PROFILES, generate_benchmark  # noqa: E402
 
 
@@ -204,12 +205,12 @@ if richest is not None:
 
 # %%
 display(table([{"split": s, **c, "total": sum(c.values())} for s, c in report.splits.items()],
-              ["split", *sorted(report.kept_by_difficulty), "total"]))
+              ["split", *difficulty_order(report.kept_by_difficulty), "total"]))
 display(Markdown(report.to_markdown().split("## Kept problems", 1)[1].split("## Plots", 1)[0]))
 
 # %%
 for name, fig in make_plots(report).items():
-    display(fig)
+    display(Image(figure_png(fig)))
 
 # %% [markdown]
 # ## Against the truth (generated benchmark only)

@@ -90,10 +90,12 @@ def table(rows, columns) -> Markdown:
 
 
 # %% [markdown]
-# ## Rollouts
+# ## Rollouts, judged with coverage
 # No model is trained here yet, so the rollouts are scripted from the canonical solution, cut at a CCCS
-# stage: the canonical completion itself; the same with a `raise` injected before its last top-level
-# statement (a crash part-way); and its first 60% (usually a compile error).
+# stage: the canonical completion itself; its first 60% (usually a compile error); and the canonical
+# completion with a `raise` injected before the last completion statement its tests executed (a crash
+# part-way). One batch through the sandboxed executor per round; each result carries its verdict, the
+# paper's reward and the union of lines its tests executed (1-based lines of prefix + completion).
 
 # %%
 problems, source = demo_problems(apps_path, realdata, n_problems, seed, apps_plus=apps_plus)
@@ -101,21 +103,29 @@ print(f"{len(problems)} problems from {source}")
 cur = Curriculum.from_problems(problems)
 
 
-def inject_crash(program: str, prefix_len: int) -> str:
-    """Insert a raise before the last statement of the completion that starts a line (same indentation)."""
+def inject_crash(program: str, prefix_len: int, executed: frozenset) -> str:
+    """Insert a raise, at the same indentation, before the last executed statement of the completion."""
     tree = ast.parse(program)
     lines = program.splitlines(keepends=True)
     starts = [0]
     for ln in lines:
         starts.append(starts[-1] + len(ln))
-    targets = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and starts[n.lineno - 1] >= prefix_len
-               and not lines[n.lineno - 1][: n.col_offset].strip()]
+    targets = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and n.lineno in executed
+               and starts[n.lineno - 1] >= prefix_len and not lines[n.lineno - 1][: n.col_offset].strip()
+               and not getattr(n, "decorator_list", None) and not lines[n.lineno - 1].lstrip().startswith("elif")]
     if not targets:
         return program
     t = max(targets, key=lambda n: (n.lineno, -n.col_offset))
-    indent = lines[t.lineno - 1][: t.col_offset]
-    lines.insert(t.lineno - 1, f"{indent}raise RuntimeError('injected crash')\n")
+    lines.insert(t.lineno - 1, f"{lines[t.lineno - 1][: t.col_offset]}raise RuntimeError('injected crash')\n")
     return "".join(lines)
+
+
+def judge(batch: list) -> None:
+    with Executor(ExecutorConfig(workers=workers, coverage=True, time_limit_s=time_limit_s)) as ex:
+        results = ex.run_batch([Job(r["prefix"] + r["completion"], r["tests"], problem_id=r["id"]) for r in batch],
+                               progress=False)
+    for r, res in zip(batch, results):
+        r["result"] = res
 
 
 rollouts = []
@@ -123,31 +133,28 @@ for p in problems:
     plan = cur.plans[p.id]
     c = plan.n_stages - 1 if stage == "start" else max(0, min(int(stage), plan.n_stages - 1))
     prefix = cur.prefix_for(p.id, c)
-    canonical = p.canonical_solution[len(prefix):]
     tests = p.tests.__class__(p.tests.format, p.tests.inputs[:max_tests], p.tests.outputs[:max_tests],
                               p.tests.fn_name, p.tests.setup_code)
-    crashed = inject_crash(p.canonical_solution, len(prefix))[len(prefix):]
-    for kind, completion in (("canonical", canonical), ("crash", crashed),
-                             ("truncated", canonical[: int(len(canonical) * 0.6)])):
-        rollouts.append({"id": p.id, "stage": c, "kind": kind, "prefix": prefix, "completion": completion,
-                         "tests": tests})
+    rollouts.append({"id": p.id, "stage": c, "kind": "canonical", "prefix": prefix,
+                     "completion": p.canonical_solution[len(prefix):], "tests": tests})
+judge(rollouts)
+more = []
+for r in rollouts:
+    crashed = inject_crash(r["prefix"] + r["completion"], len(r["prefix"]), r["result"].executed_lines)
+    more.append({**r, "kind": "crash", "completion": crashed[len(r["prefix"]):]})
+    more.append({**r, "kind": "truncated", "completion": r["completion"][: int(len(r["completion"]) * 0.6)]})
+judge(more)
+rollouts = sorted(rollouts + more, key=lambda r: (r["id"], ["canonical", "crash", "truncated"].index(r["kind"])))
 print(f"{len(rollouts)} rollouts")
 
-# %% [markdown]
-# ## Judge them with coverage
-# One batch through the sandboxed executor; each result carries its verdict, the paper's reward and the
-# union of lines its tests executed (1-based lines of prefix + completion).
-
 # %%
-with Executor(ExecutorConfig(workers=workers, coverage=True, time_limit_s=time_limit_s)) as ex:
-    results = ex.run_batch([Job(r["prefix"] + r["completion"], r["tests"], problem_id=r["id"]) for r in rollouts],
-                           progress=False)
 tok = tiny_tokenizer()
 rows = []
-for r, res in zip(rollouts, results):
+for r in rollouts:
+    res = r["result"]
     ids = tok(r["completion"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     text, offsets = completion_offsets(tok, ids)
-    r.update(result=res, ids=ids, offsets=offsets, mask=mask_from_result(res, r["prefix"], text, offsets))
+    r.update(ids=ids, offsets=offsets, mask=mask_from_result(res, r["prefix"], text, offsets))
     rows.append({"id": r["id"], "rollout": r["kind"], "stage": r["stage"], "verdict": res.verdict.value,
                  "reward": res.reward, "lines run": len(res.executed_lines),
                  "tokens": len(ids), "in loss": sum(r["mask"]),

@@ -36,7 +36,7 @@ import math
 import random
 import re
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -82,7 +82,7 @@ def _kind(node: ast.AST, source: str, start: int) -> str | None:
         return "elif" if source.startswith("elif", start) else "if"
     if isinstance(node, ast.IfExp):
         return "ifexp"
-    if isinstance(node, (ast.While,)):
+    if isinstance(node, ast.While):
         return "while"
     if isinstance(node, (ast.For, ast.AsyncFor)):
         return "for"
@@ -200,7 +200,7 @@ class Curriculum:
 
     def add(self, problem_id: str, solution: str,
             conditionals: Sequence[ConditionalStatement] | None = None) -> StagePlan:
-        """Register a problem at its hardest-to-reach start: stage ceil(sqrt(E)) - 1, rho = 0."""
+        """Register a problem where training starts it: the longest prefix, stage ceil(sqrt(E)) - 1, rho = 0."""
         plan = plan_stages(solution, self.config, conditionals)
         self.solutions[problem_id], self.plans[problem_id] = solution, plan
         self.state[problem_id] = ProblemState(stage=plan.n_stages - 1)
@@ -261,7 +261,10 @@ class Curriculum:
 
     def update_distributed(self, problem_ids: Sequence[str], results: Sequence[Any],
                            stages: Sequence[int] | None = None) -> dict[str, int]:
-        """Gather every rank's results (rank order) and apply them; identical state on all ranks."""
+        """Gather every rank's results (rank order) and apply them: identical state on all ranks.
+
+        A collective: every rank must call it at the same point (with its own, possibly empty, results).
+        """
         ids, res, stg = gather_rollouts(list(problem_ids), [float(r) for r in results],
                                         None if stages is None else list(stages))
         return self.update(ids, res, stg)

@@ -10,7 +10,9 @@ the executed 1-based lines of the full program (prefix + completion), from line 
   included) is its own statement: ``def``/``class`` headers run when the definition runs, even if
   the body never does; decorator lines go with their ``def``.
 * ``else:`` / ``try:`` / ``finally:`` lines (no line event of their own) take the status of the
-  block they open: the next statement's.
+  block they open: the next statement's. So do statements that may compile to no bytecode
+  (``global``/``nonlocal``, function docstrings and other bare constants, ``x: int``) unless
+  their own line fired.
 * Comment and blank lines take the status of the next code line (what a comment usually
   describes), else of the previous one.
 * A token is 1 if any line it touches is executed (``"\\n    "`` straddles two lines; a token of
@@ -57,10 +59,19 @@ def _header_span(node: Any, first_body_line: int, code: list[bool]) -> tuple[int
     return start, end
 
 
+def _silent(node: ast.AST) -> bool:
+    """Statements that may compile to nothing (declarations, docstrings, bare annotations)."""
+    return (isinstance(node, (ast.Global, ast.Nonlocal))
+            or (isinstance(node, ast.AnnAssign) and node.value is None)
+            or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)))
+
+
 def _own_spans(node: ast.AST, code: list[bool]) -> list[tuple[int, int]]:
     """Lines that belong to ``node`` itself (not to the statements nested in it)."""
     if isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
         return []  # the `try:` line is a keyword line, like else:/finally:
+    if _silent(node):
+        return []  # no bytecode, no line event: resolved like a keyword line
     if isinstance(node, ast.match_case):
         return [_header_span(node.pattern, node.body[0].lineno, code)]
     if isinstance(node, getattr(ast, "Match", ())):
@@ -172,9 +183,15 @@ def completion_offsets(tokenizer: Any, ids: Sequence[int]) -> tuple[str, list[tu
     special = set(tokenizer.all_special_ids)
     plain = [i for i in ids if i not in special]
     text = tokenizer.decode(plain, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    if list(enc["input_ids"]) == plain:
-        spans = [tuple(o) for o in enc["offset_mapping"]]
+    backend = getattr(tokenizer, "backend_tokenizer", None)  # the Rust tokenizer: same result, less overhead
+    if backend is not None:
+        enc = backend.encode(text, add_special_tokens=False)
+        again, offsets = enc.ids, enc.offsets
+    else:
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        again, offsets = enc["input_ids"], enc["offset_mapping"]
+    if list(again) == plain:
+        spans = [tuple(o) for o in offsets]
     else:
         spans, prev = [], 0
         for k in range(1, len(plain) + 1):

@@ -28,7 +28,7 @@ from stepcoder_lib.data.benchmark import (
 from stepcoder_lib.data.benchmark_compose import (
     IF_BANDS, TIERS, comp_constants, render_program, sample_composition, source_names,
 )
-from stepcoder_lib.data.benchmark_defects import DEFECT_KINDS
+from stepcoder_lib.data.benchmark_defects import DEFECT_KINDS, alter_stdout, alter_value
 from stepcoder_lib.data.benchmark_text import NUM_WORDS, render_statement
 from stepcoder_lib.executor import Job, Verdict
 from stepcoder_lib.testcases import TestCases
@@ -372,6 +372,16 @@ def test_injected_defects_are_defective(problems, executor) -> None:
             sub = TestCases(t.format, tuple(t.inputs[i] for i in fast), tuple(t.outputs[i] for i in fast), t.fn_name)
             jobs.append(Job(p["solutions"][0], sub, p["id"]))
             checks.append(lambda r: r.passed)
+    # the alteration is caught on both paths (stdin text and call values), whatever the fixture drew
+    for p in [q for q in problems if q["defect"] == "clean"][:8]:
+        t = clean_tests(p)
+        rng = random.Random(p["id"])
+        j = rng.randrange(len(t.outputs))
+        bad = alter_stdout(rng, t.outputs[j]) if t.format == "stdin" else [alter_value(rng, t.outputs[j])]
+        outs = tuple(o if i != j else bad for i, o in enumerate(t.outputs))
+        jobs.append(Job(p["reference_solution"], TestCases(t.format, t.inputs, outs, t.fn_name), p["id"]))
+        checks.append(lambda r, j=j: [x.index for x in r.tests if x.verdict == Verdict.WRONG_ANSWER] == [j])
+    assert {q["format"] for q in problems if q["defect"] == "clean"} >= {"stdin", "call", "class"}
     results = executor.run_batch(jobs, progress=False)
     for job, check, r in zip(jobs, checks, results):
         assert check(r), f"{r.summary()}\n{job.program}"

@@ -134,6 +134,21 @@ HAND_CASES = {
         {1, 2},
         "1100" + "0",
     ),
+    "statements_without_bytecode": (
+        "def f(x):\n"
+        "    \"\"\"Doc\n"
+        "    string.\"\"\"\n"
+        "    global g\n"
+        "    y: int\n"
+        "    g = x\n"
+        "def h():\n"
+        "    \"\"\"never called\"\"\"\n"
+        "    global g\n"
+        "    return g\n"
+        "f(1)\n",
+        {1, 6, 7, 11},  # docstring, global and a bare annotation in a function fire nothing
+        "11111110001" + "1",
+    ),
     "keyword_line_fires_itself_try_311": (
         "try:\n"
         "    import nothing_here_xyz\n"

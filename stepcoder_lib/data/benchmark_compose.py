@@ -83,15 +83,6 @@ def expr_code(e: list, var: str) -> str:
     raise ValueError(f"unknown expression {e!r}")
 
 
-def expr_eval(e: list, x: int) -> int:
-    k = e[0]
-    return {
-        "id": lambda: x, "mul": lambda: x * e[1], "add": lambda: x + e[1], "sub": lambda: x - e[1],
-        "affine": lambda: x * e[1] + e[2], "mod": lambda: x % e[1], "fdiv": lambda: x // e[1],
-        "sq": lambda: x * x, "abs": lambda: abs(x), "neg": lambda: -x,
-    }[k]()
-
-
 def sample_expr(rng: random.Random, kinds: tuple[str, ...]) -> list:
     k = rng.choice(kinds)
     if k in ("mul",):
@@ -256,7 +247,7 @@ def char_chain(rng: random.Random, vals: list[str], n_conds: int) -> list[list]:
 
 
 # ----------------------------------------------------------------------------- sources
-def sample_source(rng: random.Random, kind: str, tier: str) -> dict[str, Any]:
+def sample_source(rng: random.Random, kind: str) -> dict[str, Any]:
     if kind == "int":
         lo, hi = rng.choice([(0, 20), (1, 50), (0, 100), (-20, 20), (-50, 50), (1, 1000), (-100, 100), (0, 500)])
         return {"kind": "int", "lo": lo, "hi": hi}
@@ -333,9 +324,6 @@ def bind_case(src: dict[str, Any], names: dict[str, str], case: Any) -> dict[str
     if k == "str":
         return {names["s"]: case}
     return {names["g"]: list(case)}
-
-
-VALUE_VAR = {"int": None, "pair": "v"}
 
 
 class Lines:
@@ -903,7 +891,7 @@ def sample_out_chain(rng: random.Random, comp: dict[str, Any], n_conds: int, n_n
 def sample_composition(rng: random.Random, tier: str, fmt: str) -> dict[str, Any]:
     """One composition of ``tier``; raises Reject when a draw does not work out."""
     kind = _weighted(rng, SOURCE_WEIGHTS[tier])
-    comp: dict[str, Any] = {"src": sample_source(rng, kind, tier), "reducers": [], "post": [],
+    comp: dict[str, Any] = {"src": sample_source(rng, kind), "reducers": [], "post": [],
                             "out": {"kind": "plain"}, "multi": 0}
     if fmt == "stdin" and rng.random() < MULTI_RATE[tier]:
         comp["multi"] = rng.choice([3, 4, 5])

@@ -310,7 +310,7 @@ def _loop_text(red: dict[str, Any], el: dict[str, str], name: str, w: Writer, se
             return w.pick(f"subtract {w.num(a[1])} from {acc_name}", f"decrease {acc_name} by {w.num(a[1])}")
         if kind == "if":
             return w.pick(f"{act(a[2])} if {w.cond(a[1], subj)}, and {act(a[3])} otherwise",
-                          f"if also {w.cond(a[1], subj)}, {act(a[2])}, else {act(a[3])}")
+                          f"check whether {w.cond(a[1], subj)}: if so, {act(a[2])}, else {act(a[3])}")
         raise ValueError(a)
 
     start = w.pick(f"{acc_name} starts at 0", f"initially {acc_name} is 0")
@@ -373,7 +373,7 @@ def render_statement(rng: random.Random, comp: dict[str, Any], fmt: str, names: 
             if r[0] == "expr":
                 return f"{verb} {w.expr(r[1], value_name)}"
             return w.pick(f"{res(r[2])} if {w.cond(r[1], value_name)}, and {res(r[3])} otherwise",
-                          f"if also {w.cond(r[1], value_name)}, {res(r[2])}, else {res(r[3])}")
+                          f"check whether {w.cond(r[1], value_name)}: if so, {res(r[2])}, else {res(r[3])}")
 
         lead = w.pick("Finally:", f"Then, depending on {value_name}:", "The answer is determined as follows:")
         body.append(w.chain(out["chain"]["conds"], out["chain"]["acts"], value_name, res, other=other_name, lead=lead))

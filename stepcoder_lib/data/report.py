@@ -19,6 +19,14 @@ from stepcoder_lib.data.problem import SCHEMA_VERSION, SPLITS
 PLOTS: tuple[str, ...] = ("survivors_per_difficulty", "tests_per_problem", "solution_length", "conditionals_per_solution")
 
 
+_DIFFICULTY_ORDER = ("introductory", "interview", "competition")
+
+
+def difficulty_order(names: Any) -> list[str]:
+    """APPS difficulties easiest first, then any others alphabetically."""
+    return sorted(set(names), key=lambda d: (_DIFFICULTY_ORDER.index(d) if d in _DIFFICULTY_ORDER else 99, d))
+
+
 def _sorted_dict(d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (_sorted_dict(v) if isinstance(v, Mapping) else v) for k, v in sorted(d.items())}
 
@@ -134,7 +142,7 @@ class CleaningReport:
     def to_markdown(self) -> str:
         """The report as Markdown tables (what ``report.md`` holds)."""
         s = self.summary()
-        diffs = sorted(set(self.input_by_difficulty) | set(self.kept_by_difficulty))
+        diffs = difficulty_order(set(self.input_by_difficulty) | set(self.kept_by_difficulty))
         lines = [
             f"# APPS+ cleaning report ({self.source})", "",
             f"{self.n_input} problems read, {self.n_kept} kept, {self.n_dropped} dropped.", "",
@@ -146,8 +154,9 @@ class CleaningReport:
         if self.drops:
             lines += ["| stage | reason | " + " | ".join(diffs) + " | total | examples |",
                       "|---|---|" + "---:|" * (len(diffs) + 1) + "---|"]
-            for stage, reasons in self.drops.items():
-                for reason, cells in reasons.items():
+            order = [st["stage"] for st in self.stages]
+            for stage in sorted(self.drops, key=lambda x: (order.index(x) if x in order else len(order), x)):
+                for reason, cells in self.drops[stage].items():
                     ex = ", ".join(self.examples.get(stage, {}).get(reason, []))
                     lines.append(f"| {stage} | {reason} | " + " | ".join(str(cells.get(d, 0)) for d in diffs)
                                  + f" | {sum(cells.values())} | {ex} |")
@@ -186,7 +195,7 @@ def _figure(title: str) -> tuple[Any, Any]:
 def plot_survivors(report: CleaningReport) -> Any:
     """Bars per difficulty: problems read vs kept."""
     fig, ax = _figure("Survivors per difficulty")
-    diffs = sorted(set(report.input_by_difficulty) | set(report.kept_by_difficulty))
+    diffs = difficulty_order(set(report.input_by_difficulty) | set(report.kept_by_difficulty))
     x = list(range(len(diffs)))
     n_in = [report.input_by_difficulty.get(d, 0) for d in diffs]
     n_k = [report.kept_by_difficulty.get(d, 0) for d in diffs]
@@ -203,11 +212,11 @@ def plot_survivors(report: CleaningReport) -> Any:
 
 def _hist(report: CleaningReport, key: str, title: str, xlabel: str) -> Any:
     fig, ax = _figure(title)
-    diffs = sorted({r["difficulty"] for r in report.per_problem})
+    diffs = difficulty_order(r["difficulty"] for r in report.per_problem)
     data = [[r[key] for r in report.per_problem if r["difficulty"] == d] for d in diffs]
     if any(data):
         hi = max(max(v) for v in data if v)
-        bins = list(range(0, hi + 2)) if hi < 40 else 30
+        bins = [i - 0.5 for i in range(0, hi + 2)] if hi < 40 else 30  # one bar per integer value
         ax.hist(data, bins=bins, stacked=True, label=diffs)
         ax.legend()
     else:
@@ -240,6 +249,15 @@ def make_plots(report: CleaningReport) -> dict[str, Any]:
     }
 
 
+def figure_png(fig: Any) -> bytes:
+    """A figure as PNG bytes (what ``write_report`` saves; ``IPython.display.Image`` shows it anywhere)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
+
+
 def write_report(report: CleaningReport, out_dir: str | Path, plots: bool = True) -> dict[str, Path]:
     """``report.json``, ``report.md`` and (optionally) one PNG per plot into ``out_dir``."""
     out = Path(out_dir)
@@ -250,7 +268,7 @@ def write_report(report: CleaningReport, out_dir: str | Path, plots: bool = True
     if plots:
         for name, fig in make_plots(report).items():
             path = out / f"{name}.png"
-            fig.savefig(path, format="png", metadata={"Software": None})
+            path.write_bytes(figure_png(fig))
             paths[name] = path
     return paths
 
