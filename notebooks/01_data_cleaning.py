@@ -204,7 +204,8 @@ if richest is not None:
 # (the paper's 50/25/25 overall); otherwise everything is pooled and cut 50/25/25.
 
 # %%
-display(table([{"split": s, **c, "total": sum(c.values())} for s, c in report.splits.items()],
+display(table([{"split": s, **report.splits.get(s, {}), "total": sum(report.splits.get(s, {}).values())}
+               for s in ("train", "validation", "test")],
               ["split", *difficulty_order(report.kept_by_difficulty), "total"]))
 display(Markdown(report.to_markdown().split("## Kept problems", 1)[1].split("## Plots", 1)[0]))
 

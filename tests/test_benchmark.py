@@ -390,6 +390,8 @@ def test_injected_defects_are_defective(problems, executor) -> None:
 # ----------------------------------------------------------------------------- size and speed
 def test_profiles_and_generation_speed() -> None:
     assert BENCHMARK_PROFILES["tiny"]["n_train"] >= 2000 and BENCHMARK_PROFILES["smoke"]["n_train"] <= 64
+    smoke = generate_problems(**BENCHMARK_PROFILES["smoke"])
+    assert {p["defect"] for p in smoke if p["split"] == "train"} == {"clean", *DEFECT_KINDS}
     t0 = time.process_time()
     ps = generate_problems(350, 0, seed=12, defect_rate=0.1)
     cpu = time.process_time() - t0

@@ -266,6 +266,18 @@ def test_rerun_is_byte_identical(tmp_path, executor) -> None:
     for name in files_a:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert str(tmp_path) not in (tmp_path / "a" / "apps_plus.jsonl").read_text()  # no absolute paths
+    # another process, another hash seed, another output folder: the same bytes
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from stepcoder_lib.data import clean_apps; "
+            "clean_apps(sys.argv[1], sys.argv[2], workers=2, time_limit_s=1.0, progress=False)")
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(Path(cleaning.__file__).parents[2])}
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "apps"), str(tmp_path / "c")], check=True, env=env,
+                   timeout=300)
+    for name in files_a:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "c" / name).read_bytes(), name
 
 
 def test_a_crash_in_one_problem_drops_only_that_problem(tmp_path, executor, monkeypatch) -> None:

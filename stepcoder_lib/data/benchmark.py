@@ -46,7 +46,7 @@ FORMAT_SHARES: dict[str, dict[str, float]] = {
     "competition": {"stdin": 0.75, "call": 0.2, "class": 0.05},
 }
 BENCHMARK_PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": {"n_train": 32, "n_test": 8, "seed": 0, "defect_rate": 0.125},
+    "smoke": {"n_train": 36, "n_test": 12, "seed": 0, "defect_rate": 0.17},  # 6 + 2 defects: every kind once
     "tiny": {"n_train": 3000, "n_test": 500, "seed": 0, "defect_rate": 0.1},
 }
 APPS_FIELDS = ("question", "solutions", "input_output", "starter_code", "metadata")

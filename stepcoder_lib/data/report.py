@@ -167,7 +167,8 @@ class CleaningReport:
             n_in, n_k = self.input_by_difficulty.get(d, 0), self.kept_by_difficulty.get(d, 0)
             lines.append(f"| {d} | {n_in} | {n_k} | {100.0 * n_k / n_in:.1f} |" if n_in else f"| {d} | 0 | {n_k} | - |")
         lines += ["", "## Splits", "", "| split | " + " | ".join(diffs) + " | total |", "|---|" + "---:|" * (len(diffs) + 1)]
-        for split, cells in self.splits.items():
+        for split in sorted(self.splits, key=lambda x: (SPLITS.index(x) if x in SPLITS else len(SPLITS), x)):
+            cells = self.splits[split]
             lines.append(f"| {split} | " + " | ".join(str(cells.get(d, 0)) for d in diffs) + f" | {sum(cells.values())} |")
         lines += [
             "", "## Kept problems", "",
