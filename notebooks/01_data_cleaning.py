@@ -111,7 +111,9 @@ if apps_path is None:
     display(table([{"split": s, **c} for s, c in truth["counts"].items()],
                   ["split", "clean", *[k for k in next(iter(truth["counts"].values())) if k != "clean"]]))
 else:
-    source = apps_path if str(apps_path).count("/") == 1 and not Path(str(apps_path)).exists() else resolve(apps_path)
+    local = resolve(apps_path)  # relative paths are relative to the checkout
+    hub_like = str(apps_path).startswith("hf://") or str(apps_path).count("/") == 1
+    source = local if local.exists() or not hub_like else str(apps_path)  # "owner/name": a hub dataset id
     print(f"cleaning {source}")
 out = resolve(out_dir) if out_dir is not None else ROOT / "artifacts" / "apps_plus" / profile
 

@@ -210,7 +210,7 @@ def _progress(items: list[Any], enabled: bool, desc: str) -> Iterable[Any]:
 
 
 # ----------------------------------------------------------------------------- rows (jsonl / hub)
-def _maybe_json(value: Any, field_name: str) -> Any:
+def _maybe_json(value: Any) -> Any:
     """codeparrot rows keep solutions / input_output as JSON strings ("" = absent)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -229,7 +229,7 @@ def raw_from_row(row: Mapping[str, Any], split: str, source: str = "apps", where
     parsed: dict[str, Any] = {}
     for name in ("solutions", "input_output"):
         try:
-            parsed[name] = _maybe_json(row.get(name), name)
+            parsed[name] = _maybe_json(row.get(name))
         except json.JSONDecodeError as exc:
             return RawApps(pid, source, split, difficulty, None, None, None, metadata=meta,
                            error=(CORRUPT_FILE, f"{where or 'row'}: field '{name}': invalid JSON ({exc.msg})"))
@@ -300,15 +300,16 @@ def read_apps(source: Any, splits: Iterable[str] | None = None, source_name: str
                                  also_tried=f"the local path {path} (it does not exist) and")
         raise missing_local("APPS", path, _HINT)
     name = source_name or _default_source(path if path.is_dir() else path.parent)
+    wanted = set(splits) if splits else None
     if path.is_file():
-        return read_apps_jsonl(path, source=name)
+        return [r for r in read_apps_jsonl(path, source=name) if wanted is None or r.source_split in wanted]
     if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
         import datasets
 
-        return read_apps_dataset(datasets.load_from_disk(str(path)), name)
+        rows = read_apps_dataset(datasets.load_from_disk(str(path)), name)
+        return [r for r in rows if wanted is None or r.source_split in wanted]
     jsonl = sorted(p for p in path.glob("*.jsonl") if p.name.split(".")[0] in ("train", "test"))
     if jsonl and not any((path / s).is_dir() for s in ("train", "test")):
-        wanted = set(splits) if splits else None
         return [r for p in jsonl for r in read_apps_jsonl(p, source=name)
                 if wanted is None or r.source_split in wanted]
     return read_apps_folder(path, splits, name, progress)

@@ -2,7 +2,8 @@
 
 Stages (``STAGES``; each returns what it keeps and a ``Dropped`` record per problem it drops):
 
-0. ``read``         read every problem; a corrupt file / unreadable encoding drops that problem.
+0. ``read``         read every problem; a corrupt file / unreadable encoding (or a repeated id)
+                    drops that problem.
 1. ``require``      drop problems missing tests, inputs, outputs, solutions (or the statement).
 2. ``standardise``  stdin tests as text with ``\\n`` newlines (lists of lines joined); call-based
                     inputs as argument lists; malformed tests drop the problem.
@@ -65,6 +66,7 @@ TIMEOUT = "timeout"
 INVALID_TESTS = "invalid tests"
 EXTRACTION_FAILED = "extraction failed"
 CRASH = "crash"
+DUPLICATE_ID = "duplicate id"
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,12 @@ def _crash(exc: BaseException) -> str:
 def stage_read(source: Any, splits: Iterable[str] | None = None, source_name: str | None = None,
                progress: bool = False) -> tuple[list[RawApps], list[Dropped]]:
     """Stage 0: read every problem; those whose files cannot be read are dropped with the file named."""
-    kept, dropped = [], []
+    kept, dropped, seen = [], [], set()
     for raw in read_apps(source, splits, source_name, progress):
+        if raw.id in seen:  # e.g. a JSON lines file holding one problem_id twice: keep the first
+            dropped.append(_drop(raw, "read", DUPLICATE_ID, f"{raw.id} appears more than once; the first is kept"))
+            continue
+        seen.add(raw.id)
         if raw.error:
             dropped.append(_drop(raw, "read", raw.error[0], raw.error[1]))
         else:
@@ -494,6 +500,8 @@ def clean_apps(source: Any, out_dir: str | Path | None = None, *, splits: Iterab
                keep_all_solutions: bool = False, plots: bool = True, progress: bool = True) -> CleaningResult:
     """Run stages 0-5 on an APPS source (folder, JSON lines, hub id, dataset) and, given
     ``out_dir``, write stage 6's files there. Knobs are recorded in the report."""
+    if executor is not None and hasattr(executor, "config"):
+        time_limit_s = executor.config.time_limit_s  # record the limit actually used
     settings = {"max_candidates": max_candidates, "seed": seed, "fractions": list(fractions),
                 "respect_source_split": respect_source_split, "time_limit_s": time_limit_s,
                 "keep_all_solutions": keep_all_solutions}

@@ -65,6 +65,9 @@ class Problem:
     split: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def __hash__(self) -> int:  # metadata is a dict; ids identify problems (equal problems share an id)
+        return hash((self.id, self.source))
+
     @property
     def format(self) -> str:
         """Test format: ``stdin``, ``call`` or ``assert``."""
