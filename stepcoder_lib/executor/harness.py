@@ -132,7 +132,7 @@ def run_test(spec: dict[str, Any], index: int, report_fd: int, trace: bool, nonc
     (after finding it in /proc/self/fd) are not taken for the harness's report.
     """
     report: dict[str, Any] = {"phase": "compile", "ok": False}
-    tracer = LineTracer(os.path.abspath(PROGRAM_FILE)) if trace else None
+    tracer = LineTracer(os.path.abspath(PROGRAM_FILE), spec.get("_known_files")) if trace else None
     try:
         _run(spec, index, report, tracer)
     except BaseException as exc:  # a harness-level failure is reported, not raised

@@ -80,6 +80,8 @@ class Worker:
         self.layers = ["process", "rlimits"] + (["landlock"] if self.landlock else []) + (
             ["seccomp"] if (self.seccomp is not None or self.seccomp_per_child) else [])
         self.pristine_builtins = dict(builtins.__dict__)
+        from .tracing import untraced_dispositions
+        self.known_files = untraced_dispositions()
         self.baseline_as = sandbox.current_address_space()
         try:
             ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come back to us
@@ -89,6 +91,7 @@ class Worker:
     # one job ---------------------------------------------------------------------------
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         job["_pristine_builtins"] = self.pristine_builtins
+        job["_known_files"] = self.known_files
         if job["format"] == "assert":  # trusted test code: compiled once here, not in every test process
             job["_setup_code"] = compile(job["setup_code"], "<setup>", "exec") if job["setup_code"] else None
             job["_test_code"] = [compile(code, "<test>", "exec") for code in job["inputs"]]
@@ -274,9 +277,10 @@ def _read_bounded(path: str, limit: int) -> bytes:
 
 def _preload() -> None:
     """Import what programs commonly import, once, so each forked test does not."""
-    import array, bisect, collections, copy, dataclasses, datetime, decimal, fractions, functools  # noqa: F401,E401
-    import heapq, itertools, json, math, operator, random, re, statistics, string, typing  # noqa: F401,E401
-    import threading, traceback, io, atexit, hashlib, struct, time, enum, textwrap, collections.abc  # noqa: F401,E401
+    # Kept to what the harness and the call-based prelude need plus the commonest imports:
+    # each extra megabyte of worker memory makes every fork slower for every program.
+    import bisect, collections, functools, heapq, itertools, json, math, re, string, typing  # noqa: F401,E401
+    import threading, traceback, io, atexit, time  # noqa: F401,E401
     from . import harness, tracing  # noqa: F401
 
     harness.prelude_namespace("call")
