@@ -48,26 +48,13 @@ out_dir = None  # None: artifacts/notebooks/04
 # %%
 import ast
 import json
-import os
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 
-def find_repo_root() -> Path:
-    """The checkout holding stepcoder_lib, wherever papermill runs this notebook from."""
-    env = os.environ.get("STEPCODER_ROOT")
-    if env:
-        return Path(env).resolve()
-    for base in [Path.cwd(), *Path.cwd().parents]:
-        if (base / "stepcoder_lib" / "__init__.py").exists():
-            return base
-    raise RuntimeError("cannot find the stepcoder checkout: run from inside it or set STEPCODER_ROOT")
+from stepcoder_lib.data import repo_root  # noqa: E402  (installed into .venv by `make venv`)
 
-
-ROOT = find_repo_root()
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+ROOT = repo_root()
 
 import torch  # noqa: E402
 from IPython.display import HTML, Markdown, display  # noqa: E402
