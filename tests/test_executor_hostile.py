@@ -191,6 +191,28 @@ def test_ignoring_signals_does_not_escape_the_time_limit(executor):
     assert time.monotonic() - t0 < 10
 
 
+def test_no_capabilities_inside_even_as_root(executor):
+    program = "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0])\n"
+    r = run(executor, program, TestCases("stdin", ("",), ("0000000000000000\n",)))
+    assert r.passed, r.tests[0].stdout
+
+
+def test_limits_cannot_be_raised_from_inside(executor):
+    raise_as = ("import resource\nresource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY,) * 2)\n"
+                "x = bytearray(3 << 30)\n")
+    r = run(executor, raise_as)
+    assert r.verdict == Verdict.RUNTIME_ERROR and r.tests[0].error_type == "ValueError", r.summary()
+    t0 = time.monotonic()
+    raise_cpu = ("import resource, signal\nsignal.setitimer(signal.ITIMER_PROF, 0)\n"
+                 "signal.signal(signal.SIGXCPU, signal.SIG_IGN)\n"
+                 "soft, hard = resource.getrlimit(resource.RLIMIT_CPU)\n"
+                 "try:\n    resource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY,) * 2)\n"
+                 "except ValueError:\n    resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))\n"
+                 "while True:\n    pass\n")
+    assert run(executor, raise_cpu).verdict == Verdict.TIMEOUT
+    assert time.monotonic() - t0 < 6  # stopped by the CPU hard limit, not the wall-clock backstop
+
+
 def test_exits_before_the_asserts_do_not_pass(executor):
     # the module body ends early, but the tests still run against what it defined
     assert run(executor, "import sys\ndef add(a, b):\n    return 0\nsys.exit(0)\n", ADD).verdict == Verdict.WRONG_ANSWER

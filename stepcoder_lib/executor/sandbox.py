@@ -4,6 +4,7 @@ Layers (each reported by name in ``ExecutionResult.sandbox`` when active):
 
 * ``rlimits``: CPU seconds (SIGXCPU, then SIGKILL), address space, output file size, no core
   files; a CPU interval timer gives sub-second precision on top of RLIMIT_CPU's whole seconds.
+  Every capability is dropped first, so even a program run as root cannot raise them again.
 * ``landlock`` (Linux >= 5.13): the filesystem is read-only except the test's own temporary
   directory, and only the interpreter's and the system's directories can be read at all (so a
   program cannot read the dataset's expected answers from disk); with Landlock ABI >= 4 no TCP
@@ -229,6 +230,32 @@ def compiled_seccomp_filter() -> CompiledFilter | None:
         return CompiledFilter(filt)
     except Exception:
         return None
+
+
+# --- capabilities ----------------------------------------------------------------------------
+_SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(platform.machine())
+_CAP_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities() -> bool:
+    """Give up every capability (a no-op for ordinary users).
+
+    Run as root, a program could otherwise raise its own hard resource limits back up
+    (CAP_SYS_RESOURCE) and escape the memory and CPU limits.
+    """
+    if _SYS_CAPSET is None:
+        return False
+    header = _CapHeader(_CAP_VERSION_3, 0)
+    data = (_CapData * 2)()
+    return _libc.syscall(_SYS_CAPSET, ctypes.byref(header), ctypes.byref(data)) == 0
 
 
 # --- resource limits -------------------------------------------------------------------------

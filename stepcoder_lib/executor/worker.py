@@ -177,6 +177,7 @@ class Worker:
         os.environ.update(TMPDIR=tdir, HOME=tdir)
         import tempfile
         tempfile.tempdir = tdir  # the worker may have cached /tmp
+        sandbox.drop_capabilities()
         address_space = self.baseline_as + job["memory_bytes"] if job["memory_bytes"] else None
         sandbox.apply_rlimits(cpu_limit, address_space, job["output_limit"])
         filt = self.seccomp if self.seccomp is not None else (
