@@ -115,6 +115,13 @@ def test_stderr_flood_is_bounded(executor):
     assert r.verdict == Verdict.RUNTIME_ERROR and len(r.tests[0].stderr) < 2000
 
 
+def test_huge_return_value_hits_the_output_limit(executor):
+    tests = TestCases("call", ([1],), (1,), fn_name="f")
+    r = run(executor, "def f(x):\n    return 'y' * (8 << 20)\n", tests)  # 8 MB of text, beyond the 2 MiB limit
+    assert r.verdict == Verdict.RUNTIME_ERROR and r.tests[0].error_type == "OutputLimitExceeded"
+    assert _executor_healthy(executor)
+
+
 def test_cannot_write_or_delete_outside_its_temp_dir(executor, tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
