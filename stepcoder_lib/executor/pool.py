@@ -161,9 +161,13 @@ class _WorkerProcess:
 class Executor:
     """Runs programs against unit tests in sandboxed processes, in parallel, results in order."""
 
+    max_chunk = 8  # jobs sent to a worker in one round trip
+
     def __init__(self, config: ExecutorConfig | None = None, **overrides: Any) -> None:
         self.config = replace(config or ExecutorConfig(), **overrides)
         self._compare = CompareConfig(self.config.compare, self.config.rel_tol, self.config.abs_tol)
+        self._memory = self.config.memory_limit_mb * (1 << 20) if self.config.memory_limit_mb else None
+        self._last_death = "sandbox worker died"
         self._tmp = tempfile.mkdtemp(prefix="stepcoder-exec-")
         roots = list(self.config.read_roots or sandbox.default_read_roots())
         self._idle: queue.Queue[_WorkerProcess] = queue.Queue()
@@ -187,7 +191,7 @@ class Executor:
 
     # public API ----------------------------------------------------------------------------
     def run(self, job: Job) -> ExecutionResult:
-        return self.run_batch([job], progress=False)[0]
+        return self._run_chunk([(0, job)])[0]
 
     def run_batch(self, jobs: Iterable[Job], progress: bool | str = True) -> list[ExecutionResult]:
         """Judge every job; one result per job, in input order; a malformed job gets INVALID_JOB."""
@@ -204,18 +208,28 @@ class Executor:
             bar = tqdm(total=len(jobs), desc=progress if isinstance(progress, str) else "executing", unit="prog")
         bar_lock = threading.Lock()
 
+        n_threads = min(len(self._all), len(jobs))
+
         def drain() -> None:
+            # Several jobs per round trip keep the workers busy while this process judges
+            # results; chunks shrink towards the end so that no worker is left idle.
             while True:
-                try:
-                    i = todo.get_nowait()
-                except queue.Empty:
+                chunk = []
+                size = max(1, min(self.max_chunk, todo.qsize() // (2 * n_threads)))
+                while len(chunk) < size:
+                    try:
+                        i = todo.get_nowait()
+                    except queue.Empty:
+                        break
+                    chunk.append((i, jobs[i]))
+                if not chunk:
                     return
-                results[i] = self._run_one(jobs[i], i)
+                for (i, _), result in zip(chunk, self._run_chunk(chunk)):
+                    results[i] = result
                 if bar is not None:
                     with bar_lock:
-                        bar.update(1)
+                        bar.update(len(chunk))
 
-        n_threads = min(len(self._all), len(jobs))
         threads = [threading.Thread(target=drain, daemon=True) for _ in range(n_threads)]
         for t in threads:
             t.start()
@@ -270,43 +284,68 @@ class Executor:
             return f"{pid}: field 'setup_code': does not compile: {exc.msg}"
         return None
 
-    def _run_one(self, job: Job, index: int) -> ExecutionResult:
-        problem_id = getattr(job, "problem_id", "") or ""
-        error = self._validate(job, index)
-        if error:
-            return ExecutionResult(problem_id=str(problem_id), verdict=Verdict.INVALID_JOB, reward=None, error=error)
+    def _request(self, job: Job) -> tuple[dict[str, Any], float]:
+        """What the worker needs for one job (never the expected outputs), and its time budget."""
         cfg = self.config
         cpu_limit = self._limits(job)
         tests = job.tests
-        memory = cfg.memory_limit_mb * (1 << 20) if cfg.memory_limit_mb else None
-        output_limit = cfg.output_limit_mb * (1 << 20)
         wall = cpu_limit * cfg.wall_factor + 1.0
+        output_limit = cfg.output_limit_mb * (1 << 20)
         request = {
             "program": job.program, "format": tests.format, "inputs": list(tests.inputs), "fn_name": tests.fn_name,
             "setup_code": tests.setup_code, "cpu_limit_s": cpu_limit, "wall_limit_s": wall,
-            "program_wall_s": cfg.program_wall_s, "memory_bytes": memory, "output_limit": output_limit,
+            "program_wall_s": cfg.program_wall_s, "memory_bytes": self._memory, "output_limit": output_limit,
             "report_limit": output_limit + (1 << 20), "coverage": cfg.coverage, "early_stop": cfg.early_stop,
             "excerpt_chars": cfg.excerpt_chars,
             "prelude": {"auto": "call" if tests.format == "call" else "none", "none": "none", "apps": "apps"}[cfg.prelude],
         }
-        budget = min(cfg.program_wall_s, len(tests) * (wall + 1.0)) + wall + 30.0
-        outcome = None
-        for attempt in range(2):  # a worker that dies is replaced and the job retried once
+        return request, min(cfg.program_wall_s, len(tests) * (wall + 1.0)) + wall
+
+    def _run_chunk(self, chunk: list[tuple[int, Any]]) -> list[ExecutionResult]:
+        """Judge several jobs in one round trip to a worker; on a worker failure, one by one."""
+        results: dict[int, ExecutionResult] = {}
+        valid: list[tuple[int, Job]] = []
+        for index, job in chunk:
+            error = self._validate(job, index)
+            if error:
+                pid = str(getattr(job, "problem_id", "") or "")
+                results[index] = ExecutionResult(problem_id=pid, verdict=Verdict.INVALID_JOB, reward=None, error=error)
+            else:
+                valid.append((index, job))
+        if valid:
+            requests = [self._request(job) for _, job in valid]
+            budget = sum(b for _, b in requests) + 30.0
+            outcomes = self._call([r for r, _ in requests], budget, retry=len(valid) == 1)
+            if outcomes is None and len(valid) > 1:  # a worker died: find the job that did it
+                for item in valid:
+                    results[item[0]] = self._run_chunk([item])[0]
+            else:
+                for (index, job), outcome in zip(valid, outcomes or [None] * len(valid)):
+                    results[index] = self._judge(job, outcome)
+        return [results[index] for index, _ in chunk]
+
+    def _call(self, requests: list[dict[str, Any]], budget: float, retry: bool) -> list[dict[str, Any]] | None:
+        """Send jobs to an idle worker; a worker that dies is replaced (and a single job retried once)."""
+        for _attempt in range(2 if retry else 1):
             worker = self._idle.get()
             try:
-                outcome = worker.call(request, timeout=budget)
-                break
+                return worker.call({"jobs": requests}, timeout=budget)["results"]
             except WorkerDied as exc:
-                died = str(exc)
+                self._last_death = str(exc)
                 worker.restart()
             finally:
                 self._idle.put(worker)
+        return None
+
+    def _judge(self, job: Job, outcome: dict[str, Any] | None) -> ExecutionResult:
+        cfg = self.config
         if outcome is None:
+            died = self._last_death
             test = TestResult(index=0, verdict=Verdict.RUNTIME_ERROR, detail=died, error_type="WorkerDied")
-            return ExecutionResult(problem_id=problem_id, verdict=Verdict.RUNTIME_ERROR,
+            return ExecutionResult(problem_id=job.problem_id, verdict=Verdict.RUNTIME_ERROR,
                                    reward=cfg.reward(Verdict.RUNTIME_ERROR), tests=(test,), error=died)
-        return judge_job(problem_id, tests, outcome, cpu_limit=cpu_limit, memory_bytes=memory,
-                         output_limit=output_limit, compare=self._compare, reward=cfg.reward,
+        return judge_job(job.problem_id, job.tests, outcome, cpu_limit=self._limits(job), memory_bytes=self._memory,
+                         output_limit=cfg.output_limit_mb * (1 << 20), compare=self._compare, reward=cfg.reward,
                          excerpt_chars=cfg.excerpt_chars, coverage=cfg.coverage)
 
 

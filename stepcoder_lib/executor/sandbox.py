@@ -107,7 +107,8 @@ def default_read_roots() -> list[str]:
     import site
     for p in list(getattr(site, "getsitepackages", lambda: [])()) + [site.getusersitepackages()]:
         roots.add(p)
-    return sorted(p for p in {os.path.realpath(r) for r in roots} if os.path.isdir(p))
+    real = sorted(p for p in {os.path.realpath(r) for r in roots} if os.path.isdir(p))
+    return [p for p in real if not any(p.startswith(q.rstrip("/") + "/") for q in real if q != p)]  # drop nested
 
 
 @dataclass
@@ -128,6 +129,19 @@ class LandlockRules:
 
     def restrict_self(self, writable_dir: str) -> None:
         """Confine this process; ``writable_dir`` is the only place it may create or change files."""
+        ruleset = self.build_ruleset(writable_dir)
+        self.enforce(ruleset)
+        os.close(ruleset)
+
+    def enforce(self, ruleset: int) -> None:
+        """Confine this process with a ruleset built earlier (the worker builds it once)."""
+        if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(NO_NEW_PRIVS) failed")
+        if _libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) < 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+
+    def build_ruleset(self, writable_dir: str) -> int:
+        """A Landlock ruleset (an fd): read-only roots plus one writable directory."""
         handled = _handled_fs(self.abi)
         attr = _RulesetAttr(handled_access_fs=handled,
                             handled_access_net=(NET_BIND_TCP | NET_CONNECT_TCP) if self.abi >= 4 else 0,
@@ -146,11 +160,7 @@ class LandlockRules:
                              ctypes.byref(rule), ctypes.c_uint32(0)) < 0:
                 raise OSError(ctypes.get_errno(), "landlock_add_rule failed")
         os.close(wfd)
-        if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(NO_NEW_PRIVS) failed")
-        if _libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) < 0:
-            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
-        os.close(ruleset)
+        return ruleset
 
 
 # --- seccomp ---------------------------------------------------------------------------------

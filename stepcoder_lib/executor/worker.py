@@ -26,6 +26,7 @@ from typing import Any
 _STACK_ENV = "STEPCODER_WORKER_STACK_SET"
 _STACK_BYTES = 1 << 30  # main-thread stack reserve for deep recursion (set before exec)
 _HEADER = struct.Struct("<Q")
+_OWN_FILES = frozenset({"solution.py", "stdin.txt", "stdout.txt", "stderr.txt"})
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -79,6 +80,9 @@ class Worker:
         self.seccomp_per_child = not signal_scoped and sandbox.build_seccomp_filter(0) is not None
         self.layers = ["process", "rlimits"] + (["landlock"] if self.landlock else []) + (
             ["seccomp"] if (self.seccomp is not None or self.seccomp_per_child) else [])
+        self._source_written: str | None = None
+        self._ruleset_fd: int | None = None
+        self._ruleset_ino: int | None = None
         self.pristine_builtins = dict(builtins.__dict__)
         from .tracing import untraced_dispositions
         self.known_files = untraced_dispositions()
@@ -109,14 +113,69 @@ class Worker:
                 for j in range(i + 1, len(job["inputs"])):
                     outcomes.append({"index": j, "status": "skipped", "reason": "verdict already settled"})
                 break
+        self._empty_test_dir()  # nothing a program wrote outlives its job
         return {"outcomes": outcomes, "layers": self.layers, "wall_s": time.monotonic() - started}
 
-    def run_test(self, job: dict[str, Any], index: int) -> dict[str, Any]:
+    def _empty_test_dir(self) -> None:
         tdir = os.path.join(self.base_dir, "t")
-        shutil.rmtree(tdir, ignore_errors=True)
-        os.mkdir(tdir, 0o700)
-        with open(os.path.join(tdir, "solution.py"), "w", encoding="utf-8", errors="replace") as fh:
-            fh.write(job["program"])  # for tracebacks; the program is compiled from the job itself
+        try:
+            names = os.listdir(tdir)
+        except OSError:
+            force_remove(tdir)
+            names = []
+        for name in names:
+            path = os.path.join(tdir, name)
+            try:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+            except OSError:
+                force_remove(tdir)
+                break
+        self._source_written = None
+
+    def _fresh_test_dir(self, program: str) -> str:
+        """The test directory, emptied of whatever the last test left, with the program's source.
+
+        Reused rather than re-created: an mkdir and a full removal per test cost more than
+        removing the few files a program typically leaves.
+        """
+        tdir = os.path.join(self.base_dir, "t")
+        try:
+            leftovers = os.listdir(tdir)
+        except FileNotFoundError:
+            os.mkdir(tdir, 0o700)
+            leftovers = []
+        except OSError:  # e.g. the program chmod-ed its directory
+            force_remove(tdir)
+            return self._fresh_test_dir(program)
+        for name in leftovers:
+            path = os.path.join(tdir, name)
+            if name in _OWN_FILES and not os.path.islink(path) and os.path.isfile(path):
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    force_remove(tdir)
+                    return self._fresh_test_dir(program)
+        if self.landlock is not None:
+            ino = os.stat(tdir).st_ino
+            if ino != self._ruleset_ino:  # a new directory needs a new ruleset (rules hold inodes)
+                if self._ruleset_fd is not None:
+                    os.close(self._ruleset_fd)
+                self._ruleset_fd, self._ruleset_ino = self.landlock.build_ruleset(tdir), ino
+        if program is not self._source_written or "solution.py" not in leftovers:
+            with open(os.path.join(tdir, "solution.py"), "w", encoding="utf-8", errors="replace") as fh:
+                fh.write(program)  # for tracebacks; the program is compiled from the job itself
+            self._source_written = program
+        return tdir
+
+    def run_test(self, job: dict[str, Any], index: int) -> dict[str, Any]:
+        tdir = self._fresh_test_dir(job["program"])
         stdin_path = os.path.join(tdir, "stdin.txt")
         with open(stdin_path, "w", encoding="utf-8", newline="") as fh:
             fh.write(job["inputs"][index] if job["format"] == "stdin" else "")
@@ -155,7 +214,6 @@ class Worker:
         out["report"] = report
         out["phase"] = (report or {}).get("phase")
         out["ok"] = bool((report or {}).get("ok"))
-        shutil.rmtree(tdir, ignore_errors=True)
         return out
 
     def _enter_sandbox(self, job: dict[str, Any], tdir: str, report_fd: int, cpu_limit: float) -> None:
@@ -169,7 +227,7 @@ class Worker:
             os.dup2(fd, target)
             os.close(fd)
         if self.landlock is not None:
-            self.landlock.restrict_self(tdir)
+            self.landlock.enforce(self._ruleset_fd)
         # close every inherited descriptor (the worker's job pipes, the Landlock handles) but ours
         os.closerange(3, report_fd)
         os.closerange(report_fd + 1, 1 << 16)
@@ -227,6 +285,24 @@ class Worker:
             except (ValueError, RecursionError):
                 report = None
         return report, timed_out, overflow
+
+
+def force_remove(path: str) -> None:
+    """Remove a tree even where a program took away its own permissions."""
+    def retry(func: Any, p: str, _exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(p), 0o700)
+            os.chmod(p, 0o700)
+            func(p)
+        except OSError:
+            pass
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
+    shutil.rmtree(path, onerror=retry)  # ignore a missing path
+    if os.path.exists(path):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _settles_verdict(out: dict[str, Any], fmt: str) -> bool:
@@ -302,10 +378,10 @@ def main() -> None:
     gc.freeze()  # children then never touch (copy) the worker's objects when their GC runs
     write_message(out_fd, {"ready": True, "layers": worker.layers, "pid": os.getpid()})
     while True:
-        job = read_message(in_fd)
-        if job is None:
+        request = read_message(in_fd)  # {"jobs": [...]}: several jobs per round trip
+        if request is None:
             break
-        write_message(out_fd, worker.run_job(job))
+        write_message(out_fd, {"results": [worker.run_job(job) for job in request["jobs"]]})
     shutil.rmtree(base_dir, ignore_errors=True)
 
 
