@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .data import Problem, load_apps, load_humaneval, load_mbpp
+from .data import Problem, load_apps, load_humaneval, load_mbpp, realdata_dir
 from .executor import Executor, ExecutorConfig, Job
 
 
@@ -57,7 +57,7 @@ def check_solutions(ex: Executor, problems: list[Problem], label: str, all_candi
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("root", nargs="?", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "realdata"))
+    ap.add_argument("root", nargs="?", default=str(realdata_dir()))
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args(argv)
     root = Path(args.root)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from stepcoder_lib import data
 from stepcoder_lib.executor import Executor, ExecutorConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -14,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def realdata_dir() -> Path | None:
     """``../shared/realdata`` beside the repo (or $STEPCODER_REALDATA), None when absent."""
-    path = Path(os.environ.get("STEPCODER_REALDATA", REPO_ROOT.parent / "shared" / "realdata"))
+    path = data.realdata_dir()
     return path if path.is_dir() else None
 
 
