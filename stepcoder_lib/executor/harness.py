@@ -307,18 +307,21 @@ def _run(spec: dict[str, Any], report: dict[str, Any], tracer: LineTracer | None
     try:
         fn = _find_callable(module.__dict__, spec["fn_name"])
         value = fn(*values.decode(json.loads(spec["args"])))
-        report["value"] = values.encode(value)
+        values.encode(value)  # fails here, as the program's error, if the value cannot be carried
     except SystemExit as exc:
-        report.update(exc_type="SystemExit", exc_msg=f"the program exited (code {_exit_code(exc)}) during the test")
+        report.pop("value", None)
+        report.update(ok=False, exc_type="SystemExit",
+                      exc_msg=f"the program exited (code {_exit_code(exc)}) during the test")
         return
     except BaseException as exc:
         _record_exception(report, exc)
         return
     flush_error = _shutdown_like_interpreter()
     if flush_error:
-        report.update(exc_type="OutputError", exc_msg=flush_error)
+        report.pop("value", None)
+        report.update(ok=False, exc_type="OutputError", exc_msg=flush_error)
         return
-    report.update(ok=True, phase="done")
+    report.update(ok=True, phase="done", value=values.encode(value))
 
 
 def _find_callable(ns: dict[str, Any], name: str) -> Any:
@@ -350,7 +353,8 @@ def _program_line(exc: BaseException) -> int | None:
 
 
 def _record_exception(report: dict[str, Any], exc: BaseException) -> None:
-    report.update(exc_type=type(exc).__name__, exc_msg=_one_line(exc))
+    report.pop("value", None)
+    report.update(ok=False, exc_type=type(exc).__name__, exc_msg=_one_line(exc))
     if isinstance(exc, OSError) and exc.errno == 27:  # EFBIG
         report.update(exc_type="OutputError", exc_msg="output limit exceeded")
     report["line"] = _program_line(exc)

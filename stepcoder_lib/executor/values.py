@@ -255,10 +255,13 @@ def is_plain(node: Any) -> bool:
     stack = [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, list):
-            if n and n[0] in ("h", "o") and isinstance(n[0], str):
-                return False
-            stack.extend(n[1:])
+        if isinstance(n, list) and n:
+            if isinstance(n[0], str):  # a node: its tag, then its payload
+                if n[0] in ("h", "o"):
+                    return False
+                stack.extend(n[1:])
+            else:  # a payload list of nodes (or of key/value pairs)
+                stack.extend(n)
     return True
 
 
