@@ -1,27 +1,27 @@
-"""What runs in a test's processes, forked from the clean zygote: the program, and a judge.
+"""Both ends of a test: the program's process (forked from the clean zygote) and the judge.
 
-``child_main`` is the first code of every forked child. It reads its own spec (this test only:
-the zygote never held job data, so neither does the child), confines itself (Landlock, an
-unprivileged user, rlimits, seccomp) and then plays one of two roles:
+``child_main`` is the first code of every forked test process. It reads its own spec (this test
+only: the zygote never held job data, so neither does the child), confines itself (Landlock, an
+unprivileged user, rlimits, seccomp) and runs the program as a fresh ``__main__`` module, the way
+``python solution.py`` would (``if __name__ == "__main__"`` works, ``sys.exit()`` at the end is a
+normal finish, non-daemon threads are joined, ``atexit`` handlers run, stdout is flushed even if
+the program closed it). Then, by format:
 
-* ``program``: runs the program as a fresh ``__main__`` module, the way ``python solution.py``
-  would (``if __name__ == "__main__"`` works, ``sys.exit()`` at the end is a normal finish,
-  non-daemon threads are joined, ``atexit`` handlers run, stdout is flushed even if the program
-  closed it). For stdin tests that is all: what it printed is read by the worker from a file
-  the program has no path to. For call-based tests it calls ``fn_name`` and reports the value
-  as tagged plain data (``values``). For assert-style tests it then *serves* the judge: calls,
-  attribute reads and writes on its objects, with plain data in and out.
-* ``judge``: runs the assert-style test code (MBPP, HumanEval), trusted, in a separate process
-  the program cannot reach, where the program's functions and classes are proxies into the
-  program's process. A program can no longer patch the checker, its builtins or ``sys.modules``,
-  or hand it an always-equal object: what crosses is plain data, and a program object stays a
-  handle that equals nothing.
+* ``stdin``: nothing more; what it printed is read by the worker from a file the program has no
+  path to.
+* ``call``: it calls ``fn_name`` and reports the value as tagged plain data (``values``).
+* ``assert``: it *serves* the judge: calls, attribute reads and writes on its objects, with plain
+  data in and out. ``run_judge`` runs the test code (MBPP, HumanEval; trusted) in the worker's
+  supervisor, a process the program cannot reach, where the program's functions and classes are
+  proxies (``Remote``). A program can no longer patch the checker, its builtins, ``math`` or
+  ``sys.modules``, or hand it an always-equal object: what crosses is plain data, and a program
+  object stays a handle that equals nothing.
 
 The program's report (exception, value, executed lines) is written by code in its own process,
 so a program can forge it; every field is something the program could have produced honestly
 (raising, returning a value), except the executed lines, documented as a limit in the README.
 Verdicts are decided outside, in the parent, from what the program printed or returned, the
-judge's report and what the kernel says about the process (exit, signal, CPU time).
+judge's outcome and what the kernel says about the process (exit, signal, CPU time).
 """
 
 from __future__ import annotations
@@ -111,17 +111,15 @@ def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
         os.setsid()
         spec = pickle.loads(_pread_all(fds["spec"]))
         floor = 256 + max([0, *ctx.path_fds, *fds.values()])  # above every descriptor we still need
-        ruleset = None
-        if ctx.landlock is not None:
-            ruleset = ctx.landlock.build_ruleset(fds.get("dir"))
+        ruleset = ctx.rulesets.get(role)  # built by the zygote, once per test directory
+        if ruleset is not None:
+            ctx.landlock.enforce(ruleset)
         layout = ["stdin", "stdout", "stderr", "report", "in", "out"]
         devnull = os.open(os.devnull, os.O_RDWR)
         high = {name: _dup_high(fds[name] if name in fds else devnull, floor) for name in layout}
         tdir = _dup_high(fds["dir"], floor) if "dir" in fds else None
         for target, name in enumerate(layout):
             os.dup2(high[name], target)
-        if ruleset is not None:
-            ctx.landlock.enforce(ruleset)
         if tdir is not None:
             os.fchdir(tdir)
         else:
@@ -133,10 +131,11 @@ def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
                 os.closerange(last + 1, fd)
             last = fd
         from . import sandbox
-        if role == "program" and spec.get("uid") is not None:
-            sandbox.become_user(spec["uid"], spec["gid"])
-        sandbox.drop_capabilities()
-        _set_pdeathsig()
+        if spec.get("uid") is not None:
+            sandbox.become_user(spec["uid"], spec["gid"])  # and with root, every capability goes
+        else:
+            sandbox.drop_capabilities()
+        sandbox.set_parent_death_signal()
         address_space = ctx.baseline_as + spec["memory_bytes"] if spec.get("memory_bytes") else None
         sandbox.apply_rlimits(spec["cpu_limit_s"], address_space, spec.get("output_limit", 1 << 24),
                               max_threads=spec.get("max_threads"))
@@ -155,10 +154,7 @@ def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
         finally:
             os._exit(71)
     try:
-        if role == "judge":
-            run_judge(spec)
-        else:
-            run_program(spec)
+        run_program(spec)
     finally:
         os._exit(70)
 
@@ -176,15 +172,6 @@ def _pread_all(fd: int) -> bytes:
 def _dup_high(fd: int, floor: int) -> int:
     import fcntl
     return fcntl.fcntl(fd, fcntl.F_DUPFD, floor)
-
-
-def _set_pdeathsig() -> None:
-    import ctypes
-    import signal
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the zygote
-    except Exception:
-        pass
 
 
 # --- the program's process ------------------------------------------------------------------------
@@ -460,7 +447,7 @@ def _answer(request: list[Any], handles: dict[int, Any], keep: Any) -> list[Any]
     return ["ok", values.encode(result, keep)]
 
 
-# --- the judge's process -------------------------------------------------------------------------------
+# --- the judge (in the worker's supervisor) ------------------------------------------------------
 class ProgramGone(BaseException):
     """The program's process ended (or broke the protocol) while the judge waited on it."""
 
@@ -494,13 +481,47 @@ def _program_exception(type_name: str, message: str, line: int | None, is_except
 
 
 class _Channel:
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    """The judge's end of the pipes to the program's process; every wait honours the deadline."""
+
+    def __init__(self, limit: int, out_fd: int, in_fd: int, wait: Any) -> None:
+        self.limit, self.out_fd, self.in_fd, self.wait = limit, out_fd, in_fd, wait
+
+    def send(self, obj: Any) -> None:
+        body = json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode()
+        view = memoryview(_HEADER.pack(len(body)) + body)
+        while view:
+            try:
+                view = view[os.write(self.out_fd, view):]
+            except BlockingIOError:  # the descriptors are non-blocking: wait only when we must
+                self.wait(self.out_fd, write=True)
+
+    def _read_exact(self, n: int) -> bytes:
+        chunks, got = [], 0
+        while got < n:
+            try:
+                chunk = os.read(self.in_fd, min(n - got, 1 << 20))
+            except BlockingIOError:
+                self.wait(self.in_fd)
+                continue
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def receive(self) -> Any:
+        (n,) = _HEADER.unpack(self._read_exact(_HEADER.size))
+        if n > self.limit:
+            raise ValueError("message over the output limit")
+        try:
+            return json.loads(self._read_exact(n))
+        except RecursionError:
+            raise ValueError("message nested too deeply") from None
 
     def ask(self, request: list[Any]) -> Any:
         try:
-            send(5, request)
-            reply = receive(4, self.limit)
+            self.send(request)
+            reply = self.receive()
         except (EOFError, OSError) as exc:
             raise ProgramGone("the program's process ended during the test") from exc
         except ValueError as exc:
@@ -531,6 +552,7 @@ class _Channel:
 
 
 def _remote_id(obj: Any) -> int:
+    """Handles are how the judge passes the program's own objects back to it."""
     if type(obj) is Remote:
         return object.__getattribute__(obj, "_h").id
     raise TypeError(f"a {type(obj).__name__} cannot be passed to the program (plain data only)")
@@ -635,17 +657,17 @@ def _namespace(entries: Any, channel: _Channel) -> dict[str, Any]:
     return ns
 
 
-def run_judge(spec: dict[str, Any]) -> None:
-    """Run one assert-style test against the program's process; report the outcome on fd 3."""
-    sys.setrecursionlimit(10_000)
-    sys.set_int_max_str_digits(0)
-    sys.stdout = open(1, "w", closefd=False)
-    sys.stderr = open(2, "w", closefd=False)
-    channel = _Channel(spec["message_limit"])
+def run_judge(spec: dict[str, Any], channel: _Channel, pristine_builtins: dict[str, Any]) -> dict[str, Any]:
+    """Run one assert-style test against the program's process; return the outcome.
+
+    Runs in the worker's supervisor (trusted, outside the sandbox, unreachable from the
+    program): the test code gets a fresh namespace with pristine builtins and the judge's own
+    modules; the program's names are proxies (``Remote``) or copies of plain data.
+    """
     out: dict[str, Any] = {"status": "passed"}
     try:
         try:
-            first = receive(4, spec["message_limit"])
+            first = channel.receive()
         except (EOFError, OSError):
             raise ProgramGone("the program's process ended before the test") from None
         except ValueError as exc:
@@ -655,7 +677,7 @@ def run_judge(spec: dict[str, Any]) -> None:
                    "line": first[3] if type(first[3]) is int else None}
         elif isinstance(first, list) and len(first) == 2 and first[0] == "ns":
             ns = _namespace(first[1], channel)
-            ns["__builtins__"] = builtins
+            ns["__builtins__"] = dict(pristine_builtins)
             ns["__name__"] = "__main__"
             if spec.get("setup_code"):
                 exec(compile(spec["setup_code"], "<setup>", "exec"), ns)
@@ -667,6 +689,8 @@ def run_judge(spec: dict[str, Any]) -> None:
     except ProgramExited:
         out = {"status": "program_error", "exc_type": "SystemExit", "exc_msg": "the program exited during the test"}
     except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         if getattr(type(exc), "_from_program", False):
             out = {"status": "program_error", "exc_type": type(exc).__name__, "exc_msg": _one_line(exc),
                    "line": getattr(exc, "_program_line", None)}
@@ -675,14 +699,7 @@ def run_judge(spec: dict[str, Any]) -> None:
         else:
             out = {"status": "test_error", "exc_type": type(exc).__name__, "exc_msg": _one_line(exc),
                    "test_line": _test_line(exc)}
-    try:
-        os.close(5)  # the program's process sees the end of the requests and finishes
-    except OSError:
-        pass
-    try:
-        os.write(3, json.dumps(out, ensure_ascii=True).encode())
-    finally:
-        os._exit(0)
+    return out
 
 
 def _test_line(exc: BaseException) -> int | None:

@@ -137,10 +137,6 @@ def _judge_assert(out: dict[str, Any], report: dict[str, Any], result: Any) -> T
         line = judge.get("line")
         detail = f"{exc_type}: {msg}".rstrip(": ") + (f" (line {line})" if type(line) is int else "")
         return result(Verdict.RUNTIME_ERROR, detail, error_type=exc_type)
-    judge_sig = out.get("judge_signal")
-    if judge_sig in _CPU_TIMER_SIGNALS:
-        return result(Verdict.TIMEOUT, "the test's own CPU limit was reached while talking to the program",
-                      error_type="Timeout")
     if status == "program_gone" or out.get("exit_status") is not None:
         return result(Verdict.RUNTIME_ERROR, f"the program ended (status {out.get('exit_status')}) before the test "
                       f"completed{': ' + msg if msg else ''}", error_type="EarlyExit")

@@ -344,6 +344,11 @@ def apply_rlimits(cpu_s: float, address_space: int | None, output_bytes: int, ma
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write raises OSError(EFBIG)
 
 
+def set_parent_death_signal() -> None:
+    """SIGKILL this process when its parent (the zygote) dies: no test outlives its worker."""
+    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 # --- unprivileged user -----------------------------------------------------------------------
 def become_user(uid: int, gid: int) -> None:
     """Drop root for ``uid``/``gid`` with no supplementary groups (every capability goes with it)."""

@@ -7,14 +7,14 @@ fd 1 with raw outcomes; the parent judges.
 Two processes per worker:
 
 * the **supervisor** (this process after start-up) holds jobs: it writes each test's spec and
-  input to unlinked files, runs the test under a wall-clock deadline, and reads what the program
+  input to unlinked files, runs the test under a wall-clock deadline, reads what the program
   printed from descriptors it opened itself, so nothing the program does to its directory
-  (symlinks, FIFOs) can redirect or block that read;
+  (symlinks, FIFOs) can redirect or block that read, and runs assert-style test code itself
+  (``harness.run_judge``), talking to the program's process in plain data only;
 * the **zygote**, forked before the first job arrives, never holds job data: it receives only
-  file descriptors, forks the test's processes (the program; for assert-style tests also the
-  judge) and reports how they ended (``wait4``). A program therefore finds no other job's or
-  test's data in its memory, and forking from a small, pre-warmed process costs ~1 ms instead of
-  a fresh interpreter's ~20 ms.
+  file descriptors, forks the test's process and reports how it ended (``wait4``). A program
+  therefore finds no other job's or test's data in its memory, and forking from a small,
+  pre-warmed process costs ~1 ms instead of a fresh interpreter's ~20 ms.
 """
 
 from __future__ import annotations
@@ -158,9 +158,25 @@ class ZygoteContext:
         self.path_fds = list(sandbox.reroute_unreachable_paths().values()) if unprivileged else []
         sandbox.set_default_thread_stack()
         self.baseline_as = sandbox.current_address_space()
+        self.rulesets: dict[str, int] = {}  # role -> Landlock ruleset fd (the program's follows its directory)
+        self._program_dir: tuple[int, int] | None = None
+        if self.landlock is not None:
+            self.rulesets["judge"] = self.landlock.build_ruleset(None)  # reads only, writes nowhere
         self.layers = ["process", "rlimits"] + (["landlock"] if self.landlock else []) + (
             ["seccomp"] if (self.seccomp is not None or self.seccomp_per_child) else []) + (
             ["unprivileged"] if unprivileged else [])
+
+    def prepare(self, dir_fd: int | None) -> None:
+        """In the zygote, before forking: the program's ruleset for this test directory."""
+        if self.landlock is None or dir_fd is None:
+            return
+        st = os.fstat(dir_fd)
+        if (st.st_dev, st.st_ino) != self._program_dir:  # rules hold the directory itself
+            old = self.rulesets.pop("program", None)
+            if old is not None:
+                os.close(old)
+            self.rulesets["program"] = self.landlock.build_ruleset(dir_fd)
+            self._program_dir = (st.st_dev, st.st_ino)
 
 
 def zygote_main(sock: socket.socket, ctx: ZygoteContext) -> None:
@@ -181,6 +197,9 @@ def zygote_main(sock: socket.socket, ctx: ZygoteContext) -> None:
         if not msg:
             os._exit(0)
         children = json.loads(msg)
+        for role, mapping in children:
+            if role == "program" and "dir" in mapping:
+                ctx.prepare(fds[mapping["dir"]])
         pids = []
         for role, mapping in children:
             pid = os.fork()
@@ -211,6 +230,8 @@ class Worker:
         os.mkdir(self.private_dir, 0o700)
         self._make_test_dir()
         self.ctx = ZygoteContext(read_roots, unprivileged=self.uid is not None)
+        import builtins
+        self.pristine_builtins = dict(builtins.__dict__)  # each assert test gets a fresh copy
         self.layers = self.ctx.layers
         gc.collect()
         gc.freeze()  # children then never touch (copy) these objects when their GC runs
@@ -302,35 +323,35 @@ class Worker:
             stderr = keep(self._tmpfile())
             report_r, report_w = os.pipe()
             keep(report_r), keep(report_w)
+            os.set_blocking(report_r, False)
             program_fds = {"spec": keep(self._tmpfile(pickle.dumps(spec))),
                            "stdin": keep(self._read_only(job["inputs"][index].encode("utf-8", "surrogatepass")
                                                           if fmt == "stdin" else b"")),
                            "stdout": stdout, "stderr": stderr, "report": report_w,
                            "dir": keep(os.open(self.test_dir, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW))}
-            children: list[tuple[str, dict[str, int]]] = [("program", program_fds)]
             readers = [report_r]
+            requests_w = answers_r = None
             if fmt == "assert":
-                judge_spec = {"setup_code": job["setup_code"], "test_code": job["inputs"][index],
-                              "cpu_limit_s": 2 * cpu_limit + 1.0, "memory_bytes": job["memory_bytes"],
-                              "message_limit": message_limit}
                 requests_r, requests_w = os.pipe()
                 answers_r, answers_w = os.pipe()
-                judge_r, judge_w = os.pipe()
-                for fd in (requests_r, requests_w, answers_r, answers_w, judge_r, judge_w):
+                for fd in (requests_r, requests_w, answers_r, answers_w):
                     keep(fd)
+                os.set_blocking(requests_w, False)
+                os.set_blocking(answers_r, False)
                 program_fds.update({"in": requests_r, "out": answers_w})
-                children.append(("judge", {"spec": keep(self._tmpfile(pickle.dumps(judge_spec))), "report": judge_w,
-                                           "in": answers_r, "out": requests_w}))
-                readers.append(judge_r)
             t0 = time.monotonic()
-            pids, pidfds = self._spawn(children)
-            for fds in (c for _, c in children):  # the children's ends: only they hold them now
-                for name, fd in fds.items():
-                    if name not in ("stdout", "stderr"):
-                        _close_quietly(fd)
-                        opened.remove(fd)
-            reports, timed_out, overflow = self._supervise(pids, pidfds, readers, t0 + wall_limit, wall_limit,
-                                                           cpu_limit, message_limit)
+            pids, pidfds = self._spawn([("program", program_fds)])
+            for name, fd in program_fds.items():  # the child's ends: only it holds them now
+                if name not in ("stdout", "stderr"):
+                    _close_quietly(fd)
+                    opened.remove(fd)
+            clock = _Clock(t0 + wall_limit, wall_limit, cpu_limit, pids[0])
+            judged = None
+            if fmt == "assert":
+                judged = self._judge(job, index, requests_w, answers_r, pidfds[0], clock, message_limit)
+                _close_quietly(requests_w)  # the program's process sees the end of the requests
+                opened.remove(requests_w)
+            reports, timed_out, overflow = self._supervise(pidfds, readers, clock, message_limit)
             for fd in pidfds:
                 os.close(fd)
             ended = self._collect(pids)
@@ -339,17 +360,16 @@ class Worker:
             status = program["status"]
             out: dict[str, Any] = {
                 "index": index, "status": "finished", "wall_s": wall, "cpu_s": program["cpu_s"],
-                "max_rss_kb": program["max_rss_kb"], "wall_timeout": timed_out, "report_overflow": overflow,
+                "max_rss_kb": program["max_rss_kb"], "wall_timeout": timed_out or clock.expired,
+                "report_overflow": overflow,
                 "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
                 "exit_status": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
                 "stdout": os.pread(stdout, job["output_limit"] + 1, 0),
                 "stderr": os.pread(stderr, job["excerpt_chars"] * 4, 0),
                 "report": _parse(reports[0]),
             }
-            if fmt == "assert":
-                out["judge"] = _parse(reports[1])
-                judge_status = ended[pids[1]]["status"]
-                out["judge_signal"] = os.WTERMSIG(judge_status) if os.WIFSIGNALED(judge_status) else None
+            if judged is not None:
+                out["judge"] = judged
             return out
         finally:
             for fd in opened:
@@ -388,45 +408,56 @@ class Worker:
             ended[info["pid"]] = info
         return ended
 
-    def _supervise(self, pids: list[int], pidfds: list[int], readers: list[int], deadline: float, window: float,
-                   cpu_limit: float, limit: int) -> tuple[list[bytes], bool, bool]:
-        """Read the reports until every process has ended; kill at the wall-clock deadline.
+    def _judge(self, job: dict[str, Any], index: int, out_fd: int, in_fd: int, pidfd: int, clock: "_Clock",
+               limit: int) -> dict[str, Any]:
+        from . import harness
 
-        A program still gaining CPU time at the deadline is being starved by a loaded machine,
-        not sleeping: its deadline moves (up to four times), so load cannot turn into a timeout.
-        """
+        def wait(fd: int, write: bool = False) -> None:
+            while True:
+                timeout = clock.remaining()
+                if timeout is None:
+                    raise harness.ProgramGone("the test ran past its time limit")
+                r, w, _ = select.select([pidfd] if write else [fd, pidfd], [fd] if write else [], [], timeout)
+                if fd in r or fd in w:
+                    return
+                if pidfd in r:  # the program's process ended: only buffered answers remain
+                    if write or not select.select([fd], [], [], 0)[0]:
+                        raise harness.ProgramGone("the program's process ended during the test")
+                    return
+
+        channel = harness._Channel(limit, out_fd, in_fd, wait)
+        spec = {"setup_code": job["setup_code"], "test_code": job["inputs"][index]}
+        return harness.run_judge(spec, channel, self.pristine_builtins)
+
+    def _supervise(self, pidfds: list[int], readers: list[int], clock: "_Clock",
+                   limit: int) -> tuple[list[bytes], bool, bool]:
+        """Read the reports until every process has ended; kill at the wall-clock deadline."""
         data = [bytearray() for _ in readers]
         open_readers = set(range(len(readers)))
         running = set(range(len(pidfds)))
         timed_out = overflow = False
-        hard_deadline = deadline + 3 * window
-        last_cpu, last_check = 0.0, time.monotonic()
         grace_until = None
         while running or open_readers:
-            now = time.monotonic()
-            if grace_until is not None and now >= grace_until:
+            timeout = clock.remaining()
+            if timeout is None:
+                timed_out = bool(running)
                 break
-            if now >= deadline:
-                cpu = _process_cpu(pids[0])
-                starved = (cpu is not None and cpu < cpu_limit
-                           and cpu - last_cpu >= 0.05 * (now - last_check) and now < hard_deadline)
-                if not starved:
-                    timed_out = bool(running)
+            if grace_until is not None:
+                timeout = grace_until - time.monotonic()
+                if timeout <= 0:
                     break
-                last_cpu, last_check = cpu, now
-                deadline = min(hard_deadline, now + max(1.0, window / 2))
             watch = [readers[i] for i in open_readers] + [pidfds[i] for i in running]
-            end = deadline if grace_until is None else min(deadline, grace_until)
-            ready = select.select(watch, [], [], max(0.0, end - now))[0]
+            ready = select.select(watch, [], [], timeout)[0]
             for i in list(open_readers):
                 if readers[i] in ready:
-                    chunk = os.read(readers[i], 1 << 16)
+                    try:
+                        chunk = os.read(readers[i], 1 << 16)
+                    except BlockingIOError:
+                        continue
                     if not chunk:
                         open_readers.discard(i)
                     elif len(data[i]) + len(chunk) > limit:
                         overflow = True
-                        open_readers.discard(i)
-                        running = set()  # killed below
                         break
                     else:
                         data[i] += chunk
@@ -443,6 +474,37 @@ class Worker:
             except (ProcessLookupError, OSError):
                 pass
         return [bytes(d) for d in data], timed_out, overflow
+
+
+class _Clock:
+    """A test's wall-clock deadline, moved while the program is starved of CPU rather than idle.
+
+    A program still gaining CPU time at the deadline is being held back by a loaded machine, not
+    sleeping: its deadline moves (up to four windows in all), so load cannot turn into a timeout.
+    """
+
+    def __init__(self, deadline: float, window: float, cpu_limit: float, pid: int) -> None:
+        self.deadline, self.window, self.cpu_limit, self.pid = deadline, window, cpu_limit, pid
+        self.hard = deadline + 3 * window
+        self.last_cpu, self.last_check = 0.0, time.monotonic()
+        self.expired = False
+
+    def remaining(self) -> float | None:
+        """Seconds left (> 0), or None once the deadline has passed for good."""
+        if self.expired:
+            return None
+        now = time.monotonic()
+        if now < self.deadline:
+            return self.deadline - now
+        cpu = _process_cpu(self.pid)
+        starved = (cpu is not None and cpu < self.cpu_limit and now < self.hard
+                   and cpu - self.last_cpu >= 0.05 * (now - self.last_check))
+        if not starved:
+            self.expired = True
+            return None
+        self.last_cpu, self.last_check = cpu, now
+        self.deadline = min(self.hard, now + max(1.0, self.window / 2))
+        return self.deadline - now
 
 
 def _close_quietly(fd: int) -> None:
@@ -479,8 +541,7 @@ def _settles_verdict(out: dict[str, Any], fmt: str) -> bool:
         return True
     report = out.get("report") or {}
     if fmt == "assert":
-        judge = out.get("judge") or {}
-        return judge.get("status") not in ("passed", "assertion")
+        return (out.get("judge") or {}).get("status") not in ("passed", "assertion")
     if report.get("ok"):
         return False
     if fmt == "stdin" and report.get("phase") == "done":
