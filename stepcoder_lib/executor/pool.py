@@ -12,6 +12,7 @@ distributed trainer can call the executor from its reward function without overs
 from __future__ import annotations
 
 import atexit
+import functools
 import math
 import os
 import queue
@@ -313,10 +314,10 @@ class Executor:
         try:
             job.tests.validate()
             if job.tests.format == "assert":
-                compile(job.tests.setup_code, "<setup>", "exec")
+                _check_compiles(job.tests.setup_code, "<setup>")
                 for k, code in enumerate(job.tests.inputs):
                     try:
-                        compile(code, "<test>", "exec")
+                        _check_compiles(code, "<test>")
                     except (SyntaxError, ValueError) as exc:
                         raise InvalidTestCases(f"field 'inputs[{k}]': test code does not compile: {exc}") from None
             elif job.tests.format == "call":
@@ -416,6 +417,12 @@ class Executor:
                              coverage=cfg.coverage, program=job.program)
         except Exception as exc:  # a judging bug must not cost the caller the batch
             return _judge_error(job, f"judging failed: {type(exc).__name__}: {exc}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_compiles(code: str, name: str) -> None:
+    """Raise SyntaxError/ValueError if ``code`` does not compile (test code repeats across rollouts)."""
+    compile(code, name, "exec")
 
 
 def _judge_error(job: Any, reason: str) -> ExecutionResult:

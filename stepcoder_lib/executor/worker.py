@@ -266,8 +266,9 @@ class Worker:
 
     # files the program cannot name ------------------------------------------------------
     def _tmpfile(self, data: bytes = b"") -> int:
+        """An anonymous file (memfd: no path, no disk; RLIMIT_FSIZE still bounds writes to it)."""
         try:
-            fd = os.open(self.private_dir, os.O_TMPFILE | os.O_RDWR, 0o600)
+            fd = os.memfd_create("stepcoder", os.MFD_CLOEXEC)
         except (OSError, AttributeError):
             import tempfile
             fd, path = tempfile.mkstemp(dir=self.private_dir)
