@@ -619,3 +619,14 @@ def test_adversarial_batch(ex, secret_file):
     assert _descendants(os.getpid()) == before
     leftovers = [p for p in Path(ex._tmp).rglob("*") if p.parent.name == "t" or p.is_file()]
     assert leftovers == [], leftovers[:5]
+
+
+def test_files_in_the_test_directory_are_bounded():
+    program = ("import os\nfor i in range(1000):\n    with open(f'f{i}', 'wb') as f:\n"
+               "        f.write(b'x' * (1 << 20))\nprint(1)\n")
+    with Executor(ExecutorConfig(**dict(TEST_LIMITS, time_limit_s=5.0), disk_limit_mb=32)) as executor:
+        t0 = time.monotonic()
+        r = executor.run(Job(program, ONE))
+        assert r.verdict == Verdict.RUNTIME_ERROR and r.tests[0].error_type == "DiskLimitExceeded", r.summary()
+        assert time.monotonic() - t0 < 10
+        assert executor.run(Job("import os\nprint(len(os.listdir('.')))", TestCases("stdin", ("",), ("0\n",)))).passed

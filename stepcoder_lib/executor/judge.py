@@ -78,6 +78,9 @@ def judge_test(out: dict[str, Any], tests: TestCases, *, cpu_limit: float, memor
     exc_type = report.get("exc_type")
     if report.get("phase") == "compile" and not report["ok"] and exc_type:
         return result(Verdict.COMPILE_ERROR, f"{exc_type}: {report.get('exc_msg', '')}")
+    if out.get("disk_exceeded"):
+        return result(Verdict.RUNTIME_ERROR, "disk limit exceeded: too much written to the test's directory",
+                      error_type="DiskLimitExceeded")
     if out.get("wall_timeout"):
         return result(Verdict.TIMEOUT, f"wall-clock limit reached ({out['wall_s']:.2f}s, {cpu:.2f}s of CPU)",
                       error_type="Timeout")

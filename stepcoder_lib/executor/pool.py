@@ -54,6 +54,7 @@ class ExecutorConfig:
     time_scale_floor_s: float = 1.0
     memory_limit_mb: int | None = 2048  # address space a test may add to the worker's baseline
     output_limit_mb: int = 16  # per stream (stdout, stderr) and for a returned value
+    disk_limit_mb: int | None = 256  # files a test may leave in its directory at once (they may sit in RAM)
     coverage: bool = False
     coverage_time_factor: float = 2.0  # tracing slows code ~2x; limits scale so verdicts don't flip
     compare: str = "default"  # "default" | "exact" | "apps_compat"
@@ -355,6 +356,7 @@ class Executor:
             "program_wall_s": cfg.program_wall_s, "memory_bytes": self._memory, "output_limit": output_limit,
             "coverage": cfg.coverage, "early_stop": cfg.early_stop, "excerpt_chars": cfg.excerpt_chars,
             "max_threads": cfg.max_threads,
+            "disk_limit": cfg.disk_limit_mb * (1 << 20) if cfg.disk_limit_mb else None,
             "prelude": {"auto": "call" if tests.format == "call" else "none", "none": "none",
                         "apps": "apps"}[cfg.prelude],
         }

@@ -346,7 +346,7 @@ class Worker:
                 if name not in ("stdout", "stderr"):
                     _close_quietly(fd)
                     opened.remove(fd)
-            clock = _Clock(t0 + wall_limit, wall_limit, cpu_limit, pids[0])
+            clock = _Clock(t0 + wall_limit, wall_limit, cpu_limit, pids[0], self.test_dir, job.get("disk_limit"))
             judged = None
             if fmt == "assert":
                 judged = self._judge(job, index, requests_w, answers_r, pidfds[0], clock, message_limit)
@@ -361,7 +361,8 @@ class Worker:
             status = program["status"]
             out: dict[str, Any] = {
                 "index": index, "status": "finished", "wall_s": wall, "cpu_s": program["cpu_s"],
-                "max_rss_kb": program["max_rss_kb"], "wall_timeout": timed_out or clock.expired,
+                "max_rss_kb": program["max_rss_kb"], "disk_exceeded": clock.disk_exceeded,
+                "wall_timeout": (timed_out or clock.expired) and not clock.disk_exceeded,
                 "report_overflow": overflow,
                 "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
                 "exit_status": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
@@ -482,19 +483,35 @@ class _Clock:
 
     A program still gaining CPU time at the deadline is being held back by a loaded machine, not
     sleeping: its deadline moves (up to four windows in all), so load cannot turn into a timeout.
+    Every quarter second it also measures the test directory: files there may live in memory
+    (tmpfs), which the address-space limit does not count, so past ``disk_limit`` bytes the
+    test ends as if out of time (and is reported as over its disk limit).
     """
 
-    def __init__(self, deadline: float, window: float, cpu_limit: float, pid: int) -> None:
+    DISK_CHECK_S = 0.25
+
+    def __init__(self, deadline: float, window: float, cpu_limit: float, pid: int,
+                 test_dir: str | None = None, disk_limit: int | None = None) -> None:
         self.deadline, self.window, self.cpu_limit, self.pid = deadline, window, cpu_limit, pid
         self.hard = deadline + 3 * window
         self.last_cpu, self.last_check = 0.0, time.monotonic()
-        self.expired = False
+        self.expired = self.disk_exceeded = False
+        self.test_dir, self.disk_limit = test_dir, disk_limit
+        self.next_disk_check = self.last_check + self.DISK_CHECK_S
 
     def remaining(self) -> float | None:
         """Seconds left (> 0), or None once the deadline has passed for good."""
         if self.expired:
             return None
         now = time.monotonic()
+        if self.disk_limit is not None and self.test_dir is not None:
+            if now >= self.next_disk_check:
+                if dir_usage(self.test_dir, self.disk_limit) > self.disk_limit:
+                    self.expired = self.disk_exceeded = True
+                    return None
+                self.next_disk_check = time.monotonic() + self.DISK_CHECK_S
+            if now < self.deadline:
+                return max(1e-3, min(self.deadline, self.next_disk_check) - now)
         if now < self.deadline:
             return self.deadline - now
         cpu = _process_cpu(self.pid)
@@ -506,6 +523,22 @@ class _Clock:
         self.last_cpu, self.last_check = cpu, now
         self.deadline = min(self.hard, now + max(1.0, self.window / 2))
         return self.deadline - now
+
+
+def dir_usage(path: str, stop_above: int) -> int:
+    """Bytes held by files under ``path`` (without recursion; stops counting above ``stop_above``)."""
+    total, stack = 0, [path]
+    while stack and total <= stop_above:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    st = entry.stat(follow_symlinks=False)
+                    total += st.st_blocks * 512 + 4096  # an entry costs memory even when empty
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return total
 
 
 def _close_quietly(fd: int) -> None:
