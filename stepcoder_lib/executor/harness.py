@@ -81,27 +81,39 @@ def send(fd: int, obj: Any) -> None:
         view = view[os.write(fd, view):]
 
 
-def receive(fd: int, limit: int) -> Any:
-    """One message, or raise EOFError (peer gone) / ValueError (malformed or over ``limit``)."""
-    header = _read_exact(fd, _HEADER.size)
-    (n,) = _HEADER.unpack(header)
-    if n > limit:
-        raise ValueError("message over the output limit")
-    try:
-        return json.loads(_read_exact(fd, n))
-    except RecursionError:
-        raise ValueError("message nested too deeply") from None
+class Reader:
+    """Length-prefixed JSON messages from a descriptor, read in as few system calls as possible."""
 
+    def __init__(self, fd: int, limit: int, wait: Any = None) -> None:
+        self.fd, self.limit, self.wait = fd, limit, wait
+        self.buf = bytearray()
 
-def _read_exact(fd: int, n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = os.read(fd, min(n - got, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+    def _fill(self, need: int) -> None:
+        if len(self.buf) < need and self.wait is not None:
+            self.wait(self.fd)  # an answer is never there yet right after a request: skip the empty read
+        while len(self.buf) < need:
+            try:
+                chunk = os.read(self.fd, max(need - len(self.buf), 1 << 16))
+            except BlockingIOError:  # non-blocking descriptor: wait only when we must
+                self.wait(self.fd)
+                continue
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+
+    def receive(self) -> Any:
+        """One message, or raise EOFError (peer gone) / ValueError (malformed or over the limit)."""
+        self._fill(_HEADER.size)
+        (n,) = _HEADER.unpack_from(self.buf)
+        if n > self.limit:
+            raise ValueError("message over the output limit")
+        self._fill(_HEADER.size + n)
+        body = bytes(self.buf[_HEADER.size:_HEADER.size + n])
+        del self.buf[:_HEADER.size + n]
+        try:
+            return json.loads(body)
+        except RecursionError:
+            raise ValueError("message nested too deeply") from None
 
 
 # --- entering the sandbox -----------------------------------------------------------------------
@@ -365,7 +377,7 @@ def _serve_judge(ns: dict[str, Any], spec: dict[str, Any], report: dict[str, Any
         handles[len(handles) + 1] = obj
         return len(handles)
 
-    limit = spec["message_limit"]
+    requests = Reader(4, spec["message_limit"])
     if error is not None:
         send(5, ["error", type(error).__name__, _one_line(error), _program_line(error)])
         return
@@ -380,7 +392,7 @@ def _serve_judge(ns: dict[str, Any], spec: dict[str, Any], report: dict[str, Any
     send(5, ["ns", entries])
     while True:
         try:
-            request = receive(4, limit)
+            request = requests.receive()
         except (EOFError, OSError):
             return
         try:
@@ -484,7 +496,8 @@ class _Channel:
     """The judge's end of the pipes to the program's process; every wait honours the deadline."""
 
     def __init__(self, limit: int, out_fd: int, in_fd: int, wait: Any) -> None:
-        self.limit, self.out_fd, self.in_fd, self.wait = limit, out_fd, in_fd, wait
+        self.out_fd, self.wait = out_fd, wait
+        self.reader = Reader(in_fd, limit, wait)
 
     def send(self, obj: Any) -> None:
         body = json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode()
@@ -495,28 +508,8 @@ class _Channel:
             except BlockingIOError:  # the descriptors are non-blocking: wait only when we must
                 self.wait(self.out_fd, write=True)
 
-    def _read_exact(self, n: int) -> bytes:
-        chunks, got = [], 0
-        while got < n:
-            try:
-                chunk = os.read(self.in_fd, min(n - got, 1 << 20))
-            except BlockingIOError:
-                self.wait(self.in_fd)
-                continue
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
-
     def receive(self) -> Any:
-        (n,) = _HEADER.unpack(self._read_exact(_HEADER.size))
-        if n > self.limit:
-            raise ValueError("message over the output limit")
-        try:
-            return json.loads(self._read_exact(n))
-        except RecursionError:
-            raise ValueError("message nested too deeply") from None
+        return self.reader.receive()
 
     def ask(self, request: list[Any]) -> Any:
         try:

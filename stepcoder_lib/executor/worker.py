@@ -362,7 +362,7 @@ class Worker:
             out: dict[str, Any] = {
                 "index": index, "status": "finished", "wall_s": wall, "cpu_s": program["cpu_s"],
                 "max_rss_kb": program["max_rss_kb"], "disk_exceeded": clock.disk_exceeded,
-                "wall_timeout": (timed_out or clock.expired) and not clock.disk_exceeded,
+                "wall_timeout": (timed_out or clock.expired) and not (clock.disk_exceeded or clock.cpu_exceeded),
                 "report_overflow": overflow,
                 "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
                 "exit_status": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
@@ -414,18 +414,25 @@ class Worker:
                limit: int) -> dict[str, Any]:
         from . import harness
 
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+
         def wait(fd: int, write: bool = False) -> None:
-            while True:
-                timeout = clock.remaining()
-                if timeout is None:
-                    raise harness.ProgramGone("the test ran past its time limit")
-                r, w, _ = select.select([pidfd] if write else [fd, pidfd], [fd] if write else [], [], timeout)
-                if fd in r or fd in w:
-                    return
-                if pidfd in r:  # the program's process ended: only buffered answers remain
-                    if write or not select.select([fd], [], [], 0)[0]:
-                        raise harness.ProgramGone("the program's process ended during the test")
-                    return
+            poller.register(fd, select.POLLOUT if write else select.POLLIN)
+            try:
+                while True:
+                    timeout = clock.remaining()
+                    if timeout is None:
+                        raise harness.ProgramGone("the test ran past its time limit")
+                    ready = dict(poller.poll(timeout * 1000))
+                    if fd in ready:
+                        return
+                    if pidfd in ready:  # the program's process ended: only buffered answers remain
+                        if write or not select.select([fd], [], [], 0)[0]:
+                            raise harness.ProgramGone("the program's process ended during the test")
+                        return
+            finally:
+                poller.unregister(fd)
 
         channel = harness._Channel(limit, out_fd, in_fd, wait)
         spec = {"setup_code": job["setup_code"], "test_code": job["inputs"][index]}
@@ -483,37 +490,44 @@ class _Clock:
 
     A program still gaining CPU time at the deadline is being held back by a loaded machine, not
     sleeping: its deadline moves (up to four windows in all), so load cannot turn into a timeout.
-    Every quarter second it also measures the test directory: files there may live in memory
-    (tmpfs), which the address-space limit does not count, so past ``disk_limit`` bytes the
-    test ends as if out of time (and is reported as over its disk limit).
+    Every quarter second it also looks at the program from outside: past 1.2x its CPU limit (a
+    program that ignores SIGXCPU) it is stopped; and files in the test directory may live in
+    memory (tmpfs), which the address-space limit does not count, so past ``disk_limit`` bytes
+    the test ends too (reported as over its disk limit).
     """
 
-    DISK_CHECK_S = 0.25
+    CHECK_S = 0.25
 
     def __init__(self, deadline: float, window: float, cpu_limit: float, pid: int,
                  test_dir: str | None = None, disk_limit: int | None = None) -> None:
         self.deadline, self.window, self.cpu_limit, self.pid = deadline, window, cpu_limit, pid
         self.hard = deadline + 3 * window
         self.last_cpu, self.last_check = 0.0, time.monotonic()
-        self.expired = self.disk_exceeded = False
+        self.expired = self.disk_exceeded = self.cpu_exceeded = False
         self.test_dir, self.disk_limit = test_dir, disk_limit
-        self.next_disk_check = self.last_check + self.DISK_CHECK_S
+        self.next_check = self.last_check + self.CHECK_S
+
+    def _look(self) -> bool:
+        """True when the program must stop now (over its CPU or disk allowance)."""
+        cpu = _process_cpu(self.pid)
+        if cpu is not None and cpu > self.cpu_limit * 1.2 + 0.1:
+            self.cpu_exceeded = True
+        elif self.disk_limit is not None and self.test_dir is not None:
+            self.disk_exceeded = dir_usage(self.test_dir, self.disk_limit) > self.disk_limit
+        return self.cpu_exceeded or self.disk_exceeded
 
     def remaining(self) -> float | None:
-        """Seconds left (> 0), or None once the deadline has passed for good."""
+        """Seconds left (> 0), or None once the test must end."""
         if self.expired:
             return None
         now = time.monotonic()
-        if self.disk_limit is not None and self.test_dir is not None:
-            if now >= self.next_disk_check:
-                if dir_usage(self.test_dir, self.disk_limit) > self.disk_limit:
-                    self.expired = self.disk_exceeded = True
-                    return None
-                self.next_disk_check = time.monotonic() + self.DISK_CHECK_S
-            if now < self.deadline:
-                return max(1e-3, min(self.deadline, self.next_disk_check) - now)
+        if now >= self.next_check:
+            if self._look():
+                self.expired = True
+                return None
+            self.next_check = time.monotonic() + self.CHECK_S
         if now < self.deadline:
-            return self.deadline - now
+            return max(1e-3, min(self.deadline, self.next_check) - now)
         cpu = _process_cpu(self.pid)
         starved = (cpu is not None and cpu < self.cpu_limit and now < self.hard
                    and cpu - self.last_cpu >= 0.05 * (now - self.last_check))
