@@ -225,7 +225,8 @@ class Worker:
         self.uid = uid if (uid is not None and os.geteuid() == 0) else None
         self.test_dir = os.path.join(base_dir, "t")
         self.private_dir = os.path.join(base_dir, "p")  # the worker's own files: never the program's
-        os.makedirs(base_dir, exist_ok=True)
+        remove_tree(base_dir)  # whatever a previous worker in this place left
+        os.makedirs(base_dir)
         os.chmod(base_dir, 0o711)  # searchable, not listable: the program may use absolute paths
         os.mkdir(self.private_dir, 0o700)
         self._make_test_dir()
@@ -311,7 +312,9 @@ class Worker:
         spec = {"format": fmt, "program": job["program"], "fn_name": job["fn_name"], "prelude": job["prelude"],
                 "args": job["inputs"][index] if fmt == "call" else None, "cpu_limit_s": cpu_limit,
                 "memory_bytes": job["memory_bytes"], "output_limit": job["output_limit"], "coverage": job["coverage"],
-                "uid": self.uid, "gid": self.uid, "max_threads": job["max_threads"], "dir_path": self.test_dir,
+                "uid": self.uid, "gid": self.uid,
+                # RLIMIT_NPROC counts every process of the user: only meaningful for the sandbox's own user
+                "max_threads": job["max_threads"] if self.uid is not None else None, "dir_path": self.test_dir,
                 "message_limit": message_limit}
         opened: list[int] = []
 
