@@ -33,7 +33,6 @@ import os
 import pickle
 import struct
 import sys
-import threading
 import traceback
 import types
 from typing import Any
@@ -61,7 +60,11 @@ _prelude_cache: dict[str, dict[str, Any]] = {}
 
 
 def prelude_namespace(kind: str) -> dict[str, Any]:
-    """Names injected before a program runs: nothing, or the call-based prelude."""
+    """Names injected before a program runs: nothing, or the call-based prelude.
+
+    Built in the test's process when first needed: the prelude imports ``random``, whose
+    after-fork hook would otherwise cost every forked test ~0.1 ms (see ``worker._preload``).
+    """
     if kind == "none":
         return {}
     if kind not in _prelude_cache:
@@ -152,9 +155,8 @@ def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
         sandbox.apply_rlimits(spec["cpu_limit_s"], address_space, spec.get("output_limit", 1 << 24),
                               max_threads=spec.get("max_threads"))
         os.environ.clear()  # the trainer's environment never existed here; this clears Python's copy
-        if tdir is not None:
-            import tempfile
-            tempfile.tempdir = spec.get("dir_path") or "."
+        # tempfile (not imported yet: see worker._preload) finds the test directory by itself:
+        # it is the only writable candidate
         filt = ctx.seccomp if ctx.seccomp is not None else (
             sandbox.build_seccomp_filter(os.getpid()) if ctx.seccomp_per_child else None)
         if filt is not None:
@@ -205,10 +207,12 @@ def _shutdown_like_interpreter() -> str | None:
 
     Like the interpreter, a stream the program closed is not flushed (and is no error).
     """
-    try:
-        threading._shutdown()  # type: ignore[attr-defined]
-    except BaseException:
-        pass
+    threading = sys.modules.get("threading")  # imported only if the program used it (see worker._preload)
+    if threading is not None:
+        try:
+            threading._shutdown()  # type: ignore[attr-defined]
+        except BaseException:
+            pass
     atexit._run_exitfuncs()
     error = None
     for stream in (sys.stdout, sys.stderr, sys.__stdout__):

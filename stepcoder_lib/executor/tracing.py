@@ -6,7 +6,8 @@ slipcover's probes, inserted into the program's bytecode, record a line on its f
 and then patch themselves into a jump ("immediate" mode): a loop pays one jump per line.
 
 Only ``slipcover.bytecode`` (its bytecode editor) and ``slipcover.probe`` (the C probes) are
-used: ``slipcover.slipcover`` imports reporting modules that every forked test would pay for.
+used, loaded from their files without the package's ``__init__``: that imports reporting modules
+(and ``threading``, ``tempfile``) that every forked test would pay for.
 The instrumentation below follows ``Slipcover.instrument`` for Python 3.11 (lines, no branches).
 On interpreters slipcover does not cover this way (3.12+ has ``sys.monitoring``) or without it,
 a ``sys.settrace`` tracer records the same lines, only slower.
@@ -15,16 +16,42 @@ a ``sys.settrace`` tracer records the same lines, only slower.
 from __future__ import annotations
 
 import dis
+import os
 import sys
 import types
 from collections import defaultdict
 from typing import Any, Callable
 
-try:
+
+def _load_slipcover_parts() -> tuple[Any, Any]:
+    """slipcover's bytecode editor and C probes, without running ``slipcover/__init__.py``."""
+    import importlib.machinery
+    import importlib.util
+
     if sys.version_info[:2] != (3, 11):
         raise ImportError("the bytecode probes are used on Python 3.11 only")
-    from slipcover import bytecode as _bc
-    from slipcover import probe as _probe
+    spec = importlib.util.find_spec("slipcover")  # locates the package; does not import it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("slipcover is not installed")
+    folder = list(spec.submodule_search_locations)[0]
+    loaded = []
+    for name, loader_cls, suffixes in (("bytecode", importlib.machinery.SourceFileLoader, [".py"]),
+                                       ("probe", importlib.machinery.ExtensionFileLoader,
+                                        importlib.machinery.EXTENSION_SUFFIXES)):
+        path = next((os.path.join(folder, name + sfx) for sfx in suffixes
+                     if os.path.exists(os.path.join(folder, name + sfx))), None)
+        if path is None:
+            raise ImportError(f"slipcover.{name} not found")
+        full = f"slipcover.{name}"
+        loader = loader_cls(full, path)
+        module = importlib.util.module_from_spec(importlib.util.spec_from_loader(full, loader))
+        loader.exec_module(module)
+        loaded.append(module)
+    return loaded[0], loaded[1]
+
+
+try:
+    _bc, _probe = _load_slipcover_parts()
 except ImportError:  # pragma: no cover - exercised only without slipcover
     _bc = _probe = None
 

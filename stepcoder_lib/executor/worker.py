@@ -154,6 +154,8 @@ class ZygoteContext:
         self.landlock_fds = [] if self.landlock is None else [*self.landlock.read_fds, self.landlock.dev_null_fd]
         signal_scoped = self.landlock is not None and self.landlock.abi >= 6
         self.seccomp = sandbox.compiled_seccomp_filter() if signal_scoped else None
+        # without Landlock's signal scoping the filter names the test's pid: built in each test
+        # (importing pyseccomp here, with the after-fork cost described in compiled_seccomp_filter)
         self.seccomp_per_child = not signal_scoped and sandbox.build_seccomp_filter(0) is not None
         self.path_fds = list(sandbox.reroute_unreachable_paths().values()) if unprivileged else []
         sandbox.set_default_thread_stack()
@@ -602,13 +604,16 @@ def _settles_verdict(out: dict[str, Any], fmt: str) -> bool:
 
 def _preload() -> None:
     """Import what programs commonly import, once, so each forked test does not."""
-    # Kept to what the harness and the call-based prelude need plus the commonest imports:
-    # each extra megabyte of worker memory makes every fork slower for every program.
+    # Kept to what the harness needs plus the commonest imports: each extra megabyte of worker
+    # memory makes every fork slower for every program. Never ``threading`` or ``random``
+    # (``tempfile`` imports it): their after-fork hooks cost each forked test 0.3 and 0.1 ms of
+    # CPU, more than importing them in the few programs that use them.
     import bisect, collections, functools, heapq, itertools, json, math, re, string, typing  # noqa: F401,E401
-    import threading, traceback, io, atexit, fcntl, tempfile, importlib  # noqa: F401,E401
+    import traceback, io, atexit, fcntl, importlib, fractions  # noqa: F401,E401
     from . import harness, tracing, values  # noqa: F401
 
-    harness.prelude_namespace("call")
+    for hooked in ("threading", "random"):
+        assert hooked not in sys.modules, f"{hooked} must not be imported before the zygote forks"
 
 
 def main() -> None:
