@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import builtins
+import functools
 import json
 import os
 import pickle
@@ -654,6 +655,12 @@ def _namespace(entries: Any, channel: _Channel) -> dict[str, Any]:
     return ns
 
 
+@functools.lru_cache(maxsize=2048)
+def _compiled(code: str, name: str) -> types.CodeType:
+    """Test code repeats across the rollouts of a problem: compile it once (code objects are immutable)."""
+    return compile(code, name, "exec")
+
+
 def run_judge(spec: dict[str, Any], channel: _Channel, pristine_builtins: dict[str, Any]) -> dict[str, Any]:
     """Run one assert-style test against the program's process; return the outcome.
 
@@ -677,8 +684,8 @@ def run_judge(spec: dict[str, Any], channel: _Channel, pristine_builtins: dict[s
             ns["__builtins__"] = dict(pristine_builtins)
             ns["__name__"] = "__main__"
             if spec.get("setup_code"):
-                exec(compile(spec["setup_code"], "<setup>", "exec"), ns)
-            exec(compile(spec["test_code"], "<test>", "exec"), ns)
+                exec(_compiled(spec["setup_code"], "<setup>"), ns)
+            exec(_compiled(spec["test_code"], "<test>"), ns)
         else:
             raise ProgramGone("the program's namespace was unreadable")
     except ProgramGone as exc:
