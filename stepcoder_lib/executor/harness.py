@@ -311,7 +311,7 @@ def _run(spec: dict[str, Any], report: dict[str, Any], tracer: LineTracer | None
     try:
         fn = _find_callable(module.__dict__, spec["fn_name"])
         value = fn(*values.decode(json.loads(spec["args"])))
-        values.encode(value)  # fails here, as the program's error, if the value cannot be carried
+        encoded = values.encode(value)  # fails here, as the program's error, if the value cannot be carried
     except SystemExit as exc:
         report.pop("value", None)
         report.update(ok=False, exc_type="SystemExit",
@@ -325,7 +325,7 @@ def _run(spec: dict[str, Any], report: dict[str, Any], tracer: LineTracer | None
         report.pop("value", None)
         report.update(ok=False, exc_type="OutputError", exc_msg=flush_error)
         return
-    report.update(ok=True, phase="done", value=values.encode(value))
+    report.update(ok=True, phase="done", value=encoded)
 
 
 def _find_callable(ns: dict[str, Any], name: str) -> Any:

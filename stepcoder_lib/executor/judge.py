@@ -82,14 +82,12 @@ def judge_test(out: dict[str, Any], tests: TestCases, *, cpu_limit: float, memor
         return result(Verdict.RUNTIME_ERROR, "disk limit exceeded: too much written to the test's directory",
                       error_type="DiskLimitExceeded")
     if out.get("wall_timeout"):
-        return result(Verdict.TIMEOUT, f"wall-clock limit reached ({out['wall_s']:.2f}s, {cpu:.2f}s of CPU)",
-                      error_type="Timeout")
+        return result(Verdict.TIMEOUT, f"wall-clock limit reached ({out['wall_s']:.2f}s)", error_type="Timeout")
     if cpu > cpu_limit or (sig == signal.SIGKILL and cpu >= cpu_limit):
-        return result(Verdict.TIMEOUT, f"CPU time limit {cpu_limit:g}s exceeded ({cpu:.2f}s used)",
-                      error_type="Timeout")
+        return result(Verdict.TIMEOUT, f"CPU time limit {cpu_limit:g}s exceeded ({cpu:.2f}s)", error_type="Timeout")
     if sig in _CPU_TIMER_SIGNALS:  # below the limit: the program signalled itself
         name = _signal_name(sig)
-        return result(Verdict.RUNTIME_ERROR, f"killed by {name} at {cpu:.2f}s of CPU", error_type=name)
+        return result(Verdict.RUNTIME_ERROR, f"killed by {name} below the CPU limit ({cpu:.2f}s)", error_type=name)
     if exc_type == "MemoryError":
         return result(Verdict.MEMORY_EXCEEDED, "MemoryError: memory limit reached")
     if out.get("report_overflow") or len(stdout_bytes) > output_limit or exc_type == "OutputError":

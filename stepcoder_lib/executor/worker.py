@@ -162,8 +162,6 @@ class ZygoteContext:
         self.baseline_as = sandbox.current_address_space()
         self.rulesets: dict[str, int] = {}  # role -> Landlock ruleset fd (the program's follows its directory)
         self._program_dir: tuple[int, int] | None = None
-        if self.landlock is not None:
-            self.rulesets["judge"] = self.landlock.build_ruleset(None)  # reads only, writes nowhere
         self.layers = ["process", "rlimits"] + (["landlock"] if self.landlock else []) + (
             ["seccomp"] if (self.seccomp is not None or self.seccomp_per_child) else []) + (
             ["unprivileged"] if unprivileged else [])
