@@ -12,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from stepcoder_lib.paths import repo_root
+
+REPO = repo_root()
 
 #: Parameters every profile passes to the notebooks that declare them.
 PROFILES: dict[str, dict[str, object]] = {
