@@ -61,7 +61,7 @@ from IPython.display import Image, Markdown, display  # noqa: E402
 
 from stepcoder_lib.data import clean_apps, grade_against_truth, load_apps_plus, make_plots  # noqa: E402
 from stepcoder_lib.data.report import difficulty_order, figure_png  # noqa: E402
-from stepcoder_lib.data.benchmark import BENCHMARK_PROFILES, generate_benchmark  # noqa: E402
+from stepcoder_lib.synthetic.generate import SIZES, generate_benchmark  # noqa: E402
 
 
 def resolve(path) -> Path:
@@ -85,8 +85,8 @@ def table(rows, columns) -> Markdown:
 # %%
 truth = None
 if apps_path is None:
-    bench_cfg = dict(BENCHMARK_PROFILES.get(profile, BENCHMARK_PROFILES["tiny"]))
-    if profile not in BENCHMARK_PROFILES:
+    bench_cfg = dict(SIZES.get(profile, SIZES["tiny"]))
+    if profile not in SIZES:
         print(f"profile {profile!r} has no benchmark size; using 'tiny'")
     for key, value in (("n_train", n_train), ("n_test", n_test), ("seed", seed), ("defect_rate", defect_rate)):
         if value is not None:

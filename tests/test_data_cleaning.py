@@ -334,7 +334,7 @@ def test_realdata_train5_survives_with_first_solutions_and_test10_dropped(realda
 # ----------------------------------------------------------------------------- the generated benchmark
 @pytest.mark.slow
 def test_generated_benchmark_every_defect_caught_every_clean_problem_kept(tmp_path, executor) -> None:
-    from stepcoder_lib.data.benchmark import generate_benchmark
+    from stepcoder_lib.synthetic.generate import generate_benchmark
     from stepcoder_lib.data.cleaning import DEFECT_REASONS, grade_against_truth
 
     truth = generate_benchmark(tmp_path / "bench", n_train=48, n_test=12, seed=7, defect_rate=0.25, progress=False)

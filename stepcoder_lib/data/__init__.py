@@ -6,7 +6,9 @@
 * ``loaders``   hub access that fails fast with one sentence; where real data lives.
 * ``cleaning``  the paper's cleaning, one function per stage (run by notebook 01).
 * ``report``    counts per stage / reason / difficulty, Markdown, plots.
-* ``benchmark`` the offline generated benchmark (``generate_benchmark``; separate module).
+* ``demo``      a handful of problems to show CCCS and FGO on.
+
+The synthetic (offline) dataset is its own package, ``stepcoder_lib.synthetic``.
 """
 
 from stepcoder_lib.data.apps import RawApps, load_apps, load_apps_plus, read_apps, standardise_tests
@@ -49,10 +51,3 @@ __all__ = [
     "write_report",
 ]
 
-
-def __getattr__(name: str):  # the benchmark generator lives in its own module (another owner)
-    if name == "generate_benchmark":
-        from stepcoder_lib.data.benchmark import generate_benchmark
-
-        return generate_benchmark
-    raise AttributeError(f"module 'stepcoder_lib.data' has no attribute {name!r}")
