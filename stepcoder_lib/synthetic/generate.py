@@ -29,6 +29,7 @@ from pathlib import Path
 from statistics import mean, median
 from typing import Any, Iterable, Sequence
 
+from stepcoder_lib.progress import Progress
 from stepcoder_lib.synthetic.compose import (
     IF_BANDS, TIERS, Reject, choose_tests, count_ifs, render_program, sample_composition, signature_line,
     source_names,
@@ -168,7 +169,7 @@ def generate_problems(n_train: int = 3000, n_test: int = 500, seed: int = 0, def
     shares = tier_shares or TIER_SHARES
     taken: set[str] = set()
     problems: list[dict[str, Any]] = []
-    bar = _bar(n_train + n_test, progress)
+    bar = Progress(total=n_train + n_test, desc="generating problems", unit="problem", enabled=progress)
     for split, n, offset in (("train", n_train, 0), ("test", n_test, n_train)):
         tiers = _exact_counts(shares, n)
         random.Random(f"{GENERATOR}/{seed}/{split}/tiers").shuffle(tiers)
@@ -189,22 +190,6 @@ def generate_problems(n_train: int = 3000, n_test: int = 500, seed: int = 0, def
         problems += split_problems
     bar.close()
     return problems
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="generating benchmark", unit="problem")
 
 
 # ----------------------------------------------------------------------------- files
