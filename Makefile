@@ -8,11 +8,13 @@ REAL_DATA ?= ../shared/realdata
 PYTEST_ARGS ?=
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: help venv test reproduce validate-real bench notebooks-sync lock clean
+.PHONY: help venv test test-fast lint reproduce validate-real bench notebooks-sync lock clean
 
 help:
 	@echo "make reproduce   run the notebooks headlessly with papermill (PROFILE=$(PROFILE)) into papermill_runs/$(PROFILE)/"
 	@echo "make test        run the test suite"
+	@echo "make test-fast   the suite without tests marked slow (the inner loop)"
+	@echo "make lint        ruff (style, imports, bugs) and mypy (types of stepcoder_lib)"
 	@echo "make validate-real [REAL_DATA=dir]  check the executor on real known-good solutions"
 	@echo "make bench       executor, masking and prompt benchmarks"
 	@echo "make notebooks-sync   re-pair notebooks/*.ipynb from their jupytext .py sources"
@@ -28,6 +30,13 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 test: venv
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 reproduce: venv
 	$(PY) -m stepcoder_lib.reproduce --profile $(PROFILE) --out papermill_runs/$(PROFILE)
