@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -349,3 +349,39 @@ def evaluate(ref: ModelRef, problems: Sequence[Problem], fmt: PromptFormat, sett
     meta, stored = cache.get(key)  # read back: a hit and a miss then give identical DataFrames
     meta["cache_dir"] = str(path)
     return EvalResult(ref.name, benchmark, key, pd.DataFrame(stored), settings.ks, meta, from_cache=False)
+
+
+# ----------------------------------------------------------------------------- across models
+def failure_breakdown_by_model(results: Mapping[str, Sequence[EvalResult]]) -> pd.DataFrame:
+    """Figure 4's data for several models: one row per (model, difficulty, family), seeds pooled.
+
+    Columns ``model``, ``difficulty``, ``family``, ``count``, ``share`` (% of that model's samples
+    at that difficulty). Pooling sums the samples of every seed, so shares weigh seeds equally.
+    """
+    rows = []
+    for model, group in results.items():
+        if not group:
+            continue
+        records = pd.concat([r.records for r in group], ignore_index=True)
+        table = failure_breakdown(records)
+        for difficulty in table.index:
+            for fam in FAMILIES:
+                rows.append({"model": model, "difficulty": difficulty, "family": fam,
+                             "count": int(table.loc[difficulty, ("count", fam)]),
+                             "share": float(table.loc[difficulty, ("share", fam)])})
+    return pd.DataFrame(rows, columns=["model", "difficulty", "family", "count", "share"])
+
+
+def pass_at_k_by_model(results: Mapping[str, Sequence[EvalResult]], ks: Sequence[int],
+                       difficulty: str = "overall") -> pd.DataFrame:
+    """pass@k curves: one row per (model, k) with the mean, std, min and max over seeds (%)."""
+    rows = []
+    for model, group in results.items():
+        tables = [r.pass_at_k(ks) for r in group]
+        for k in ks:
+            vals = [float(t.loc[difficulty, f"pass@{k}"]) for t in tables if difficulty in t.index]
+            if vals:
+                rows.append({"model": model, "k": k, "mean": float(np.mean(vals)),
+                             "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
+                             "min": min(vals), "max": max(vals), "n": len(vals)})
+    return pd.DataFrame(rows, columns=["model", "k", "mean", "std", "min", "max", "n"])
