@@ -138,7 +138,8 @@ def to_markdown(table: pd.DataFrame, notes: Iterable[str] = ()) -> str:
               "the value); min and max per cell in table.csv."),
               f"'· paper' columns: {PAPER_SOURCE}. GRPO rows have no paper counterpart.",
               "–: not evaluated (skipped by the profile) or not reported by the paper.", *notes]
-    return display_table(table).to_markdown(index=False) + "\n\n" + "\n".join(f"- {n}" for n in legend) + "\n"
+    body = display_table(table).to_markdown(index=False, disable_numparse=True)
+    return body + "\n\n" + "\n".join(f"- {n}" for n in legend) + "\n"
 
 
 def to_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
