@@ -172,6 +172,9 @@ for note in zero_shot_notes:
 entries, entry_notes = model_entries(prof, runs_path, include_base=include_base, configs=configs)
 for note in entry_notes:
     print("note:", note)
+if not entries:
+    raise RuntimeError(f"no model to evaluate under {runs_path}: train first (notebooks 02-05, or give runs_dir). "
+                       + " ".join(run_notes + entry_notes))
 t0 = time.time()
 with Executor(executor_config_from_profile(prof, workers=workers)) as executor:
     evals = evaluate_entries(entries, benchmarks, settings, executor, prof, use_cache=use_cache)
