@@ -8,7 +8,7 @@ table, its provenance and the figures, written to ``papermill_runs/<profile>/res
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,8 +55,8 @@ def _looks_like_hub_id(source: str) -> bool:
     return len(parts) == 2 and all(parts) and not Path(source).exists()
 
 
-def model_entries(profile: Any, root: str | Path, include_base: bool = True,
-                  configs: Sequence[str] | None = None) -> tuple[list[Entry], list[str]]:
+def model_entries(profile: Any, root: str | Path, include_base: bool = True, configs: Sequence[str] | None = None,
+                  loader: Callable[[str, Any], tuple[Any, Any]] = load_for_eval) -> tuple[list[Entry], list[str]]:
     """The models to evaluate, in table order, and notes on everything left out (with why).
 
     Runs come from ``root`` (``runs.discover_runs``). The base row is ``root/base`` when a run
@@ -73,7 +73,7 @@ def model_entries(profile: Any, root: str | Path, include_base: bool = True,
             entries.append(Entry("base", 0, source, ModelRef(CONFIGS["base"], source=source)))
         else:
             try:
-                model, tok = load_for_eval(source, profile)
+                model, tok = loader(source, profile)
             except (OSError, ValueError, ImportError) as exc:
                 notes.append(f"base model {source!r}: not evaluated ({type(exc).__name__}: {exc})")
             else:
