@@ -24,6 +24,25 @@ RUNS = [("base", 0, False, False), ("sft", 0, False, False), ("ppo-vanilla", 0, 
         ("ppo-vanilla", 1, False, False), ("ppo-stepcoder", 0, True, True), ("ppo-stepcoder", 1, True, True)]
 
 
+def test_notebook_is_paired_and_declares_every_knob():
+    import jupytext
+    import nbformat
+
+    py = jupytext.read(REPO_ROOT / "notebooks" / "06_results.py")
+    ipynb = nbformat.read(NOTEBOOK, as_version=4)
+    def src(nb):
+        return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+    assert src(py) == src(ipynb), "run: .venv/bin/jupytext --sync notebooks/06_results.py"
+    head = ipynb.cells[0]
+    assert head.cell_type == "markdown" and all(k in head.source for k in ("What it shows", "What it needs",
+                                                                         "How long", "What it writes"))
+    declared = papermill.inspect_notebook(str(NOTEBOOK))
+    assert {"profile", "runs_dir", "apps_plus", "out_dir", "n_samples", "ks", "temperature", "top_p", "greedy",
+            "max_new_tokens", "max_problems", "humaneval", "mbpp", "use_cache"} <= set(declared)
+    assert "papermill_runs/<profile>/results" in ipynb.cells[0].source
+
+
 def _execute(tmp_path, name, **params):
     out = tmp_path / name
     papermill.execute_notebook(str(NOTEBOOK), str(out), kernel_name="python3", cwd=str(REPO_ROOT / "notebooks"),
