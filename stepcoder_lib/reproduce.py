@@ -12,9 +12,10 @@ before and after it ran); they are recorded in ``.stamps/<notebook>.json`` besid
 notebooks, and a step whose recorded outputs are gone or changed runs again. ``force=True``
 (``FORCE=1``) runs every step.
 
-While a step runs, the terminal shows papermill's cell progress bar and the notebook's own output
-streamed live; the kernel draws the library's progress bars as text (an IPython startup file makes
-``tqdm.auto`` the console bar) so that they show there too.
+While a step runs, the terminal shows papermill's cell progress bar, the notebook's own output
+streamed live (papermill's ``stdout_file``/``stderr_file``, like ``--log-output``), and the library's
+progress bars (``stepcoder_lib.progress`` draws them on the kernel's terminal when
+``STEPCODER_TERMINAL_PROGRESS=1``, which this runner sets for its kernels).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -39,22 +39,6 @@ REPO = repo_root()
 #: Parameters every profile passes to the notebooks that declare them.
 PROFILES: dict[str, dict[str, object]] = {name: {"profile": name} for name in ("smoke", "tiny", "small", "paper")}
 STAMPS = ".stamps"
-#: Runs in the kernel before the notebook (IPython startup file): console progress bars.
-_KERNEL_STARTUP = '''\
-# Written by stepcoder_lib.reproduce for headless runs: text progress bars, which papermill streams
-# to the terminal (widget bars would show nothing there).
-try:
-    import tqdm.auto
-    import tqdm.autonotebook
-    import tqdm.std
-
-    tqdm.auto.tqdm = tqdm.autonotebook.tqdm = tqdm.std.tqdm
-    tqdm.auto.trange = tqdm.autonotebook.trange = tqdm.std.trange
-except ImportError:
-    pass
-'''
-
-
 @dataclass
 class Step:
     """What happened to one notebook in one ``run``."""
@@ -135,16 +119,13 @@ def input_key(notebook: Path, params: Mapping[str, Any], lib: str, upstream: lis
 # ----------------------------------------------------------------------------- the kernel's environment
 @contextlib.contextmanager
 def _kernel_environment() -> Iterator[None]:
-    """Kernels import this checkout's library and draw console progress bars; restored afterwards."""
-    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "IPYTHONDIR", "TQDM_MININTERVAL")}
-    ipython_dir = Path(tempfile.mkdtemp(prefix="stepcoder-ipython-"))
-    startup = ipython_dir / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "00-stepcoder-progress.py").write_text(_KERNEL_STARTUP, encoding="utf-8")
+    """Kernels import this checkout's library and draw ``stepcoder_lib.progress`` bars in this terminal too."""
+    from stepcoder_lib.progress import TERMINAL_ENV
+
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", TERMINAL_ENV)}
     try:
         os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [saved["PYTHONPATH"]])])
-        os.environ["IPYTHONDIR"] = str(ipython_dir)
-        os.environ.setdefault("TQDM_MININTERVAL", "1")  # a refresh a second: a readable terminal and notebook
+        os.environ[TERMINAL_ENV] = "1"
         yield
     finally:
         for k, v in saved.items():
@@ -152,7 +133,6 @@ def _kernel_environment() -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        shutil.rmtree(ipython_dir, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- running

@@ -25,6 +25,7 @@ from stepcoder_lib.evaluation import (
     pass_at_k_by_model,
 )
 from stepcoder_lib.paths import repo_root
+from stepcoder_lib.progress import progress as progress_bar
 from stepcoder_lib.results_table import table_cells
 from stepcoder_lib.runs import CONFIGS, Run, discover_runs
 
@@ -93,13 +94,11 @@ def evaluate_entries(entries: Sequence[Entry], benchmarks: Mapping[str, tuple[Se
                      settings: EvalSettings, executor: Any, profile: Any, *, use_cache: bool = True,
                      cache: Any = None, progress: bool = True) -> dict[tuple[str, int], dict[str, EvalResult]]:
     """Every entry on every benchmark (``{name: (problems, PromptFormat)}``); results by (config, seed)."""
-    from tqdm.auto import tqdm
-
     out: dict[tuple[str, int], dict[str, EvalResult]] = {}
     jobs = [(e, name) for e in entries for name in benchmarks]
-    bar = tqdm(jobs, desc="evaluating models", unit="eval", disable=not progress)
+    bar = progress_bar(jobs, desc="evaluating models", unit="eval", enabled=progress)
     for entry, name in bar:
-        bar.set_postfix_str(f"{entry.ref.name} / {name}")
+        bar.set_postfix(model=entry.ref.name, benchmark=name)
         problems, fmt = benchmarks[name]
         out.setdefault((entry.config, entry.seed), {})[name] = evaluate(
             entry.ref, problems, fmt, settings, executor, profile=profile, cache=cache, benchmark=name,

@@ -18,13 +18,13 @@ from stepcoder_lib.results_table import APPS_COLUMNS, build_table, write_table
 
 MAKE = """\
 import os, pathlib
-import tqdm.auto
+from stepcoder_lib.progress import progress
 art = pathlib.Path(os.environ["STEPCODER_ARTIFACTS"])
 art.mkdir(parents=True, exist_ok=True)
 (art / "made.txt").write_text(f"{profile}:{value}")
-for _ in tqdm.auto.tqdm(range(3), desc="fake work"):
+for _ in progress(range(3), desc="fake work"):
     pass
-print("progress bar class:", tqdm.auto.tqdm.__module__)
+print("terminal progress:", os.environ.get("STEPCODER_TERMINAL_PROGRESS"))
 """
 USE = """\
 import os, pathlib
@@ -67,11 +67,13 @@ def chain(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_steps_skip_when_inputs_are_unchanged_and_rerun_when_any_changes(chain):
+def test_steps_skip_when_inputs_are_unchanged_and_rerun_when_any_changes(chain, capfd):
     run, folder, lib, out, art = chain
     assert run() == ["ran", "ran"]
     assert (art / "used.txt").read_text() == "SMOKE:1"  # the profile parameter reached the notebook
-    assert "progress bar class: tqdm.std" in _outputs(out / "01_make.ipynb")  # text bars: they stream
+    assert "terminal progress: 1" in _outputs(out / "01_make.ipynb")
+    terminal = capfd.readouterr().err  # the kernel's own stderr is the terminal of `make reproduce`
+    assert "fake work" in terminal and "3/3" in terminal
     assert str(reproduce.REPO / "stepcoder_lib") in _outputs(out / "02_use.ipynb")  # this checkout's library
     stamp = json.loads((out / ".stamps" / "01_make.json").read_text())
     assert str(art / "made.txt") in stamp["outputs"] and stamp["params"] == {"profile": "smoke"}
