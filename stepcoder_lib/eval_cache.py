@@ -117,7 +117,10 @@ def problems_digest(problems: Sequence[Any], prompts: Sequence[str]) -> str:
 
 def executor_settings(config: Any) -> dict[str, Any]:
     """The executor settings that can change a verdict (the worker count cannot)."""
-    settings = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        settings = dataclasses.asdict(config)
+    else:
+        settings = dict(config)
     settings.pop("workers", None)
     return settings
 

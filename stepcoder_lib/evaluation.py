@@ -336,6 +336,8 @@ def evaluate(ref: ModelRef, problems: Sequence[Problem], fmt: PromptFormat, sett
         return EvalResult(ref.name, benchmark, key, pd.DataFrame(records), settings.ks, meta, from_cache=True)
     model, tokenizer = ref.model, ref.tokenizer
     if model is None:
+        if ref.source is None:
+            raise ValueError(f"model {ref.name!r}: give a source (folder or hub id) or a loaded model")
         model, tokenizer = loader(ref.source, profile)
     t0 = time.time()
     samples = generate(model, tokenizer, prompts, settings)
@@ -346,7 +348,10 @@ def evaluate(ref: ModelRef, problems: Sequence[Problem], fmt: PromptFormat, sett
              "generate_s": round(t1 - t0, 2), "execute_s": round(t2 - t1, 2),
              "verdicts": dict(Counter(r["verdict"] for r in records))}
     path = cache.put(key, parts, records, extra)
-    meta, stored = cache.get(key)  # read back: a hit and a miss then give identical DataFrames
+    entry = cache.get(key)  # read back: a hit and a miss then give identical DataFrames
+    if entry is None:
+        raise RuntimeError(f"evaluation cache entry {path} vanished right after it was written")
+    meta, stored = entry
     meta["cache_dir"] = str(path)
     return EvalResult(ref.name, benchmark, key, pd.DataFrame(stored), settings.ks, meta, from_cache=False)
 

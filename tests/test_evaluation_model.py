@@ -27,7 +27,7 @@ class CountingLoader:
 
 def test_tiny_model_end_to_end_with_cache_hits_and_misses(model_dir, executor, cov_executor, tmp_path):
     profile = get_profile("smoke")
-    problems = [p for p in synthetic_test_problems(6)][:2]
+    problems = synthetic_test_problems(6)[:2]
     fmt = apps_format(profile)
     settings = EvalSettings.from_profile(profile, max_new_tokens=12)
     cache = EvalCache(tmp_path / "cache")

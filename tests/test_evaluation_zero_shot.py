@@ -114,5 +114,6 @@ def test_apps_format_keeps_starter_code_when_the_prompt_ends_with_it():
     problem = next(p for p in synthetic_test_problems(8) if p.starter_code)
     prompt = fmt.prompt(problem)
     assert problem.statement.strip() in prompt
-    assert fmt.program(problem, prompt + problem.starter_code, "    return 1\n") == problem.starter_code + "    return 1\n"
+    body = "    return 1\n"
+    assert fmt.program(problem, prompt + problem.starter_code, body) == problem.starter_code + body
     assert fmt.program(problem, prompt, "```python\nprint(1)\n```") == "print(1)\n"
