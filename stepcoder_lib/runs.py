@@ -1,22 +1,27 @@
 """Where training runs live and how the results notebook finds them: the run registry.
 
-Every trained model of the ablation is one *run*, in one folder::
+Every trained model of the ablation is one *run*, in one folder under ``runs_root(profile)`` =
+``artifacts_dir()/runs/<profile>/``, in either of two layouts::
 
-    artifacts_dir()/runs/<profile>/<config>/seed<k>/
+    <config>/seed<k>/                     the plain layout (``run_dir``)
+    <algo>-<setting>-seed<k>-<key>/       the trainer's keyed layout (``stepcoder_lib.train``): one folder
+                                          per hash of everything the run depends on, ``done.json`` when finished
         config.json      the effective configuration (profiles.save_effective_config), plus run settings
         metrics.jsonl    one JSON object per optimisation step (keys below)
-        model/           the final policy, save_pretrained format (weights + config + tokenizer)
+        model/ or policy/   the final policy, save_pretrained format (weights + config + tokenizer)
 
 ``<config>`` names one row of the paper's ablation table (``CONFIGS``): ``base`` (optional: when it
-is absent the results notebook evaluates ``profile.model.base``), ``sft``, and per RL algorithm
-``<algo>-vanilla`` / ``-fgo`` / ``-cccs`` / ``-stepcoder`` (``config_name`` builds them). Writers
-(the trainers, notebooks 02-05) should use ``run_dir``; readers use ``discover_runs``.
+is absent the results notebook evaluates the profile's base model), ``sft`` (optional: else the
+profile's SFT baseline), and per RL algorithm ``<algo>-vanilla`` / ``-fgo`` / ``-cccs`` /
+``-stepcoder`` (``config_name`` builds them). When keyed folders hold the same config and seed more
+than once (runs of an older profile or library), the most recently finished one counts and the
+others are reported as superseded.
 
 ``metrics.jsonl`` keys the figures read (``METRIC_KEYS``; any other keys are kept and ignored):
 ``step`` (int, from 0 or 1), ``reward_mean`` (mean rollout reward), ``pass_rate`` (share of rollouts
-that passed), ``mean_stage`` (mean CCCS stage over the training problems; absent or 0 without CCCS),
-``fgo_kept_share`` (share of completion tokens FGO keeps in the loss; absent or 1 without FGO).
-A few common spellings of each are accepted too (``METRIC_ALIASES``).
+that passed), ``stage_mean`` (mean CCCS stage over the training problems; absent without CCCS),
+``fgo_kept_share`` (share of completion tokens FGO keeps in the loss; absent without FGO).
+A few other spellings of each are accepted too (``METRIC_ALIASES``).
 """
 
 from __future__ import annotations
@@ -40,16 +45,19 @@ CONFIGS: dict[str, str] = {
     "sft": "SFT",
     **{f"{algo}-{v}": f"{label} ({algo.upper()})" for algo in ALGOS for v, label in _VARIANTS.items()},
 }
-METRIC_KEYS: dict[str, str] = {"reward": "reward_mean", "pass_rate": "pass_rate", "mean_stage": "mean_stage",
+METRIC_KEYS: dict[str, str] = {"reward": "reward_mean", "pass_rate": "pass_rate", "mean_stage": "stage_mean",
                                "fgo_kept": "fgo_kept_share"}
 #: Other spellings accepted per quantity (TRL-style slashes, short names), first match wins.
 METRIC_ALIASES: dict[str, tuple[str, ...]] = {
     "reward": ("reward_mean", "reward", "rewards/mean", "train/reward_mean", "reward/mean"),
     "pass_rate": ("pass_rate", "verdicts/passed", "train/pass_rate"),
-    "mean_stage": ("mean_stage", "curriculum/mean_stage", "cccs/mean_stage", "curriculum_mean_stage"),
+    "mean_stage": ("stage_mean", "mean_stage", "curriculum/mean_stage", "cccs/mean_stage", "curriculum_mean_stage"),
     "fgo_kept": ("fgo_kept_share", "fgo/kept_share", "fgo_kept", "mask/kept_share"),
 }
 _SEED_DIR = re.compile(r"^seed(\d+)$")
+_KEYED_DIR = re.compile(rf"^(?P<config>(?:{'|'.join(ALGOS)})-(?:{'|'.join(_VARIANTS)}))-seed(?P<seed>\d+)"
+                        r"(?:-(?P<key>[0-9a-zA-Z]+))?$")
+_MODEL_DIRS: tuple[str, ...] = ("model", "policy")
 
 
 def config_name(algo: str, cccs: bool, fgo: bool) -> str:
@@ -87,7 +95,11 @@ class Run:
 
     @property
     def model_dir(self) -> Path:
-        return self.path / "model"
+        """``model/`` (plain layout) or ``policy/`` (the trainer's), whichever holds a model."""
+        for name in _MODEL_DIRS:
+            if (self.path / name / "config.json").is_file():
+                return self.path / name
+        return self.path / _MODEL_DIRS[0]
 
     @property
     def has_model(self) -> bool:
@@ -98,38 +110,60 @@ class Run:
         return self.path / "metrics.jsonl"
 
 
-def discover_runs(root: str | Path) -> tuple[list[Run], list[str]]:
-    """Runs under ``root`` (a ``runs_root``) in table order, and one line per folder that is not a run.
+def _settings(folder: Path, problems: list[str]) -> dict[str, Any]:
+    if not (folder / "config.json").is_file():
+        return {}
+    try:
+        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        problems.append(f"{folder / 'config.json'}: invalid JSON ({exc.msg})")
+        return {}
 
-    Unknown config names and seed folders without a model are reported rather than dropped silently.
+
+def discover_runs(root: str | Path) -> tuple[list[Run], list[str]]:
+    """Runs under ``root`` (a ``runs_root``) in table order, and one line per folder left out, saying why.
+
+    Unknown folder names, runs without a model and superseded keyed runs are reported, never dropped silently.
     """
     root = Path(root)
-    runs, problems = [], []
+    runs: list[Run] = []
+    problems: list[str] = []
     if not root.is_dir():
         return [], [f"{root}: no runs folder (train first: notebooks 02-05)"]
-    order = {name: i for i, name in enumerate(CONFIGS)}
-    for config_dir in sorted(root.iterdir(), key=lambda p: (order.get(p.name, len(order)), p.name)):
-        if not config_dir.is_dir():
+    keyed: dict[tuple[str, int], list[Run]] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        m = _KEYED_DIR.match(folder.name)
+        if m:
+            keyed.setdefault((m["config"], int(m["seed"])), []).append(
+                Run(m["config"], int(m["seed"]), folder, _settings(folder, problems)))
             continue
-        if config_dir.name not in CONFIGS:
-            problems.append(f"{config_dir}: unknown config name (expected one of {', '.join(CONFIGS)})")
+        if folder.name not in CONFIGS:
+            problems.append(f"{folder}: unknown config name (expected one of {', '.join(CONFIGS)}, or "
+                            f"<algo>-<setting>-seed<k>-<key>)")
             continue
-        for seed_dir in sorted(config_dir.iterdir()):
+        for seed_dir in sorted(folder.iterdir()):
             m = _SEED_DIR.match(seed_dir.name)
             if not (seed_dir.is_dir() and m):
                 problems.append(f"{seed_dir}: not a seed<k> folder")
                 continue
-            settings: dict[str, Any] = {}
-            if (seed_dir / "config.json").is_file():
-                try:
-                    settings = json.loads((seed_dir / "config.json").read_text(encoding="utf-8"))
-                except json.JSONDecodeError as exc:
-                    problems.append(f"{seed_dir / 'config.json'}: invalid JSON ({exc.msg})")
-            run = Run(config_dir.name, int(m.group(1)), seed_dir, settings)
-            if not run.has_model:
-                problems.append(f"{seed_dir}: no model/ (unfinished run?)")
-            runs.append(run)
-    runs.sort(key=lambda r: (order[r.config], r.seed))
+            runs.append(Run(folder.name, int(m.group(1)), seed_dir, _settings(seed_dir, problems)))
+    for (config, seed), group in keyed.items():
+        finished = [r for r in group if (r.path / "done.json").is_file() and r.has_model]
+        if not finished:
+            problems += [f"{r.path}: unfinished (no done.json with a model): not evaluated" for r in group]
+            continue
+        finished.sort(key=lambda r: (r.path / "done.json").stat().st_mtime_ns)
+        winner = finished[-1]
+        problems += [f"{r.path}: superseded by {winner.path.name} (same config and seed, finished later)"
+                     for r in group if r is not winner]
+        problems += [f"{r.path}: superseded by {winner.path.name} (the trainer's finished run of the same config "
+                     f"and seed)" for r in runs if (r.config, r.seed) == (config, seed)]
+        runs = [r for r in runs if (r.config, r.seed) != (config, seed)] + [winner]
+    for run in runs:
+        if not run.has_model:
+            problems.append(f"{run.path}: no {' or '.join(_MODEL_DIRS)}/ with a model (unfinished run?)")
+    order = {name: i for i, name in enumerate(CONFIGS)}
+    runs.sort(key=lambda r: (order[r.config], r.seed, str(r.path)))
     return runs, problems
 
 

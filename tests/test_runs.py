@@ -69,3 +69,32 @@ def test_metrics_load_long_with_aliases_and_name_the_bad_line(tmp_path):
     bad.write_text('{"step": 0}\n{"step": 1,\n')
     with pytest.raises(ValueError, match=r"bad.jsonl:2: invalid JSON"):
         runs.read_metrics(bad)
+
+
+def _keyed(root, name, done_at=None, model="policy"):
+    """A run in the trainer's keyed layout: <algo>-<setting>-seed<k>-<key>/ with policy/ and done.json."""
+    import os
+
+    path = root / name
+    (path / model).mkdir(parents=True)
+    (path / model / "config.json").write_text("{}")
+    if done_at is not None:
+        (path / "done.json").write_text("{}")
+        os.utime(path / "done.json", ns=(done_at, done_at))
+    return path
+
+
+def test_the_trainers_keyed_layout_is_read_and_the_latest_finished_run_counts(tmp_path):
+    old = _keyed(tmp_path, "ppo-stepcoder-seed0-aaa111", done_at=1_000_000_000)
+    new = _keyed(tmp_path, "ppo-stepcoder-seed0-bbb222", done_at=2_000_000_000)
+    unfinished = _keyed(tmp_path, "ppo-stepcoder-seed0-ccc333")
+    grpo = _keyed(tmp_path, "grpo-fgo-seed1-ddd444", done_at=1_500_000_000)
+    waiting = _keyed(tmp_path, "ppo-cccs-seed0-eee555")  # killed before done.json: noted, never evaluated
+    _run(tmp_path, "ppo-stepcoder", 0)  # the same config and seed in the plain layout: the trainer's run wins
+    found, problems = runs.discover_runs(tmp_path)
+    assert [(r.config, r.seed, r.path) for r in found] == [("ppo-stepcoder", 0, new), ("grpo-fgo", 1, grpo)]
+    assert found[0].model_dir == new / "policy" and found[0].label == "StepCoder (PPO)"
+    assert any(str(old) in p and "superseded" in p for p in problems)
+    assert any(str(unfinished) in p and "superseded" in p for p in problems)
+    assert any(str(tmp_path / "ppo-stepcoder" / "seed0") in p and "superseded" in p for p in problems)
+    assert any(str(waiting) in p and "unfinished" in p for p in problems)
