@@ -23,9 +23,9 @@
 # configuration, curriculum progress (CCCS), the share of tokens FGO keeps, the failure breakdown of the
 # paper's Figure 4 (compile errors vs runtime errors + wrong answers) and pass@k curves.
 #
-# **What it needs.** The runs of notebooks 02-05 under `artifacts/runs/<profile>/<config>/seed<k>/`
-# (`config.json`, `metrics.jsonl`, `model/`; the layout is documented in `stepcoder_lib/runs.py`) and the
-# APPS+ test split (notebook 01). Every evaluation is cached (`artifacts/eval_cache/`) under a key of the
+# **What it needs.** The base model and SFT baseline of notebook 02, the RL runs of notebooks 03-05 under
+# `artifacts/runs/<profile>/` (`config.json`, `metrics.jsonl` and the model of each run; the layout is
+# documented in `stepcoder_lib/runs.py`) and the APPS+ test split (notebook 01). Every evaluation is cached (`artifacts/eval_cache/`) under a key of the
 # model's weights, the problems and prompts, the decoding and the executor settings: a re-run only
 # re-renders.
 #
@@ -42,7 +42,10 @@ overrides = {}  # dotted profile overrides, e.g. {"eval.n_samples": 8}
 runs_dir = None  # None: artifacts/runs/<profile> (where notebooks 02-05 write their runs)
 apps_plus = None  # None: the profile's APPS+ test split (notebook 01); else an APPS+ JSON-lines path
 out_dir = None  # None: papermill_runs/<profile>/results
-include_base = True  # evaluate the base model (runs_dir/base when present, else the profile's model.base)
+include_base = True  # evaluate the base model (runs_dir/base when present, else the profile's base model)
+base_model = None  # None: the profile's base model (the tiny model built by notebook 02); else a folder or hub id
+include_sft = True  # evaluate the SFT baseline (runs_dir/sft when present, else the profile's, notebook 02)
+sft_model = None  # None: the profile's SFT baseline; else a folder
 configs = None  # None: every config found; else a list such as ["sft", "ppo-vanilla", "ppo-stepcoder"]
 n_samples = None  # None: the profile's eval.n_samples (samples per problem)
 ks = None  # None: the profile's eval.ks, the k of pass@k (each at most n_samples)
@@ -82,6 +85,8 @@ from stepcoder_lib.profiles import get_profile
 from stepcoder_lib.results import (
     by_model,
     collect_cells,
+    default_base_source,
+    default_sft_source,
     evaluate_entries,
     evaluations_frame,
     model_entries,
@@ -169,7 +174,10 @@ for note in zero_shot_notes:
 # programs and verdicts.
 
 # %%
-entries, entry_notes = model_entries(prof, runs_path, include_base=include_base, configs=configs)
+sources = {"base_source": (lambda p: str(base_model)) if base_model else default_base_source,
+           "sft_source": (lambda p: str(sft_model)) if sft_model else default_sft_source}
+entries, entry_notes = model_entries(prof, runs_path, include_base=include_base, include_sft=include_sft,
+                                     configs=configs, **sources)
 for note in entry_notes:
     print("note:", note)
 if not entries:

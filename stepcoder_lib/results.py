@@ -56,30 +56,68 @@ def _looks_like_hub_id(source: str) -> bool:
     return len(parts) == 2 and all(parts) and not Path(source).exists()
 
 
-def model_entries(profile: Any, root: str | Path, include_base: bool = True, configs: Sequence[str] | None = None,
+def default_base_source(profile: Any) -> str:
+    """The base model's folder (``models.base_model_path``: the tiny model built here, cached) or hub id.
+
+    Falls back to ``profile.model.base`` as given while ``stepcoder_lib.models`` is not on this branch
+    (it is written in parallel; the lead removes the fallback when the branches merge).
+    """
+    try:
+        from stepcoder_lib.models import base_model_path  # type: ignore[import-not-found]
+    except ImportError:
+        return str(profile.model.base)
+    return str(base_model_path(profile))
+
+
+def default_sft_source(profile: Any) -> str | None:
+    """The profile's SFT baseline (``sft.train_sft``: notebook 02's cached model).
+
+    None while ``stepcoder_lib.sft`` is not on this branch (the lead removes the fallback when merging).
+    """
+    try:
+        from stepcoder_lib.sft import train_sft  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return str(train_sft(profile))
+
+
+def model_entries(profile: Any, root: str | Path, include_base: bool = True, include_sft: bool = True,
+                  configs: Sequence[str] | None = None, *,
+                  base_source: Callable[[Any], str] = default_base_source,
+                  sft_source: Callable[[Any], str | None] = default_sft_source,
                   loader: Callable[[str, Any], tuple[Any, Any]] = load_for_eval) -> tuple[list[Entry], list[str]]:
     """The models to evaluate, in table order, and notes on everything left out (with why).
 
-    Runs come from ``root`` (``runs.discover_runs``). The base row is ``root/base`` when a run
-    folder holds it, else ``profile.model.base``: a folder or hub id is identified by its files or
-    commit; a name only the training code resolves (``tiny``) is loaded here and identified by its
-    parameters.
+    Runs come from ``root`` (``runs.discover_runs``). The base and SFT rows come from run folders
+    when they hold them, else from ``base_source``/``sft_source`` (the profile's base model and SFT
+    baseline). A folder or hub id is identified by its files or commit; a name only the training
+    code resolves (``tiny``) is loaded here and identified by its parameters.
     """
     runs, notes = discover_runs(root)
     runs = [r for r in runs if configs is None or r.config in configs]
+    wanted = set(CONFIGS if configs is None else configs)
     entries: list[Entry] = []
-    if include_base and not any(r.config == "base" for r in runs) and (configs is None or "base" in configs):
-        source = str(profile.model.base)
-        if Path(source).expanduser().is_dir() or _looks_like_hub_id(source):
-            entries.append(Entry("base", 0, source, ModelRef(CONFIGS["base"], source=source)))
-        else:
-            try:
-                model, tok = loader(source, profile)
-            except (OSError, ValueError, ImportError) as exc:
-                notes.append(f"base model {source!r}: not evaluated ({type(exc).__name__}: {exc})")
+    if include_base and "base" in wanted and not any(r.config == "base" for r in runs):
+        try:
+            source = base_source(profile)
+            if Path(source).expanduser().is_dir() or _looks_like_hub_id(source):
+                entries.append(Entry("base", 0, source, ModelRef(CONFIGS["base"], source=source)))
             else:
+                model, tok = loader(source, profile)
                 entries.append(Entry("base", 0, f"profile {profile.name}: model.base={source}",
                                      ModelRef(CONFIGS["base"], model=model, tokenizer=tok)))
+        except (OSError, ValueError, RuntimeError) as exc:  # unreachable weights: one row missing, with why
+            notes.append(f"base model {profile.model.base!r}: not evaluated ({type(exc).__name__}: {exc})")
+    if include_sft and "sft" in wanted and not any(r.config == "sft" for r in runs):
+        try:
+            sft = sft_source(profile)
+        except (OSError, ValueError, RuntimeError) as exc:
+            notes.append(f"SFT baseline: not evaluated ({type(exc).__name__}: {exc})")
+        else:
+            if sft is None:
+                notes.append("SFT baseline: no sft run folder and no stepcoder_lib.sft to find it: not evaluated")
+            else:
+                entries.append(Entry("sft", 0, sft, ModelRef(f"{CONFIGS['sft']} seed0", source=sft)))
     for run in runs:
         if not run.has_model:
             continue  # discover_runs already noted it

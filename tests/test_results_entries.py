@@ -25,7 +25,7 @@ def test_runs_in_table_order_and_base_from_a_folder_or_hub_id(tmp_path):
     _run(tmp_path, "ppo-stepcoder", 0)
     _run(tmp_path, "ppo-cccs", 0, model=False)
     hub = get_profile("smoke", {"model.base": "some-org/some-coder"})
-    entries, notes = model_entries(hub, tmp_path)
+    entries, notes = model_entries(hub, tmp_path, base_source=lambda p: p.model.base)
     assert [(e.config, e.seed) for e in entries] == [("base", 0), ("sft", 0), ("ppo-stepcoder", 0),
                                                      ("ppo-stepcoder", 1)]
     assert entries[0].ref.resolve_identity() == "hub:some-org/some-coder@main"
@@ -44,18 +44,35 @@ def test_a_named_base_model_is_loaded_and_identified_by_its_parameters(tmp_path)
         calls.append(source)
         return load_for_eval(folder, profile)
 
-    entries, _ = model_entries(get_profile("smoke"), tmp_path / "no-runs", loader=loader)
+    named = {"base_source": lambda p: p.model.base, "include_sft": False}
+    entries, _ = model_entries(get_profile("smoke"), tmp_path / "no-runs", loader=loader, **named)
     assert calls == ["tiny"] and entries[0].ref.model is not None
     assert entries[0].ref.resolve_identity().startswith("params:") and entries[0].origin.startswith("profile smoke")
 
     def unreachable(source, profile):
         raise OSError("weights not found")
 
-    entries, notes = model_entries(get_profile("smoke"), tmp_path / "no-runs", loader=unreachable)
+    entries, notes = model_entries(get_profile("smoke"), tmp_path / "no-runs", loader=unreachable, **named)
     assert entries == [] and any("base model 'tiny': not evaluated (OSError: weights not found)" in n for n in notes)
-    folder_profile = get_profile("smoke", {"model.base": str(folder)})
-    entries, _ = model_entries(folder_profile, tmp_path / "no-runs", loader=unreachable)  # a folder: not loaded
-    assert entries[0].ref.resolve_identity().startswith("files:")
+    built = {"base_source": lambda p: str(folder), "include_sft": False}  # a folder (the built tiny model): not loaded
+    entries, _ = model_entries(get_profile("smoke"), tmp_path / "no-runs", loader=unreachable, **built)
+    assert entries[0].ref.resolve_identity().startswith("files:") and entries[0].origin == str(folder)
+
+
+def test_the_sft_baseline_comes_from_the_profile_when_no_run_holds_it(tmp_path):
+    folder = save_tiny_model(tmp_path / "sft-model")
+    profile = get_profile("smoke")
+    entries, notes = model_entries(profile, tmp_path / "no-runs", include_base=False, sft_source=lambda p: str(folder))
+    assert [(e.config, e.seed, e.origin) for e in entries] == [("sft", 0, str(folder))]
+    entries, notes = model_entries(profile, tmp_path / "no-runs", include_base=False, sft_source=lambda p: None)
+    assert entries == [] and any("SFT baseline" in n and "not evaluated" in n for n in notes)
+    _run(tmp_path / "runs", "sft", 3)  # a run folder holding the SFT model takes precedence
+
+    def never(p):
+        raise AssertionError("the profile's SFT baseline must not be built when a run holds it")
+
+    entries, _ = model_entries(profile, tmp_path / "runs", include_base=False, sft_source=never)
+    assert [(e.config, e.seed) for e in entries] == [("sft", 3)]
 
 
 def _result(spec):
