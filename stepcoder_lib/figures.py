@@ -74,7 +74,9 @@ def plot_training_curves(metrics: pd.DataFrame, quantity: str, title: str, ylabe
             sub = metrics[metrics.config == config].dropna(subset=[column])
             wide = sub.pivot_table(index="step", columns="seed", values=column, aggfunc="mean").sort_index()
             wide = wide.rolling(smooth, min_periods=1).mean()
-            ax.plot(wide.index, wide.mean(axis=1), color=color, label=f"{CONFIGS[config]} ({wide.shape[1]} seeds)")
+            seeds = wide.shape[1]
+            ax.plot(wide.index, wide.mean(axis=1), color=color,
+                    label=f"{CONFIGS[config]} ({seeds} seed{'s' if seeds != 1 else ''})")
             if wide.shape[1] > 1:
                 ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color=color, alpha=0.18, lw=0)
         ax.set_xlabel("step")
