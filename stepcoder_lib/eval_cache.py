@@ -45,16 +45,39 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-_file_memo: dict[tuple[str, int, int, int], str] = {}
+_file_memo: dict[str, str] = {}
+_MEMO_MIN_BYTES = 64 << 20  # files this large (model weights) are remembered on disk across processes
+
+
+def _memo_path() -> Path:
+    return default_cache_dir() / "file_digests.json"
 
 
 def _file_digest(path: Path) -> str:
-    """sha256 of a file, remembered per (path, size, mtime, inode) so large weights are read once per process."""
+    """sha256 of a file, remembered per (path, size, mtime, inode).
+
+    Why: re-rendering the results of a 6.7B model must not re-read 13 GB of weights per model, so large
+    files' digests are also kept in ``eval_cache/file_digests.json`` (a changed file has a new key).
+    """
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
-    if key not in _file_memo:
-        _file_memo[key] = _sha256_file(path)
-    return _file_memo[key]
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+    if key in _file_memo:
+        return _file_memo[key]
+    on_disk: dict[str, str] = {}
+    if st.st_size >= _MEMO_MIN_BYTES and _memo_path().is_file():
+        try:
+            on_disk = json.loads(_memo_path().read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):  # a damaged memo only costs a re-hash
+            on_disk = {}
+    digest = on_disk.get(key) or _sha256_file(path)
+    _file_memo[key] = digest
+    if st.st_size >= _MEMO_MIN_BYTES and key not in on_disk:
+        on_disk[key] = digest
+        _memo_path().parent.mkdir(parents=True, exist_ok=True)
+        tmp = _memo_path().with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(on_disk, indent=0, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, _memo_path())
+    return digest
 
 
 def _hub_commit(repo_id: str, revision: str | None) -> str | None:

@@ -71,3 +71,34 @@ def test_entries_round_trip_and_half_written_entries_are_misses(tmp_path):
     (cache.path(key) / "samples.jsonl").unlink()  # an entry without its samples is not an entry
     assert cache.get(key) is None
     assert not [p for p in cache.root.iterdir() if p.name.startswith(".")]  # no temporary folders left
+
+
+def test_large_weight_digests_are_remembered_across_processes(tmp_path, monkeypatch):
+    import json
+    import os
+
+    from stepcoder_lib import eval_cache
+
+    monkeypatch.setenv("STEPCODER_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setattr(eval_cache, "_MEMO_MIN_BYTES", 100)
+    monkeypatch.setattr(eval_cache, "_file_memo", {})
+    model = tmp_path / "model"
+    model.mkdir()
+    weights = model / "model.safetensors"
+    weights.write_bytes(b"\x01" * 500)
+    first = model_identity(model)
+    memo_file = tmp_path / "artifacts" / "eval_cache" / "file_digests.json"
+    memo = json.loads(memo_file.read_text())
+    assert len(memo) == 1 and next(iter(memo)).startswith(str(weights.resolve()))
+    # A new process (empty in-memory memo) takes the digest from the file instead of reading the weights.
+    monkeypatch.setattr(eval_cache, "_file_memo", {})
+    memo_file.write_text(json.dumps(dict.fromkeys(memo, "0" * 64)))
+    assert model_identity(model) != first  # proves the remembered digest was used
+    weights.write_bytes(b"\x02" * 500)  # a changed file is a new key: hashed again
+    os.utime(weights, ns=(1, 1))
+    monkeypatch.setattr(eval_cache, "_file_memo", {})
+    assert model_identity(model) != first
+    weights.write_bytes(b"\x01" * 500)
+    monkeypatch.setattr(eval_cache, "_file_memo", {})
+    memo_file.unlink()
+    assert model_identity(model) == first
