@@ -300,13 +300,14 @@ def test_jsonl_source_with_a_repeated_id_and_a_corrupt_line(tmp_path, executor) 
     row = {"problem_id": 1, "question": "Print n + 1.", "difficulty": "interview", "starter_code": "",
            "solutions": json.dumps(["print(int(input()) + 1)"]),
            "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]})}
-    lines = [json.dumps(row), json.dumps({**row, "question": "again"}), "{not json", json.dumps({**row, "problem_id": 2})]
-    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
-    res = clean_apps(tmp_path / "train.jsonl", executor=executor, progress=False)
+    row["split"] = "train"  # the file's name does not tell the split; the rows do
+    lines = [json.dumps(row), json.dumps(row), "{not json", json.dumps({**row, "problem_id": 2})]
+    (tmp_path / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    res = clean_apps(tmp_path / "rows.jsonl", executor=executor, progress=False)
     assert [p.id for p in res.problems] == ["apps/train/0001", "apps/train/0002"]
     assert res.problems[0].statement == "Print n + 1."
     assert [(d.id, d.reason) for d in res.dropped] == [("apps/train/0001", "duplicate id"),
-                                                      ("apps/train/line00003", "corrupt file")]
+                                                      ("apps/unknown/line00003", "corrupt file")]
     assert res.n_input == 4
 
 
