@@ -52,7 +52,7 @@ def test_known_files_of_other_kinds_are_refused_in_one_sentence(tmp_path) -> Non
         assert loader in msg and "\n" not in msg and msg.count(". ") == 0, msg
 
 
-def test_mapcoder_selected150_rows(tmp_path) -> None:
+def test_mapcoder_selected150_rows(tmp_path, executor) -> None:
     path = write_rows(tmp_path / "selected150.jsonl", [mapcoder_row(3554, call=True), mapcoder_row(12)])
     with pytest.raises(DataError, match="split="):  # MapCoder's file does not say which APPS split it drew from
         read_apps(path)
@@ -64,6 +64,11 @@ def test_mapcoder_selected150_rows(tmp_path) -> None:
     with pytest.warns(UserWarning, match="unsupported format"):
         (p,) = load_apps(path, split="train", errors="warn")
     assert p.tests.inputs == ("1\n", "41\n") and p.tests.outputs == ("2\n", "42\n") and p.solutions == ()
+    # cleaning: MapCoder rows carry no solutions; each row is dropped with its true reason, none as "missing tests"
+    res = clean_apps(path, split="train", executor=executor, progress=False)
+    assert {d.id: (d.stage, d.reason) for d in res.dropped} == {
+        "apps/train/3554": ("read", "unsupported format"), "apps/train/0012": ("require", "missing solutions")}
+    assert res.report.reason_sections["unsupported format"]["by_difficulty"] == {"introductory": 1}
 
 
 def test_a_utf8_byte_order_mark_is_not_content(tmp_path) -> None:

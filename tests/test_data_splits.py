@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from data_helpers import codeparrot_row, write_apps_problem, write_rows
 
-from stepcoder_lib.data import DataError, load_apps, read_apps
+from stepcoder_lib.data import DataError, assign_splits, clean_apps, load_apps, read_apps
 
 
 def test_ids_and_splits_come_from_folder_field_hub_or_argument(tmp_path) -> None:
@@ -59,3 +61,24 @@ def test_a_file_mixing_both_splits_without_a_split_field_is_refused(tmp_path) ->
     rows = [codeparrot_row(0), codeparrot_row(0, question="A test-split problem numbered 0 too.")]
     with pytest.raises(DataError, match=r":2: id apps/train/0000 was already used by line 1.*'split' field"):
         read_apps(write_rows(tmp_path / "all.jsonl", rows), split="train")
+
+
+@pytest.mark.parametrize("respect_source_split", [True, False])
+def test_source_test_problems_never_enter_training_or_validation(tmp_path, executor, respect_source_split) -> None:
+    rows = [codeparrot_row(i, split="train", difficulty="introductory") for i in range(8)]
+    rows += [codeparrot_row(i, split="test", difficulty="introductory", question=f"Test problem {i}: print n + 1.")
+             for i in range(8)]
+    path = write_rows(tmp_path / "rows.jsonl", rows)
+    res = clean_apps(path, tmp_path / "out", executor=executor, respect_source_split=respect_source_split,
+                     plots=False, progress=False)
+    assert len(res.problems) == 16 and res.dropped == []
+    by_source = {p.id: p.split for p in res.problems}
+    assert {s for pid, s in by_source.items() if pid.startswith("apps/test/")} == {"test"}
+    train_side = {s for pid, s in by_source.items() if pid.startswith("apps/train/")}
+    assert train_side == ({"train", "validation"} if respect_source_split else {"train", "validation", "test"})
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["split_decided_by"] == {"split field": {"test": 8, "train": 8}}
+    assert "| split field | 8 | 8 |" in (tmp_path / "out" / "report.md").read_text()
+    # assign_splits on its own keeps the same promise, whatever the fractions
+    again = assign_splits(res.problems, seed=5, fractions=(0.0, 0.0, 1.0), respect_source_split=respect_source_split)
+    assert all(p.split == "test" for p in again if p.id.startswith("apps/test/"))

@@ -22,6 +22,8 @@ from stepcoder_lib.data.apps import (
     standardise_tests,
 )
 from stepcoder_lib.data.cleaning import (
+    NEW_REASONS,
+    REASONS,
     STAGES,
     CleaningResult,
     Dropped,
@@ -31,6 +33,7 @@ from stepcoder_lib.data.cleaning import (
     extract_conditionals,
     extract_starter_code,
     grade_against_truth,
+    run_candidates,
     stage_execute,
     stage_extract,
     stage_read,
@@ -52,11 +55,11 @@ from stepcoder_lib.data.problem import (
 from stepcoder_lib.data.report import CleaningReport, make_plots, write_report
 
 __all__ = [
-    "APPS_SPLITS", "SCHEMA_VERSION", "SPLITS", "STAGES", "CleaningReport", "CleaningResult", "DataError", "DataUnavailable",
-    "Dropped", "Problem", "RawApps", "assign_splits", "classify_failure", "clean_apps", "extract_conditionals",
-    "extract_starter_code", "grade_against_truth", "hub_reachable", "load_apps", "load_apps_plus", "load_humaneval", "load_mbpp",
-    "make_plots", "read_apps", "read_problems_jsonl", "realdata_dir", "repo_root", "stage_execute",
-    "stage_extract", "stage_read", "stage_require", "stage_standardise", "standardise_solution", "standardise_tests", "write_jsonl",
-    "write_report",
+    "APPS_SPLITS", "NEW_REASONS", "REASONS", "SCHEMA_VERSION", "SPLITS", "STAGES", "CleaningReport", "CleaningResult",
+    "DataError", "DataUnavailable", "Dropped", "Problem", "RawApps", "assign_splits", "classify_failure", "clean_apps",
+    "extract_conditionals", "extract_starter_code", "grade_against_truth", "hub_reachable", "load_apps",
+    "load_apps_plus", "load_humaneval", "load_mbpp", "make_plots", "read_apps", "read_problems_jsonl",
+    "realdata_dir", "repo_root", "run_candidates", "stage_execute", "stage_extract", "stage_read",
+    "stage_require", "stage_standardise", "standardise_solution", "standardise_tests",
+    "write_jsonl", "write_report",
 ]
-
