@@ -343,15 +343,19 @@ def test_jsonl_source_with_a_repeated_id_and_a_corrupt_line(tmp_path, executor) 
 @pytest.mark.realdata
 def test_realdata_train5_survives_with_first_solutions_and_test10_dropped(realdata, executor, tmp_path) -> None:
     res = clean_apps(realdata / "apps_train5", tmp_path / "t5", executor=executor, progress=False)
-    assert res.dropped == []
-    assert [p.id for p in res.problems] == ["apps/train/0001", "apps/train/0111", "apps/train/2287",
-                                            "apps/train/2404", "apps/train/4184"]
-    for p in res.problems:
+    # 2287 (AtCoder, "If there are multiple ways ..., any of those is accepted") has no unique answer
+    assert [(d.id, d.stage, d.reason) for d in res.dropped] == [("apps/train/2287", "answers", "several valid answers")]
+    assert [p.id for p in res.problems] == ["apps/train/0001", "apps/train/0111", "apps/train/2404", "apps/train/4184"]
+    kept = clean_apps(realdata / "apps_train5", executor=executor, several_answers="keep", progress=False)
+    assert [p.id for p in kept.problems] == ["apps/train/0001", "apps/train/0111", "apps/train/2287",
+                                             "apps/train/2404", "apps/train/4184"]
+    assert kept.dropped == [] and kept.problems[2].metadata["several_answers"] == ["statement: 'any of those'"]
+    for p in kept.problems:
         first = json.loads((realdata / "apps_train5" / "train" / p.id[-4:] / "solutions.json").read_text())[0]
         assert p.metadata["canonical_index"] == 0 and p.metadata["time_limit_s"] == 1.0
         assert p.canonical_solution == first.replace("\r\n", "\n")
         assert p.canonical_solution.startswith(p.starter_code) and p.split in ("train", "validation")
-    by = {p.id: p for p in res.problems}
+    by = {p.id: p for p in kept.problems}
     assert by["apps/train/4184"].metadata["outputs_unwrapped"] is True
     assert by["apps/train/4184"].tests.outputs[0] is False
     assert by["apps/train/2404"].metadata["outputs_unwrapped"] is False and by["apps/train/2404"].tests.outputs == (9,)

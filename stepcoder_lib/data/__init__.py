@@ -34,11 +34,13 @@ from stepcoder_lib.data.cleaning import (
     extract_starter_code,
     grade_against_truth,
     run_candidates,
+    stage_answers,
     stage_execute,
     stage_extract,
     stage_read,
     stage_require,
     stage_standardise,
+    statement_allows_several_answers,
 )
 from stepcoder_lib.data.humaneval import load_humaneval
 from stepcoder_lib.data.loaders import hub_reachable, realdata_dir, repo_root
@@ -59,7 +61,7 @@ __all__ = [
     "DataError", "DataUnavailable", "Dropped", "Problem", "RawApps", "assign_splits", "classify_failure", "clean_apps",
     "extract_conditionals", "extract_starter_code", "grade_against_truth", "hub_reachable", "load_apps",
     "load_apps_plus", "load_humaneval", "load_mbpp", "make_plots", "read_apps", "read_problems_jsonl",
-    "realdata_dir", "repo_root", "run_candidates", "stage_execute", "stage_extract", "stage_read",
+    "realdata_dir", "repo_root", "run_candidates", "stage_answers", "stage_execute", "stage_extract", "stage_read",
     "stage_require", "stage_standardise", "standardise_solution", "standardise_tests",
-    "write_jsonl", "write_report",
+    "statement_allows_several_answers", "write_jsonl", "write_report",
 ]

@@ -12,7 +12,8 @@ Stages (``STAGES``; each returns what it keeps and a ``Dropped`` record per prob
                     (``def main(): ...`` + ``main()``, noted); malformed tests drop the problem.
 3. ``execute``      run candidate solutions in the executor and choose the canonical one (see
                     "Time limits" below). Round r runs candidate r of every still-unresolved
-                    problem in one batch (at most ``max_candidates`` rounds). Where every
+                    problem in one batch (at most ``max_candidates`` rounds), and ``answer_checks``
+                    more candidates run after the chosen one, as evidence for stage 4. Where every
                     call-based output is a one-element list and the canonical solution returns the
                     element (the executor's ``unwrapped`` rule accepted every test), the outputs
                     are unwrapped, re-verified, and ``metadata["outputs_unwrapped"]`` says so. A
@@ -20,14 +21,23 @@ Stages (``STAGES``; each returns what it keeps and a ``Dropped`` record per prob
                     class (the solution APPS lists first; every candidate's class is in the detail):
                     syntax error, python 2 code, missing library, removed API, timeout, runtime
                     error, wrong output.
-4. ``extract``      the canonical solution's conditional statements (``curriculum.
+4. ``answers``      problems whose answer is not unique, which APPS (no checker) cannot judge: the
+                    statement says so ("print any of them", "in any order", "if there are several
+                    answers") or candidates that pass some tests print, on every test they fail,
+                    the expected tokens in another order, two of them in two different orders of
+                    one test's answer. Dropped as ``several valid
+                    answers`` by default; ``several_answers="keep"`` keeps them with
+                    ``metadata["several_answers"]``. A single reordering, or candidates that pass
+                    some tests and answer another differently, are only noted
+                    (``metadata["answer_evidence"]``): a near-miss wrong solution can look the same.
+5. ``extract``      the canonical solution's conditional statements (``curriculum.
                     find_conditional_statements``: start/end chars and lines, the CCCS input) and
                     the starter code: for call-based problems the solution up to and including the
                     ``def <fn_name>(...):`` line (a prefix of the solution, as the paper defines it);
                     empty for stdin problems.
-5. ``split``        deterministic train / validation / test per difficulty (see ``assign_splits``);
+6. ``split``        deterministic train / validation / test per difficulty (see ``assign_splits``);
                     problems of APPS's own test split are always test.
-6. write            ``apps_plus.jsonl`` (one ``Problem.to_dict()`` per line, ``schema_version``
+7. write            ``apps_plus.jsonl`` (one ``Problem.to_dict()`` per line, ``schema_version``
                     in each), ``dropped.jsonl``, ``report.json``, ``report.md`` and the plots.
 
 **Time limits, and why reruns are byte-identical.** ``time_limit_s`` is the training limit T.
@@ -63,7 +73,7 @@ from stepcoder_lib.data.apps import UNSUPPORTED_FORMAT, RawApps, raw_to_problem,
 from stepcoder_lib.data.problem import DataError, Problem, write_jsonl
 from stepcoder_lib.testcases import TestCases
 
-STAGES: tuple[str, ...] = ("read", "require", "standardise", "execute", "extract", "split")
+STAGES: tuple[str, ...] = ("read", "require", "standardise", "execute", "answers", "extract", "split")
 
 # Drop reasons (the report counts these; keep them stable).
 MISSING_STATEMENT = "missing statement"
@@ -80,6 +90,7 @@ RUNTIME_ERROR = "runtime error"
 WRONG_OUTPUT = "wrong output"
 TIMEOUT = "timeout"
 INVALID_TESTS = "invalid tests"
+SEVERAL_ANSWERS = "several valid answers"
 EXTRACTION_FAILED = "extraction failed"
 CRASH = "crash"
 DUPLICATE_ID = "duplicate id"
@@ -105,11 +116,12 @@ REASONS: dict[str, str] = {
     RUNTIME_ERROR: "the first candidate raises an exception or exceeds the memory limit",
     WRONG_OUTPUT: "the first candidate prints or returns another answer",
     INVALID_TESTS: "the executor refused the tests",
+    SEVERAL_ANSWERS: "the answer is not unique and APPS has no checker (statement wording or reordered outputs)",
     EXTRACTION_FAILED: "the canonical solution could not be parsed for its conditional statements",
     CRASH: "the cleaning itself failed on this problem",
 }
 #: Reasons added for the real APPS data (issue 8); the report gives each its own section.
-NEW_REASONS: tuple[str, ...] = (REMOVED_API, PYTHON2, UNSUPPORTED_FORMAT)
+NEW_REASONS: tuple[str, ...] = (REMOVED_API, PYTHON2, SEVERAL_ANSWERS, UNSUPPORTED_FORMAT)
 
 DEFAULT_HEADROOM = 4.0
 
@@ -227,7 +239,7 @@ def stage_require(raws: Sequence[RawApps]) -> tuple[list[RawApps], list[Dropped]
 # ----------------------------------------------------------------------------- stage 2
 def standardise(raw: RawApps) -> Problem:
     """One RawApps -> Problem with standardised tests and solutions (``apps.raw_to_problem``); the
-    APPS starter code moves to metadata (stage 4 derives the APPS+ one), the split comes in stage 5."""
+    APPS starter code moves to metadata (stage 5 derives the APPS+ one), the split comes in stage 6."""
     return raw_to_problem(raw).replace(starter_code="", split="")
 
 
@@ -361,9 +373,58 @@ def _unwrappable(tests: TestCases) -> bool:
     return tests.format == "call" and all(isinstance(o, list) and len(o) == 1 for o in tests.outputs)
 
 
+def _reordered(got: str, expected: Any, excerpt_chars: int) -> bool:
+    """Whether ``got`` holds exactly the expected tokens in another order (and is not an excerpt)."""
+    if not isinstance(expected, str) or len(got) >= excerpt_chars:
+        return False
+    g, e = got.split(), expected.split()
+    return len(e) > 1 and g != e and sorted(g) == sorted(e)
+
+
+def answer_evidence(problem: Problem, results: Sequence[Any], canonical: int, excerpt_chars: int = 1000
+                    ) -> dict[str, Any]:
+    """What the candidates say about whether the answer is unique (stage 4 reads it).
+
+    ``reordered_output`` (with ``reordering_candidates`` and ``distinct_orders``): candidates that pass
+    some tests and print, on every test they fail, the expected tokens in another order, one of those
+    tests having 3 tokens or more ("in any order" problems). Stage 4 needs two different orders of
+    one test's answer: one reordering, or two identical ones, can be near-misses that moved a count
+    between two counters and so swapped them (measured on the synthetic dataset).
+    ``candidates_disagree``: a candidate that passes some tests answers another differently (also what
+    a near-miss wrong solution does).
+    """
+    from stepcoder_lib.executor import Verdict
+
+    evidence: dict[str, Any] = {}
+    reordering: list[str] = []
+    orders: dict[int, set[str]] = {}  # test -> the distinct reorderings of its expected tokens seen
+    for k, r in enumerate(results):
+        if k == canonical or isinstance(r, BaseException) or r.verdict != Verdict.WRONG_ANSWER:
+            continue
+        n_pass = sum(t.passed for t in r.tests)
+        wrong = [t for t in r.tests if t.verdict == Verdict.WRONG_ANSWER]
+        if not n_pass or not wrong:
+            continue
+        evidence.setdefault("candidates_disagree", f"candidate #{k} passes {n_pass} of {len(r.tests)} tests and "
+                                                   f"answers test {wrong[0].index} differently")
+        expected = [str(problem.tests.outputs[t.index]) for t in wrong]
+        if problem.format == "stdin" and max(len(e.split()) for e in expected) > 2 and all(
+                _reordered(t.stdout, e, excerpt_chars) for t, e in zip(wrong, expected)):
+            evidence.setdefault("reordering_candidates", []).append(k)
+            for t in wrong:
+                orders.setdefault(t.index, set()).add(" ".join(t.stdout.split()))
+            reordering.append(f"#{k} (passes {n_pass} of {len(r.tests)}, reorders test "
+                              f"{', '.join(str(t.index) for t in wrong)})")
+    if reordering:
+        evidence["distinct_orders"] = max(len(v) for v in orders.values())
+        evidence["reordered_output"] = ("candidate" + ("s " if len(reordering) > 1 else " ") + "; ".join(reordering)
+                                        + ": the expected tokens in another order on every test failed")
+    return evidence
+
+
 def stage_execute(problems: Sequence[Problem], *, executor: Any = None, executor_config: Any = None,
                   max_candidates: int = 10, keep_all_solutions: bool = False, progress: bool = True,
-                  time_limit_s: float | None = None, headroom: float = DEFAULT_HEADROOM,
+                  time_limit_s: float | None = None, headroom: float = DEFAULT_HEADROOM, answer_checks: int = 2,
                   measured_cpu_s: dict[str, float] | None = None) -> tuple[list[Problem], list[Dropped]]:
     """Stage 3: choose each problem's canonical solution by running its candidates (see module doc).
 
@@ -385,14 +446,14 @@ def stage_execute(problems: Sequence[Problem], *, executor: Any = None, executor
         time_limit_s = float(getattr(getattr(ex, "config", None), "time_limit_s", 4.0))
     try:
         return _execute(problems, ex, max_candidates, keep_all_solutions, progress, time_limit_s, headroom,
-                        measured_cpu_s)
+                        answer_checks, measured_cpu_s)
     finally:
         if own:
             ex.close()
 
 
 def _execute(problems: Sequence[Problem], ex: Any, max_candidates: int, keep_all: bool, progress: bool,
-             limit: float, headroom: float, measured: dict[str, float] | None
+             limit: float, headroom: float, answer_checks: int, measured: dict[str, float] | None
              ) -> tuple[list[Problem], list[Dropped]]:
     from stepcoder_lib.executor import Job
 
@@ -400,7 +461,7 @@ def _execute(problems: Sequence[Problem], ex: Any, max_candidates: int, keep_all
 
     def enough(p: Problem, rs: list[Any]) -> bool:
         choice = choose_canonical(rs, limit, headroom)
-        return choice is not None and choice[1]
+        return choice is not None and choice[1] and len(rs) - 1 - choice[0] >= answer_checks
 
     runs = run_candidates(ex, problems, max_candidates=max_candidates, enough=enough, time_limit_s=selection,
                           progress="stage 3" if progress else False)
@@ -426,6 +487,7 @@ def _execute(problems: Sequence[Problem], ex: Any, max_candidates: int, keep_all
             if isinstance(res, Exception) or not res.passed:
                 del kept_tests[p.id]  # keep the stored form; the executor accepts it through its rule
 
+    excerpt = int(getattr(getattr(ex, "config", None), "excerpt_chars", 1000))
     kept, dropped = [], []
     for p in problems:
         rs, choice = runs[p.id], chosen[p.id]
@@ -444,6 +506,9 @@ def _execute(problems: Sequence[Problem], ex: Any, max_candidates: int, keep_all
                     "candidates_run": len(rs), "comparison_rules": dict(sorted(rules.items())),
                     "time_limit_s": limit if fits else selection,
                     "canonical_wrapped": k in p.metadata.get("standardised", {}).get("wrapped_solutions", ())}
+            evidence = answer_evidence(p, rs, k, excerpt)
+            if evidence:
+                meta["answer_evidence"] = evidence
             if p.format == "call":
                 meta["outputs_unwrapped"] = p.id in kept_tests
             kept.append(p.replace(canonical_solution=p.solutions[k], tests=tests, metadata=meta,
@@ -458,6 +523,77 @@ def _execute(problems: Sequence[Problem], ex: Any, max_candidates: int, keep_all
 
 
 # ----------------------------------------------------------------------------- stage 4
+_SEVERAL = re.compile(
+    r"\bif there (?:are|is|exist|exists) (?:multiple|several|many|more than one)(?: \w+){0,2}? "
+    r"(?:answers?|solutions?|ways|possibilities|options|variants)\b", re.I)
+_ANY = re.compile(
+    r"\b(?:in any order|in arbitrary order|any of them|any one of them|any of these|any of those|"
+    r"(?:print|output|return) any|any (?:such|valid|possible|correct|suitable|optimal) \w+)\b", re.I)
+_OUTPUT_VERB = re.compile(r"\b(?:print|prints|output|outputs|return|returns|write|answer|you can|you may|"
+                          r"accepted|acceptable|allowed)\b", re.I)
+_TIE_BREAK = re.compile(r"\b(?:smallest|largest|lexicographic\w*|minimum|maximum|minimal|maximal|first|earliest|"
+                        r"leftmost|rightmost|shortest|longest|least|greatest)\b", re.I)
+
+
+def statement_allows_several_answers(statement: str) -> str | None:
+    """The phrase of ``statement`` saying the answer need not be unique, or None.
+
+    In one sentence: "in any order", "any of them", "print any", "any valid <noun>" and the like
+    next to an output verb (print, output, you may, accepted ...; "the numbers are given in any
+    order" speaks of the input: no match), or "if there are several answers/solutions/ways" without
+    a tie-break ("... print the lexicographically smallest": the answer is unique again).
+    """
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", statement):
+        m = _ANY.search(sentence)
+        if m is not None and not _OUTPUT_VERB.search(sentence):
+            m = None
+        if m is None:
+            m = _SEVERAL.search(sentence)
+            if m is not None and _TIE_BREAK.search(sentence):
+                m = None
+        if m is not None:
+            return " ".join(m.group(0).lower().split())
+    return None
+
+
+def several_answers_evidence(problem: Problem) -> list[str]:
+    """Why ``problem`` may have several valid answers (empty: no sign of it): the statement's wording,
+    or candidates printing one test's expected tokens in two different other orders
+    (``answer_evidence``). Other output evidence is quoted only next to one of these."""
+    out = []
+    phrase = statement_allows_several_answers(problem.statement)
+    if phrase:
+        out.append(f"statement: '{phrase}'")
+    evidence = problem.metadata.get("answer_evidence", {})
+    if evidence.get("distinct_orders", 0) >= 2:
+        out.append(f"outputs: {evidence['reordered_output']}")
+    elif out and ("reordered_output" in evidence or "candidates_disagree" in evidence):
+        out.append(f"outputs: {evidence.get('reordered_output') or evidence['candidates_disagree']}")
+    return out
+
+
+def stage_answers(problems: Sequence[Problem], policy: str = "drop") -> tuple[list[Problem], list[Dropped]]:
+    """Stage 4: problems whose answer is not unique are dropped (``policy="drop"``) or kept with
+    ``metadata["several_answers"]`` listing the evidence (``policy="keep"``)."""
+    if policy not in ("drop", "keep"):
+        raise ValueError(f"several_answers must be 'drop' or 'keep', got {policy!r}")
+    kept, dropped = [], []
+    for p in problems:
+        try:
+            evidence = several_answers_evidence(p)
+        except Exception as exc:
+            dropped.append(_drop(p, "answers", CRASH, _crash(exc)))
+            continue
+        if evidence and policy == "drop":
+            dropped.append(_drop(p, "answers", SEVERAL_ANSWERS, "; ".join(evidence)))
+        elif evidence:
+            kept.append(p.replace(metadata={**p.metadata, "several_answers": evidence}))
+        else:
+            kept.append(p)
+    return kept, dropped
+
+
+# ----------------------------------------------------------------------------- stage 5
 def extract_conditionals(source: str) -> list[dict[str, Any]]:
     """The CCCS input: conditional statements of ``source`` as dicts (start/end chars and lines)."""
     from stepcoder_lib.curriculum import find_conditional_statements
@@ -522,7 +658,7 @@ def extract_starter_code(source: str, fn_name: str | None) -> str:
 
 
 def extract(problem: Problem) -> Problem:
-    """Stage 4 for one problem: conditionals and starter code of its canonical solution."""
+    """Stage 5 for one problem: conditionals and starter code of its canonical solution."""
     sol = problem.canonical_solution
     if sol is None:
         raise DataError(f"problem {problem.id}: field 'canonical_solution' is empty")
@@ -535,7 +671,7 @@ def extract(problem: Problem) -> Problem:
 
 
 def stage_extract(problems: Sequence[Problem]) -> tuple[list[Problem], list[Dropped]]:
-    """Stage 4: conditionals + starter code; a solution that does not parse here is dropped."""
+    """Stage 5: conditionals + starter code; a solution that does not parse here is dropped."""
     kept, dropped = [], []
     for p in problems:
         try:
@@ -547,7 +683,7 @@ def stage_extract(problems: Sequence[Problem]) -> tuple[list[Problem], list[Drop
     return kept, dropped
 
 
-# ----------------------------------------------------------------------------- stage 5
+# ----------------------------------------------------------------------------- stage 6
 def _rank_key(seed: int, pid: str) -> str:
     """Process-independent order (hashlib, not ``hash()``, which is salted per process)."""
     return hashlib.sha256(f"{seed}:{pid}".encode()).hexdigest()
@@ -566,7 +702,7 @@ def _counts(n: int, fractions: Sequence[float]) -> list[int]:
 
 def assign_splits(problems: Sequence[Problem], seed: int = 0, fractions: Sequence[float] = (0.5, 0.25, 0.25),
                   respect_source_split: bool = True) -> list[Problem]:
-    """Stage 5: train / validation / test per difficulty, deterministic in (ids, seed).
+    """Stage 6: train / validation / test per difficulty, deterministic in (ids, seed).
 
     A problem of the source's ``test`` split (APPS's own test split, the generator's held-out
     problems: ``metadata["source_split"]``) is always ``test``: it never enters training or
@@ -629,7 +765,7 @@ class CleaningResult:
         return [p for p in self.problems if p.split == name]
 
     def write(self, out_dir: str | Path, plots: bool = True) -> dict[str, Path]:
-        """Stage 6: APPS+ JSON lines, dropped problems, report (json, md) and plots, byte-stable."""
+        """Stage 7: APPS+ JSON lines, dropped problems, report (json, md) and plots, byte-stable."""
         from stepcoder_lib.data.report import write_report
 
         out = Path(out_dir)
@@ -649,21 +785,25 @@ def clean_apps(source: Any, out_dir: str | Path | None = None, *, splits: Iterab
                split: str | None = None, source_name: str | None = None, max_candidates: int = 10, seed: int = 0,
                fractions: Sequence[float] = (0.5, 0.25, 0.25), respect_source_split: bool = True,
                workers: int | None = None, time_limit_s: float | None = None, headroom: float = DEFAULT_HEADROOM,
-               executor: Any = None,
+               answer_checks: int = 2, several_answers: str = "drop", executor: Any = None,
                keep_all_solutions: bool = False, plots: bool = True, progress: bool = True) -> CleaningResult:
-    """Run stages 0-5 on an APPS source (folder, JSON lines, hub id, dataset) and, given
-    ``out_dir``, write stage 6's files there. Knobs are recorded in the report.
+    """Run stages 0-6 on an APPS source (folder, JSON lines, hub id, dataset) and, given
+    ``out_dir``, write stage 7's files there. Knobs are recorded in the report.
 
     ``split`` tells the APPS split of a source that does not say it (see ``apps.read_apps``);
     ``time_limit_s`` is the training limit (default: the executor's, else 4 s) and ``headroom``
-    sets the selection limit and what fits (module docstring).
+    sets the selection limit and what fits (module docstring); ``answer_checks`` more candidates
+    run after the canonical one as evidence for stage 4; ``several_answers`` is ``"drop"`` or
+    ``"keep"`` (stage 4).
     """
+    if several_answers not in ("drop", "keep"):
+        raise ValueError(f"several_answers must be 'drop' or 'keep', got {several_answers!r}")
     if time_limit_s is None:
         time_limit_s = float(getattr(getattr(executor, "config", None), "time_limit_s", 4.0))
     settings = {"max_candidates": max_candidates, "seed": seed, "fractions": list(fractions),
                 "respect_source_split": respect_source_split, "time_limit_s": time_limit_s, "headroom": headroom,
-                "selection_time_limit_s": time_limit_s * headroom, "keep_all_solutions": keep_all_solutions,
-                "split": split}
+                "selection_time_limit_s": time_limit_s * headroom, "answer_checks": answer_checks,
+                "several_answers": several_answers, "keep_all_solutions": keep_all_solutions, "split": split}
     timings: dict[str, float] = {}
     counts: list[dict[str, Any]] = []
     dropped: list[Dropped] = []
@@ -696,14 +836,18 @@ def clean_apps(source: Any, out_dir: str | Path | None = None, *, splits: Iterab
         executed, drops = stage_execute(problems, executor=executor, executor_config=cfg,
                                         max_candidates=max_candidates, keep_all_solutions=keep_all_solutions,
                                         progress=progress, time_limit_s=time_limit_s, headroom=headroom,
-                                        measured_cpu_s=measured)
+                                        answer_checks=answer_checks, measured_cpu_s=measured)
     else:
         executed, drops = [], []
     record("execute", len(problems), executed, drops, t0)
 
     t0 = time.perf_counter()
-    extracted, drops = stage_extract(executed)
-    record("extract", len(executed), extracted, drops, t0)
+    answered, drops = stage_answers(executed, several_answers)
+    record("answers", len(executed), answered, drops, t0)
+
+    t0 = time.perf_counter()
+    extracted, drops = stage_extract(answered)
+    record("extract", len(answered), extracted, drops, t0)
 
     t0 = time.perf_counter()
     final = assign_splits(extracted, seed, fractions, respect_source_split)

@@ -47,7 +47,9 @@ class CleaningReport:
     what it means, counts per difficulty, examples; present with zeros when nothing was dropped for
     it), ``split_decided_by[how][source split]`` (folder, hub split, split field, split argument),
     ``wrapped[difficulty]`` (kept problems whose canonical solution was written for APPS's harness and
-    wrapped) and ``time_limits[seconds][difficulty]`` (the per-problem training limit).
+    wrapped), ``time_limits[seconds][difficulty]`` (the per-problem training limit), and
+    ``flagged[kind][difficulty]`` (kept problems with ``several answers`` evidence, when kept, or
+    candidates that disagree).
     """
 
     source: str
@@ -64,6 +66,7 @@ class CleaningReport:
     split_decided_by: dict[str, dict[str, int]] = field(default_factory=dict)
     wrapped: dict[str, int] = field(default_factory=dict)
     time_limits: dict[str, dict[str, int]] = field(default_factory=dict)
+    flagged: dict[str, dict[str, int]] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ construction
@@ -96,6 +99,7 @@ class CleaningReport:
         splits: dict[str, dict[str, int]] = {s: {} for s in SPLITS}
         wrapped: dict[str, int] = {}
         limits: dict[str, dict[str, int]] = {}
+        flagged: dict[str, dict[str, int]] = {}
         rows = []
         for p in sorted(result.problems, key=lambda p: p.id):
             meta = p.metadata
@@ -107,6 +111,10 @@ class CleaningReport:
                 _bump(wrapped, p.difficulty)
             if meta.get("time_limit_s") is not None:
                 _bump(limits.setdefault(f"{meta['time_limit_s']:g}", {}), p.difficulty)
+            if meta.get("several_answers"):
+                _bump(flagged.setdefault("several valid answers (kept)", {}), p.difficulty)
+            if "candidates_disagree" in meta.get("answer_evidence", {}):
+                _bump(flagged.setdefault("candidates disagree", {}), p.difficulty)
             sol = p.canonical_solution or ""
             rows.append({
                 "id": p.id, "difficulty": p.difficulty, "split": p.split, "format": p.format,
@@ -117,6 +125,7 @@ class CleaningReport:
                 "outputs_unwrapped": meta.get("outputs_unwrapped"),
                 "time_limit_s": meta.get("time_limit_s"),
                 "canonical_wrapped": bool(meta.get("canonical_wrapped")),
+                "several_answers": bool(meta.get("several_answers")),
             })
         return cls(
             source=result.source_name, n_input=result.n_input, settings=dict(result.settings),
@@ -124,7 +133,7 @@ class CleaningReport:
             input_by_difficulty=_sorted_dict(input_by_diff), kept_by_difficulty=_sorted_dict(kept_by_diff),
             splits=_sorted_dict(splits), per_problem=rows, examples=_sorted_dict(examples),
             reason_sections=_sorted_dict(sections), split_decided_by=_sorted_dict(decided),
-            wrapped=_sorted_dict(wrapped), time_limits=_sorted_dict(limits),
+            wrapped=_sorted_dict(wrapped), time_limits=_sorted_dict(limits), flagged=_sorted_dict(flagged),
         )
 
     @classmethod
@@ -246,8 +255,9 @@ class CleaningReport:
                                    "time limit (s)")
 
     def standardised_table(self) -> Any:
-        """Kept problems whose canonical solution was wrapped for APPS's harness."""
-        return self._by_difficulty({"canonical solution wrapped in main()": self.wrapped}, "kept problems")
+        """Kept problems whose canonical solution was wrapped for APPS's harness, or flagged."""
+        rows = {"canonical solution wrapped in main()": self.wrapped, **self.flagged}
+        return self._by_difficulty(rows, "kept problems")
 
     # ------------------------------------------------------------------ Markdown
     def to_markdown(self) -> str:
@@ -271,8 +281,7 @@ class CleaningReport:
                   "", "## Splits", "", _markdown(self.splits_table()),
                   "", "## Training time limit per problem", "",
                   _markdown(self.time_limits_table()) if self.time_limits else "No problems kept.",
-                  "", "## Kept problems: solutions wrapped for APPS's harness", "",
-                  _markdown(self.standardised_table()),
+                  "", "## Kept problems: wrapped and flagged", "", _markdown(self.standardised_table()),
                   "", "## Kept problems", "",
                   f"- mean statement length: {s['mean_statement_words']} words (paper: 255.3)",
                   f"- mean canonical solution: {s['mean_solution_lines']} lines (paper: 21.9)",
