@@ -4,7 +4,7 @@ Per rollout a trainer builds the stage prompt (curriculum), recovers the complet
 offsets from its token ids, builds the FGO mask from the executor's executed lines, and feeds the
 result back into the curriculum. The reference is the executor judging the same programs with
 coverage on (workers = cores, as in training), both measured in this process. Programs are the
-generated benchmark's clean solutions cut at every CCCS stage, with 3 tests each (APPS+ has
+synthetic dataset's clean solutions cut at every CCCS stage, with 3 tests each (APPS+ has
 about 3 per problem; fewer tests make the executor cheaper, so the ratio is the harder one).
 Target: ours < 5% of the executor's wall time per rollout.
 """
@@ -19,14 +19,14 @@ from stepcoder_lib.curriculum import Curriculum
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job
 from stepcoder_lib.masking import completion_offsets, mask_from_result
 from stepcoder_lib.tokenizer import tiny_tokenizer
-from stepcoder_lib.viz import demo_problems
+from stepcoder_lib.data.demo import demo_problems
 
 TARGET = 0.05
 TASK = "### Instruction:\nwrite an algorithm in python:\n{}\n### Response:\n"
 
 
 def rollouts(n_problems: int, seed: int) -> tuple[Curriculum, list[dict[str, Any]]]:
-    problems, _ = demo_problems(realdata=None, n=n_problems, seed=seed)
+    problems, _ = demo_problems(use_realdata=False, n=n_problems, seed=seed)
     cur = Curriculum.from_problems(problems)
     out = []
     for p in problems:

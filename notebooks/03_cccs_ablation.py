@@ -24,7 +24,7 @@
 # trainers use (`stepcoder_lib.curriculum`).
 #
 # **What it needs.** Nothing by default: real APPS problems from `../shared/realdata/apps_train5` when
-# that folder exists, else the generated benchmark. Give `apps_plus` (notebook 01's `apps_plus.jsonl`)
+# that folder exists, else the synthetic dataset. Give `apps_plus` (notebook 01's `apps_plus.jsonl`)
 # or `apps_path` (an APPS folder) to use those instead.
 #
 # **What it writes.** `out_dir/cccs_summary.json` (stage plans, simulated run) and `cccs_progress.png`.
@@ -34,9 +34,9 @@
 # %% tags=["parameters"]
 apps_plus = None  # path to APPS+ JSON lines (notebook 01's output); first choice when given
 apps_path = None  # an APPS folder / file; used when apps_plus is None
-realdata = "../shared/realdata"  # relative to the repo root; its apps_train5 is used when present
+use_realdata = True  # real APPS from realdata_dir()/apps_train5 ($STEPCODER_REALDATA or ../shared/realdata) when present
 n_problems = 8  # problems to show
-seed = 0  # generated benchmark and the simulated run
+seed = 0  # synthetic dataset and the simulated run
 alpha = 0.1  # running pass-rate update (Algorithm 1); see stepcoder_lib.curriculum for the defaults' reasons
 rho_threshold = 0.8  # a stage moves back when the running pass rate exceeds this
 kinds = ["if", "elif"]  # which statements are start points; add "for", "while", "try", "match", "ifexp"
@@ -63,8 +63,9 @@ from IPython.display import HTML, Markdown, display  # noqa: E402
 from stepcoder_lib.curriculum import (  # noqa: E402
     ALL_KINDS, Curriculum, CurriculumConfig, find_conditional_statements, remaining_share_policy, simulate,
 )
+from stepcoder_lib.data.demo import demo_problems  # noqa: E402
 from stepcoder_lib.viz import (  # noqa: E402
-    curriculum_explorer, demo_problems, plot_curriculum_progress, render_stage_html, stage_counts,
+    curriculum_explorer, plot_curriculum_progress, render_stage_html, stage_counts,
 )
 
 out = Path(out_dir).expanduser() if out_dir else ROOT / "artifacts" / "notebooks" / "03"
@@ -87,7 +88,7 @@ def table(rows, columns) -> Markdown:
 # a stride of ceil(E / ceil(sqrt(E))) statements between stages, and the stage training starts at.
 
 # %%
-problems, source = demo_problems(apps_path, realdata, n_problems, seed, apps_plus=apps_plus)
+problems, source = demo_problems(apps_path, use_realdata, n_problems, seed, apps_plus=apps_plus)
 print(f"{len(problems)} problems from {source}")
 cur = Curriculum.from_problems(problems, config)
 rows = []
@@ -142,7 +143,7 @@ display(explorer)
 # moves back only after 16 passes in a row from rho = 0. Stages only ever move toward 0.
 
 # %%
-sim_set, sim_source = demo_problems(None, None, sim_problems, seed)
+sim_set, sim_source = demo_problems(None, False, sim_problems, seed)
 sim = Curriculum.from_problems(sim_set, config)
 history = simulate(sim, remaining_share_policy(skill0, skill_gain), sim_steps, rollouts=rollouts, seed=seed)
 counts = stage_counts(history)

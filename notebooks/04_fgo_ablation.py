@@ -25,7 +25,7 @@
 # (`stepcoder_lib.masking`).
 #
 # **What it needs.** Nothing by default: real APPS problems from `../shared/realdata/apps_train5` when
-# present, else the generated benchmark. `apps_plus` / `apps_path` choose other data.
+# present, else the synthetic dataset. `apps_plus` / `apps_path` choose other data.
 #
 # **What it writes.** `out_dir/fgo_summary.json` (verdicts, masked shares) and `fgo_view.html`.
 #
@@ -34,9 +34,9 @@
 # %% tags=["parameters"]
 apps_plus = None  # path to APPS+ JSON lines (notebook 01's output); first choice when given
 apps_path = None  # an APPS folder / file; used when apps_plus is None
-realdata = "../shared/realdata"  # relative to the repo root; its apps_train5 is used when present
+use_realdata = True  # real APPS from realdata_dir()/apps_train5 ($STEPCODER_REALDATA or ../shared/realdata) when present
 n_problems = 6  # problems to run
-seed = 0  # generated benchmark
+seed = 0  # synthetic dataset
 stage = "start"  # CCCS stage to cut at: "start" (where training begins), or an int (clipped per problem)
 max_tests = 5  # unit tests per problem (APPS+ has about 3)
 workers = None  # executor processes; None: all cores
@@ -62,7 +62,8 @@ from stepcoder_lib.curriculum import Curriculum  # noqa: E402
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job  # noqa: E402
 from stepcoder_lib.masking import apply_token_mask, completion_offsets, line_status, mask_from_result  # noqa: E402
 from stepcoder_lib.tokenizer import tiny_tokenizer  # noqa: E402
-from stepcoder_lib.viz import demo_problems, render_coverage_html  # noqa: E402
+from stepcoder_lib.data.demo import demo_problems  # noqa: E402
+from stepcoder_lib.viz import render_coverage_html  # noqa: E402
 
 out = Path(out_dir).expanduser() if out_dir else ROOT / "artifacts" / "notebooks" / "04"
 out = out if out.is_absolute() else ROOT / out
@@ -84,7 +85,7 @@ def table(rows, columns) -> Markdown:
 # paper's reward and the union of lines its tests executed (1-based lines of prefix + completion).
 
 # %%
-problems, source = demo_problems(apps_path, realdata, n_problems, seed, apps_plus=apps_plus)
+problems, source = demo_problems(apps_path, use_realdata, n_problems, seed, apps_plus=apps_plus)
 print(f"{len(problems)} problems from {source}")
 cur = Curriculum.from_problems(problems)
 

@@ -20,8 +20,9 @@ from typing import Iterable, Sequence
 
 from transformers import PreTrainedTokenizerFast
 
+from stepcoder_lib.paths import artifacts_dir
+
 SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<s>", "</s>")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "tokenizer"
 _STDLIB_MODULES = (  # a fixed, varied slice of the standard library: code, docstrings, comments
     "argparse", "ast", "bisect", "calendar", "collections/__init__", "csv", "dataclasses", "difflib",
     "fractions", "functools", "heapq", "inspect", "json/decoder", "json/encoder", "pprint", "random",
@@ -80,7 +81,7 @@ def tiny_tokenizer(vocab_size: int = 4096, pretokenize: bool = True,
     corpus = stdlib_corpus()
     digest = hashlib.sha256("\0".join(corpus).encode()).hexdigest()[:12]
     key = f"bpe{vocab_size}{'' if pretokenize else '-unsplit'}-py{sys.version_info[0]}{sys.version_info[1]}-{digest}"
-    target = Path(cache_dir) if cache_dir else ARTIFACTS
+    target = Path(cache_dir) if cache_dir else artifacts_dir() / "tokenizer"
     path = target / key
     if (path / "tokenizer.json").exists():
         return PreTrainedTokenizerFast.from_pretrained(str(path))

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from stepcoder_lib import data
+from stepcoder_lib import paths
 from stepcoder_lib.executor import Executor, ExecutorConfig
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = paths.repo_root()
 
 
 def realdata_dir() -> Path | None:
     """``../shared/realdata`` beside the repo (or $STEPCODER_REALDATA), None when absent."""
-    path = data.realdata_dir()
+    path = paths.realdata_dir()
     return path if path.is_dir() else None
 
 

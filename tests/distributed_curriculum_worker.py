@@ -17,8 +17,7 @@ from pathlib import Path
 
 from accelerate import PartialState
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stepcoder_lib.curriculum import Curriculum, CurriculumConfig  # noqa: E402
+from stepcoder_lib.curriculum import Curriculum, CurriculumConfig  # the test puts the checkout on PYTHONPATH
 
 SOLUTIONS = {pid: "".join(f"if v == {i}:\n    w = {i}\n" for i in range(n)) for pid, n in
              (("a", 9), ("b", 16), ("c", 25))}

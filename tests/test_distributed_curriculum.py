@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+import distributed_curriculum_worker as worker
+from stepcoder_lib.curriculum import Curriculum
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import distributed_curriculum_worker as worker  # noqa: E402
-from stepcoder_lib.curriculum import Curriculum  # noqa: E402
 
 
 def free_port() -> int:

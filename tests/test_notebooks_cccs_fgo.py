@@ -9,9 +9,10 @@ import nbformat
 import pytest
 
 from stepcoder_lib.curriculum import Curriculum
-from stepcoder_lib.viz import demo_problems
+from stepcoder_lib.data.demo import demo_problems
+from stepcoder_lib.paths import repo_root
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = repo_root()
 NOTEBOOKS = ["03_cccs_ablation", "04_fgo_ablation"]
 
 
@@ -24,7 +25,7 @@ def test_notebook_pair_is_in_sync(name: str) -> None:
     src = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]  # noqa: E731
     assert src(py) == src(ipynb), f"run: jupytext --sync notebooks/{name}.py"
     tagged = [c for c in ipynb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    assert len(tagged) == 1 and "apps_path = None" in tagged[0].source and "realdata = " in tagged[0].source
+    assert len(tagged) == 1 and "apps_path = None" in tagged[0].source and "use_realdata = " in tagged[0].source
     head = ipynb.cells[0]
     assert head.cell_type == "markdown" and all(k in head.source for k in ("What it shows", "What it needs", "How long"))
 
@@ -40,10 +41,10 @@ def run(name: str, tmp_path: Path, **params) -> nbformat.NotebookNode:
 @pytest.mark.slow
 def test_cccs_notebook_runs_and_matches_the_library(tmp_path: Path) -> None:
     out = tmp_path / "03"
-    nb = run("03_cccs_ablation", tmp_path, realdata=None, n_problems=5, seed=3, sim_problems=12, sim_steps=60,
+    nb = run("03_cccs_ablation", tmp_path, use_realdata=False, n_problems=5, seed=3, sim_problems=12, sim_steps=60,
              out_dir=str(out))
     summary = json.loads((out / "cccs_summary.json").read_text())
-    problems, source = demo_problems(None, None, 5, 3)
+    problems, source = demo_problems(None, False, 5, 3)
     cur = Curriculum.from_problems(problems)
     assert summary["source"] == source
     assert summary["plans"] == {p.id: {"E": cur.plans[p.id].n_conditionals, "stages": cur.plans[p.id].n_stages,
@@ -62,10 +63,10 @@ def test_cccs_notebook_runs_and_matches_the_library(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_fgo_notebook_runs_and_masks_what_did_not_run(tmp_path: Path) -> None:
     out = tmp_path / "04"
-    nb = run("04_fgo_ablation", tmp_path, realdata=None, n_problems=4, seed=3, workers=2, out_dir=str(out))
+    nb = run("04_fgo_ablation", tmp_path, use_realdata=False, n_problems=4, seed=3, workers=2, out_dir=str(out))
     summary = json.loads((out / "fgo_summary.json").read_text())
     rows = summary["rollouts"]
-    assert len(rows) == 12 and summary["source"].startswith("generated benchmark")
+    assert len(rows) == 12 and summary["source"].startswith("synthetic dataset")
     assert all(r["verdict"] == "passed" and r["reward"] == 1.0 for r in rows if r["rollout"] == "canonical")
     assert all(r["verdict"] == "runtime_error" for r in rows if r["rollout"] == "crash")
     assert summary["compile_error_masks_all_ones"]

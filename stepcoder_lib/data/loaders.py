@@ -11,25 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 from stepcoder_lib.data.problem import DataUnavailable
+from stepcoder_lib.paths import realdata_dir, repo_root  # noqa: F401  (re-exported by stepcoder_lib.data)
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 _PROBE: dict[str, bool] = {}
-
-
-def repo_root() -> Path:
-    """The project checkout (the folder holding ``stepcoder_lib``)."""
-    return _REPO_ROOT
-
-
-def realdata_dir() -> Path:
-    """Real public validation data: ``$STEPCODER_REALDATA`` or ``<repo>/../shared/realdata`` (may be absent)."""
-    env = os.environ.get("STEPCODER_REALDATA")
-    return Path(env) if env else (_REPO_ROOT.parent / "shared" / "realdata")
 
 
 def _hub_endpoint() -> str:

@@ -12,7 +12,7 @@ import json
 import random
 from typing import Any
 
-from stepcoder_lib.data.benchmark_compose import VOWELS, reducer_vars
+from stepcoder_lib.synthetic.compose import VOWELS, reducer_vars
 
 NUM_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 LIST_NOUNS = (("numbers", "number"), ("integers", "integer"), ("values", "value"), ("temperatures", "temperature"),

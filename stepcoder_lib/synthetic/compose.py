@@ -1,4 +1,4 @@
-"""The logic of a generated benchmark problem: a composition of blocks, its code, and a runner.
+"""The logic of a synthetic dataset problem: a composition of blocks, its code, and a runner.
 
 A composition is a JSON-able dict (only lists, ints and strings, so its ``json.dumps`` with
 sorted keys is a canonical signature):
@@ -26,6 +26,8 @@ import copy
 import json
 import random
 from typing import Any, Callable
+
+from stepcoder_lib.curriculum import find_conditional_statements
 
 TIERS: tuple[str, ...] = ("introductory", "interview", "competition")
 #: Number of ``if``/``elif`` statements (AST ``If`` nodes) a tier's canonical solution has.
@@ -579,11 +581,8 @@ def render_program(comp: dict[str, Any], fmt: str, names: dict[str, str], fn_nam
 
 
 def count_ifs(source: str) -> int:
-    """``if`` and ``elif`` statements (the paper's conditional statements, CCCS's start points).
-
-    A line scan suffices for the generator's own one-statement-per-line code (tests check it
-    against the AST)."""
-    return sum(1 for ln in source.splitlines() if ln.lstrip().startswith(("if ", "elif ")))
+    """``if`` and ``elif`` statements: the paper's conditional statements, counted as CCCS counts them."""
+    return len(find_conditional_statements(source))
 
 
 # ----------------------------------------------------------------------------- running in-process

@@ -21,15 +21,15 @@ from typing import Any
 import pytest
 
 from stepcoder_lib.curriculum import find_conditional_statements
-from stepcoder_lib.data.benchmark import (
-    BENCHMARK_PROFILES, build_truth, benchmark_stats, generate_benchmark, generate_problems, load_truth,
+from stepcoder_lib.synthetic.generate import (
+    SIZES, build_truth, benchmark_stats, generate_benchmark, generate_problems, load_truth,
     truth_by_problem_id,
 )
-from stepcoder_lib.data.benchmark_compose import (
+from stepcoder_lib.synthetic.compose import (
     IF_BANDS, TIERS, comp_constants, render_program, sample_composition, source_names,
 )
-from stepcoder_lib.data.benchmark_defects import DEFECT_KINDS, alter_stdout, alter_value
-from stepcoder_lib.data.benchmark_text import NUM_WORDS, render_statement
+from stepcoder_lib.synthetic.defects import DEFECT_KINDS, alter_stdout, alter_value
+from stepcoder_lib.synthetic.text import NUM_WORDS, render_statement
 from stepcoder_lib.executor import Job, Verdict
 from stepcoder_lib.testcases import TestCases
 
@@ -67,7 +67,7 @@ def tree_digest(root: Path) -> str:
 
 # ----------------------------------------------------------------------------- determinism
 def test_byte_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
-    code = ("import sys; from stepcoder_lib.data.benchmark import generate_benchmark; "
+    code = ("import sys; from stepcoder_lib.synthetic.generate import generate_benchmark; "
             "generate_benchmark(sys.argv[1], n_train=30, n_test=10, seed=11, defect_rate=0.2, progress=False)")
     digests = []
     for hash_seed in ("1", "2"):
@@ -389,8 +389,8 @@ def test_injected_defects_are_defective(problems, executor) -> None:
 
 # ----------------------------------------------------------------------------- size and speed
 def test_profiles_and_generation_speed() -> None:
-    assert BENCHMARK_PROFILES["tiny"]["n_train"] >= 2000 and BENCHMARK_PROFILES["smoke"]["n_train"] <= 64
-    smoke = generate_problems(**BENCHMARK_PROFILES["smoke"])
+    assert SIZES["tiny"]["n_train"] >= 2000 and SIZES["smoke"]["n_train"] <= 64
+    smoke = generate_problems(**SIZES["smoke"])
     assert {p["defect"] for p in smoke if p["split"] == "train"} == {"clean", *DEFECT_KINDS}
     t0 = time.process_time()
     ps = generate_problems(350, 0, seed=12, defect_rate=0.1)

@@ -19,7 +19,7 @@ import random
 import re
 from typing import Any
 
-from stepcoder_lib.data.benchmark_compose import (
+from stepcoder_lib.synthetic.compose import (
     EXTRA_LABELS, LABEL_THEMES, call_key_expr, case_key, render_program, run_in_process, stdin_key_expr,
 )
 

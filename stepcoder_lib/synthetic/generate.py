@@ -8,7 +8,7 @@ solution length and number of conditionals (introductory 0-2, interview 3-5, com
 and FGO has executed lines to show), held-out test problems whose compositions never occur in
 train, and a known share of injected defects recorded in ``truth.json``.
 
-    generate_benchmark("artifacts/bench", **BENCHMARK_PROFILES["tiny"])   # APPS folders + truth.json
+    generate_benchmark("artifacts/bench", **SIZES["tiny"])   # APPS folders + truth.json
     problems = generate_problems(n_train=40, n_test=10, seed=0)              # the same, in memory
 
 Output is byte-identical for a seed: every random draw comes from ``random.Random`` seeded with
@@ -29,12 +29,13 @@ from pathlib import Path
 from statistics import mean, median
 from typing import Any, Iterable, Sequence
 
-from stepcoder_lib.data.benchmark_compose import (
+from stepcoder_lib.progress import Progress
+from stepcoder_lib.synthetic.compose import (
     IF_BANDS, TIERS, Reject, choose_tests, count_ifs, render_program, sample_composition, signature_line,
     source_names,
 )
-from stepcoder_lib.data.benchmark_defects import DEFECT_KINDS, inject, wrong_solution
-from stepcoder_lib.data.benchmark_text import render_statement
+from stepcoder_lib.synthetic.defects import DEFECT_KINDS, inject, wrong_solution
+from stepcoder_lib.synthetic.text import render_statement
 
 GENERATOR = "stepcoder-bench"
 VERSION = 1
@@ -45,7 +46,7 @@ FORMAT_SHARES: dict[str, dict[str, float]] = {
     "interview": {"stdin": 0.6, "call": 0.3, "class": 0.1},
     "competition": {"stdin": 0.75, "call": 0.2, "class": 0.05},
 }
-BENCHMARK_PROFILES: dict[str, dict[str, Any]] = {
+SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"n_train": 36, "n_test": 12, "seed": 0, "defect_rate": 0.17},  # 6 + 2 defects: every kind once
     "tiny": {"n_train": 3000, "n_test": 500, "seed": 0, "defect_rate": 0.1},
 }
@@ -168,7 +169,7 @@ def generate_problems(n_train: int = 3000, n_test: int = 500, seed: int = 0, def
     shares = tier_shares or TIER_SHARES
     taken: set[str] = set()
     problems: list[dict[str, Any]] = []
-    bar = _bar(n_train + n_test, progress)
+    bar = Progress(total=n_train + n_test, desc="generating problems", unit="problem", enabled=progress)
     for split, n, offset in (("train", n_train, 0), ("test", n_test, n_train)):
         tiers = _exact_counts(shares, n)
         random.Random(f"{GENERATOR}/{seed}/{split}/tiers").shuffle(tiers)
@@ -189,22 +190,6 @@ def generate_problems(n_train: int = 3000, n_test: int = 500, seed: int = 0, def
         problems += split_problems
     bar.close()
     return problems
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="generating benchmark", unit="problem")
 
 
 # ----------------------------------------------------------------------------- files
@@ -296,13 +281,13 @@ def benchmark_stats(problems: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Generate the offline APPS-format benchmark.")
     ap.add_argument("out_dir")
-    ap.add_argument("--profile", choices=sorted(BENCHMARK_PROFILES), default="tiny")
+    ap.add_argument("--profile", choices=sorted(SIZES), default="tiny")
     ap.add_argument("--n-train", type=int)
     ap.add_argument("--n-test", type=int)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--defect-rate", type=float)
     args = ap.parse_args(argv)
-    cfg = dict(BENCHMARK_PROFILES[args.profile])
+    cfg = dict(SIZES[args.profile])
     for key in ("n_train", "n_test", "seed", "defect_rate"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)

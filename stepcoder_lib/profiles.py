@@ -1,0 +1,249 @@
+"""Run profiles: every size, model id, limit and hyperparameter a profile sets, in one place.
+
+``smoke`` proves the chain runs (seconds per step), ``tiny`` is the default CPU reproduction
+(offline: generated data, a tokenizer and a small Llama trained here), ``small`` is one GPU with a
+hub code model, ``paper`` is the paper's setup (DeepSeek-Coder-6.7B-Instruct, its printed
+hyperparameters). Each section is a frozen dataclass (TRL's config style); each profile's value
+says why in a comment: "paper" means the digest (``shared/paper/STEPCODER.md``) prints it.
+
+    profile = get_profile("tiny", {"rl.steps": 5})     # dotted overrides; unknown keys are an error
+    profile.rl.rollouts_per_problem                     # 8
+    save_effective_config(profile, run_dir)             # config.json beside every run's outputs
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+#: The paper's prompt (DeepSeek Coder's instruction format); ``{task}`` is the problem statement.
+PAPER_PROMPT = (
+    "You are an AI programming assistant, utilizing the DeepSeek Coder model, developed by DeepSeek Company, "
+    "and you only answer questions related to computer science. For politically sensitive questions, security "
+    "and privacy issues, and other non-computer science questions, you will refuse to answer.\n"
+    "### Instruction:\nwrite an algorithm in python:\n{task}\n### Response:\n"
+)
+#: The same instruction without the system preamble: the tiny model has a 512-token context.
+SHORT_PROMPT = "### Instruction:\nwrite an algorithm in python:\n{task}\n### Response:\n"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where problems come from and how many each step sees."""
+
+    source: str = "synthetic"  # "synthetic" (generated offline) | APPS folder / JSON lines / hub id
+    synthetic_size: str = "tiny"  # key of the synthetic generator's sizes when source == "synthetic"
+    apps_plus: str | None = None  # an existing apps_plus.jsonl to use instead of cleaning
+    max_train_problems: int | None = None  # cap on the training split (None: all)
+    max_eval_problems: int | None = None  # cap per evaluation split (None: all)
+
+
+@dataclass(frozen=True)
+class TinyModelConfig:
+    """The Llama-style model trained from scratch here for ``tiny``/``smoke`` (ignored for hub models)."""
+
+    vocab_size: int = 4096
+    hidden_size: int = 256
+    intermediate_size: int = 688
+    num_layers: int = 4
+    num_heads: int = 4
+    max_position_embeddings: int = 1024
+    pretrain_steps: int = 1500
+    pretrain_batch_size: int = 16
+    pretrain_lr: float = 1e-3
+    pretrain_seq_len: int = 256
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    base: str = "tiny"  # "tiny" (built here) | hub id | local path
+    prompt_template: str = SHORT_PROMPT
+    dtype: str = "float32"  # "float32" | "bfloat16"
+    max_prompt_tokens: int = 512
+    lora_r: int = 0  # 0: full fine-tuning
+    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    learning_rate: float = 2e-5  # paper
+    epochs: float = 3.0  # paper
+    warmup_ratio: float = 0.1  # paper: warm-up 0.3 epoch of 3 = 0.1 of training
+    scheduler: str = "linear"  # paper: linear decay to zero
+    batch_size: int = 64  # paper: global batch 64
+    max_seq_len: int = 2048
+
+
+@dataclass(frozen=True)
+class RLConfig:
+    """Shared by PPO and GRPO; PPO-only knobs say so."""
+
+    steps: int = 100
+    problems_per_step: int = 4
+    rollouts_per_problem: int = 16  # paper
+    temperature: float = 0.8  # paper
+    top_p: float = 0.9  # paper
+    max_new_tokens: int = 1024  # paper
+    policy_lr: float = 5e-7  # paper
+    critic_lr: float = 1.5e-6  # paper (PPO)
+    kl_beta: float = 0.05  # paper: token-level KL coefficient
+    kl_clip: float = 0.8  # paper: "with a clip value of 0.8"
+    gamma: float = 1.0  # MOSS-RLHF default (paper silent)
+    lam: float = 0.95  # MOSS-RLHF default (paper silent)
+    clip_range: float = 0.2  # MOSS-RLHF default (paper silent)
+    value_clip: float = 0.2  # MOSS-RLHF default (paper silent)
+    reward_clip: float = 10.0  # MOSS-RLHF default (paper silent)
+    ppo_epochs: int = 1  # paper silent
+    minibatch_size: int = 16  # paper silent
+    cccs_alpha: float = 0.1  # paper silent: see curriculum.py
+    cccs_rho_threshold: float = 0.8  # paper silent: see curriculum.py
+    seeds: tuple[int, ...] = (0,)
+    checkpoint_every: int = 50
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    n_samples: int = 1  # samples per problem for pass@k
+    ks: tuple[int, ...] = (1,)
+    temperature: float = 0.2  # paper
+    top_p: float = 0.95  # paper
+    greedy: bool = False
+    max_new_tokens: int = 1024
+    humaneval: bool = True
+    mbpp: bool = True
+    seed: int = 0  # sampling seed of every evaluation: same seed, same samples, same numbers
+    batch_size: int = 64  # prompts x samples per generate call (part of the cache key: it shapes the draws)
+    max_problems: int | None = None  # APPS+ test problems per model, stratified by difficulty (None: all)
+    zero_shot_style: str = "instruct"  # HumanEval/MBPP prompts: "instruct" (template) or "completion" (base models)
+    max_zero_shot_problems: int | None = None  # HumanEval / MBPP problems per model (None: all)
+    mbpp_split: str = "test"  # MBPP's upstream test split (tasks 11-510), the zero-shot convention
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    time_limit_s: float = 4.0  # CPU seconds per test (scaled per problem from the canonical solution)
+    memory_limit_mb: int = 2048
+    workers: int | None = None  # None: cores // LOCAL_WORLD_SIZE
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    data: DataConfig
+    model: ModelConfig
+    sft: SFTConfig
+    rl: RLConfig
+    eval: EvalConfig
+    executor: ExecConfig = field(default_factory=ExecConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ----------------------------------------------------------------------------- the registry
+# Sections per profile, kept apart so each can be tuned without touching the others.
+
+_DATA = {
+    "smoke": DataConfig(synthetic_size="smoke"),  # 48 generated problems: every path, in seconds
+    "tiny": DataConfig(synthetic_size="tiny"),  # 3,500 generated problems (3,000 train / 500 test)
+    "small": DataConfig(source="codeparrot/apps"),  # real APPS, cleaned to APPS+ by notebook 01
+    "paper": DataConfig(source="codeparrot/apps"),  # real APPS, cleaned to APPS+ by notebook 01
+}
+
+_MODEL = {
+    "smoke": ModelConfig(base="tiny", tiny=TinyModelConfig(hidden_size=64, intermediate_size=172, num_layers=2,
+                                                           num_heads=2, pretrain_steps=20)),  # seconds to build
+    "tiny": ModelConfig(base="tiny"),  # a few M parameters: trains on 2 CPU cores in minutes
+    "small": ModelConfig(base="Qwen/Qwen2.5-Coder-0.5B-Instruct", dtype="bfloat16", max_prompt_tokens=1024,
+                         lora_r=16),  # fits one GPU with room for rollouts
+    "paper": ModelConfig(base="deepseek-ai/deepseek-coder-6.7b-instruct", prompt_template=PAPER_PROMPT,
+                         dtype="bfloat16", max_prompt_tokens=2048),  # paper
+}
+
+_SFT = {
+    "smoke": SFTConfig(learning_rate=1e-3, epochs=1, batch_size=8, max_seq_len=512),
+    "tiny": SFTConfig(learning_rate=1e-3, epochs=3, batch_size=32, max_seq_len=512),  # small models take large lr
+    "small": SFTConfig(),  # the paper's schedule
+    "paper": SFTConfig(),  # paper
+}
+
+_RL = {
+    "smoke": RLConfig(steps=2, problems_per_step=2, rollouts_per_problem=2, max_new_tokens=64, policy_lr=1e-4,
+                      critic_lr=1e-4, minibatch_size=4),
+    "tiny": RLConfig(steps=30, problems_per_step=8, rollouts_per_problem=8, max_new_tokens=256, policy_lr=1e-5,
+                     critic_lr=3e-5, minibatch_size=32, seeds=(0, 1)),
+    "small": RLConfig(steps=200, problems_per_step=8, max_new_tokens=768, policy_lr=1e-6, critic_lr=3e-6),
+    "paper": RLConfig(),  # paper (and MOSS-RLHF defaults where it is silent)
+}
+
+_EVAL = {
+    "smoke": EvalConfig(n_samples=2, ks=(1, 2), max_new_tokens=64, humaneval=False, mbpp=False, batch_size=32,
+                        zero_shot_style="completion"),
+    # A CPU budget: 120 test problems x 4 samples per model keeps notebook 06 to minutes; a tiny model
+    # trained from scratch is a base model, so zero-shot sets (skipped: near zero) would use raw prompts.
+    "tiny": EvalConfig(n_samples=4, ks=(1, 2, 4), max_new_tokens=256, humaneval=False, mbpp=False, batch_size=64,
+                       max_problems=120, zero_shot_style="completion"),
+    "small": EvalConfig(n_samples=5, ks=(1, 5)),  # an instruction-tuned hub model: the instruct prompts
+    "paper": EvalConfig(n_samples=5, ks=(1, 5)),  # paper: pass@1 at temperature 0.2, top-p 0.95
+}
+
+_EXEC = {
+    "smoke": ExecConfig(time_limit_s=2.0),
+    "tiny": ExecConfig(time_limit_s=2.0),  # generated problems run in milliseconds
+    "small": ExecConfig(),
+    "paper": ExecConfig(),
+}
+
+_DESCRIPTIONS = {
+    "smoke": "the whole chain in minutes: proves it runs, numbers mean nothing",
+    "tiny": "default: offline, 2 CPU cores, generated APPS-format problems and a model trained here",
+    "small": "one GPU: a 0.5B hub code model on real APPS+ (LoRA optional)",
+    "paper": "the paper: DeepSeek-Coder-6.7B-Instruct, every hyperparameter the paper prints",
+}
+
+PROFILES: dict[str, Profile] = {
+    name: Profile(name=name, description=_DESCRIPTIONS[name], data=_DATA[name], model=_MODEL[name], sft=_SFT[name],
+                  rl=_RL[name], eval=_EVAL[name], executor=_EXEC[name])
+    for name in _DESCRIPTIONS
+}
+
+
+def _replace_path(obj: Any, path: list[str], value: Any, full_key: str) -> Any:
+    names = {f.name: f for f in dataclasses.fields(obj)}
+    head = path[0]
+    if head not in names or head == "name":
+        raise KeyError(f"unknown profile key {full_key!r}: {type(obj).__name__} has {', '.join(sorted(names))}")
+    if len(path) == 1:
+        current = getattr(obj, head)
+        if dataclasses.is_dataclass(current):
+            raise KeyError(f"profile key {full_key!r} is a section; set one of its fields, e.g. {full_key}.<field>")
+        if isinstance(current, tuple) and isinstance(value, list):
+            value = tuple(value)
+        return dataclasses.replace(obj, **{head: value})
+    return dataclasses.replace(obj, **{head: _replace_path(getattr(obj, head), path[1:], value, full_key)})
+
+
+def get_profile(name: str, overrides: Mapping[str, Any] | None = None) -> Profile:
+    """The named profile with dotted-key overrides applied (``{"rl.steps": 3}``); unknown keys raise KeyError."""
+    if isinstance(name, Profile):
+        base = name
+    elif name not in PROFILES:
+        raise KeyError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
+    else:
+        base = PROFILES[name]
+    for key, value in (overrides or {}).items():
+        base = _replace_path(base, key.split("."), value, key)
+    return base
+
+
+def save_effective_config(profile: Profile, run_dir: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
+    """Write ``run_dir/config.json``: the profile as used, plus run-specific settings (``extra``)."""
+    path = Path(run_dir) / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"profile": profile.to_dict(), **dict(extra or {})}
+    path.write_text(json.dumps(record, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    return path
