@@ -9,6 +9,7 @@ afterwards; nothing left behind.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -20,11 +21,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import TEST_LIMITS
 
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
 from stepcoder_lib.testcases import TestCases
-
-from conftest import TEST_LIMITS
 
 SECRET = "s3cr3t-7f2c9e-API-KEY"  # in the parent's environment and in a file outside the sandbox
 ANSWER = "4817263"  # what the honest rollouts of the shared problem print
@@ -349,10 +349,8 @@ def test_no_socket_of_any_family(ex, tmp_path):
     accepted = []
 
     def accept() -> None:
-        try:
+        with contextlib.suppress(OSError):
             accepted.append(server.accept())
-        except OSError:
-            pass
 
     t = threading.Thread(target=accept)
     t.start()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 from hypothesis import HealthCheck, given, settings
-
 from program_strategies import programs
+
 from stepcoder_lib.executor.tracing import LineTracer
 
 NAME = "/sandbox/solution.py"
@@ -39,10 +40,8 @@ def _probed_lines(source: str) -> set[int]:
     tracer = LineTracer(NAME)
     code = tracer.instrument(compile(source, NAME, "exec"))
     tracer.start()
-    try:
+    with contextlib.suppress(Exception):
         exec(code, {"__name__": "__main__"})
-    except Exception:
-        pass
     return tracer.stop()
 
 

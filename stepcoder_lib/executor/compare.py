@@ -193,9 +193,8 @@ def compare_value(got: Any, expected: Any, cfg: CompareConfig = CompareConfig())
     rule = _value_rule(g, e, cfg)
     if rule:
         return rule
-    if cfg.mode != "exact" and isinstance(e, list) and len(e) == 1:
-        if _value_rule(g, e[0], cfg):
-            return "unwrapped"
+    if cfg.mode != "exact" and isinstance(e, list) and len(e) == 1 and _value_rule(g, e[0], cfg):
+        return "unwrapped"
     if cfg.mode == "apps_compat" and isinstance(g, str) and isinstance(e, str):
         return _apps_stdout_rules(g, e)
     return None

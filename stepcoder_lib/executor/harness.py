@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import builtins
+import contextlib
 import functools
 import json
 import os
@@ -132,7 +133,7 @@ def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
             ctx.landlock.enforce(ruleset)
         layout = ["stdin", "stdout", "stderr", "report", "in", "out"]
         devnull = os.open(os.devnull, os.O_RDWR)
-        high = {name: _dup_high(fds[name] if name in fds else devnull, floor) for name in layout}
+        high = {name: _dup_high(fds.get(name, devnull), floor) for name in layout}
         tdir = _dup_high(fds["dir"], floor) if "dir" in fds else None
         for target, name in enumerate(layout):
             os.dup2(high[name], target)
@@ -175,7 +176,8 @@ def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
 
 
 def _pread_all(fd: int) -> bytes:
-    chunks, offset = [], 0
+    chunks: list[bytes] = []
+    offset = 0
     while True:
         chunk = os.pread(fd, 1 << 20, offset)
         if not chunk:
@@ -196,10 +198,8 @@ def _exit_code(exc: SystemExit) -> int:
         return 0
     if isinstance(code, int):
         return code
-    try:
+    with contextlib.suppress(Exception):
         print(code, file=sys.stderr)
-    except Exception:
-        pass
     return 1
 
 
@@ -210,10 +210,8 @@ def _shutdown_like_interpreter() -> str | None:
     """
     threading = sys.modules.get("threading")  # imported only if the program used it (see worker._preload)
     if threading is not None:
-        try:
-            threading._shutdown()  # type: ignore[attr-defined]
-        except BaseException:
-            pass
+        with contextlib.suppress(BaseException):
+            threading._shutdown()
     atexit._run_exitfuncs()
     error = None
     for stream in (sys.stdout, sys.stderr, sys.__stdout__):
@@ -259,9 +257,10 @@ def run_program(spec: dict[str, Any]) -> None:
 
 def _run(spec: dict[str, Any], report: dict[str, Any], tracer: LineTracer | None) -> None:
     fmt = spec["format"]
-    sys.stdin = sys.__stdin__ = open(0, "r", encoding="utf-8", closefd=False)
-    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)
-    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False)
+    # the program's own standard streams: they live as long as its process
+    sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)  # type: ignore[misc]  # noqa: SIM115
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)  # type: ignore[misc]  # noqa: SIM115
+    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False)  # type: ignore[misc]  # noqa: SIM115
     sys.argv = [PROGRAM_FILE]
     sys.setrecursionlimit(1000)
     sys.set_int_max_str_digits(0)  # big-integer answers print whatever their size
@@ -542,7 +541,7 @@ class _Channel:
             raise _program_exception(name[:100], str(reply[2])[:500], line, reply[4] is not False)
         raise ProgramGone("the program's answer was unreadable")
 
-    def proxy(self, handle: values.Handle) -> "Remote":
+    def proxy(self, handle: values.Handle) -> Remote:
         return Remote(self, handle)
 
     def encode(self, v: Any) -> Any:

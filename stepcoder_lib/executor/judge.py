@@ -64,10 +64,10 @@ def judge_test(out: dict[str, Any], tests: TestCases, *, cpu_limit: float, memor
     stdout_bytes: bytes = out.get("stdout", b"")
     stdout = stdout_bytes[:output_limit].decode("utf-8", errors="replace")
     cpu = float(out["cpu_s"])
-    common = dict(index=index, duration_s=round(out["wall_s"], 6), cpu_s=round(cpu, 6),
-                  max_rss_kb=out["max_rss_kb"], stdout=excerpt(stdout, excerpt_chars),
-                  stderr=excerpt(out.get("stderr", b"").decode("utf-8", errors="replace"), excerpt_chars),
-                  lines=report.get("lines", frozenset()))
+    common = {"index": index, "duration_s": round(out["wall_s"], 6), "cpu_s": round(cpu, 6),
+                  "max_rss_kb": out["max_rss_kb"], "stdout": excerpt(stdout, excerpt_chars),
+                  "stderr": excerpt(out.get("stderr", b"").decode("utf-8", errors="replace"), excerpt_chars),
+                  "lines": report.get("lines", frozenset())}
 
     def result(verdict: Verdict, detail: str = "", rule: str | None = None,
                error_type: str | None = None) -> TestResult:
@@ -124,7 +124,7 @@ def judge_test(out: dict[str, Any], tests: TestCases, *, cpu_limit: float, memor
 
 def _judge_assert(out: dict[str, Any], report: dict[str, Any], result: Any) -> TestResult:
     """Assert-style tests: the judge process's report decides, the program's fate first."""
-    judge = out.get("judge") if isinstance(out.get("judge"), dict) else {}
+    judge: dict[str, Any] = out["judge"] if isinstance(out.get("judge"), dict) else {}
     status = judge.get("status")
     msg = str(judge.get("exc_msg") or "")[:500]
     exc_type = str(judge.get("exc_type") or "")[:100] or None

@@ -12,6 +12,7 @@ distributed trainer can call the executor from its reward function without overs
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import math
 import os
@@ -22,8 +23,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ..testcases import InvalidTestCases, TestCases
 from . import sandbox
@@ -156,23 +158,15 @@ class _WorkerProcess:
     def kill(self) -> None:
         if self.proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         for stream in (self.proc.stdin, self.proc.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close() if stream else None
-            except OSError:
-                pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
+        with contextlib.suppress(OSError):
             remove_tree(self.base_dir)
-        except OSError:
-            pass
         self.proc = None
 
 
@@ -233,7 +227,7 @@ class Executor:
             # Several jobs per round trip keep the workers busy while this process judges
             # results; chunks shrink towards the end so that no worker is left idle.
             while True:
-                chunk = []
+                chunk: list[tuple[int, Any]] = []
                 size = max(1, min(self.max_chunk, todo.qsize() // (2 * n_threads)))
                 while len(chunk) < size:
                     try:
@@ -269,12 +263,10 @@ class Executor:
         self._closed = True
         for w in self._all:
             w.kill()
-        try:
+        with contextlib.suppress(OSError):
             remove_tree(self._tmp)
-        except OSError:
-            pass
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -332,7 +324,7 @@ class Executor:
                         raise InvalidTestCases(f"field 'inputs[{k}]': call arguments must be plain data "
                                                "(numbers, strings, lists, dicts...), not arbitrary objects")
             elif job.tests.format == "stdin":
-                for k, text in enumerate(job.tests.inputs):
+                for text in job.tests.inputs:
                     text.encode("utf-8", "surrogatepass")
         except InvalidTestCases as exc:
             return f"{pid}: {exc}"
@@ -382,7 +374,8 @@ class Executor:
                 for item in valid:
                     results[item[0]] = self._run_chunk([item])[0]
             else:
-                for (index, job), outcome in zip(valid, outcomes or [None] * len(valid)):
+                answers: list[dict[str, Any] | None] = list(outcomes) if outcomes else [None] * len(valid)
+                for (index, job), outcome in zip(valid, answers):
                     results[index] = self._judge(job, outcome)
         return [results[index] for index, _ in chunk]
 

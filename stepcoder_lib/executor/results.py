@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
-class Verdict(str, Enum):
+class Verdict(str, Enum):  # noqa: UP042 - the public results API stays as it is
     """Outcome of a program (or of one test). ``INVALID_JOB`` means the job itself was malformed,
     ``JUDGE_ERROR`` that the executor failed to judge it; neither carries a reward."""
 

@@ -24,6 +24,7 @@ old kernel, no libseccomp) the executor still runs and says so in ``sandbox``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -123,7 +124,7 @@ class LandlockRules:
     dev_null_fd: int
 
     @classmethod
-    def open(cls, read_roots: list[str]) -> "LandlockRules | None":
+    def open(cls, read_roots: list[str]) -> LandlockRules | None:
         abi = landlock_abi()
         if abi <= 0:
             return None
@@ -196,10 +197,8 @@ def build_seccomp_filter(pid_for_signals: int | None = None) -> Any | None:
         return None
     eperm = sc.ERRNO(errno.EPERM)
     for name in _DENIED_SYSCALLS:
-        try:
+        with contextlib.suppress(Exception):  # a syscall unknown on this architecture
             f.add_rule(eperm, name)
-        except Exception:  # syscall unknown on this architecture
-            pass
     f.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))  # processes, not threads
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # glibc falls back to clone(), which we can inspect
     if pid_for_signals is not None:

@@ -20,7 +20,8 @@ import os
 import sys
 import types
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def _load_slipcover_parts() -> tuple[Any, Any]:
@@ -44,7 +45,10 @@ def _load_slipcover_parts() -> tuple[Any, Any]:
             raise ImportError(f"slipcover.{name} not found")
         full = f"slipcover.{name}"
         loader = loader_cls(full, path)
-        module = importlib.util.module_from_spec(importlib.util.spec_from_loader(full, loader))
+        module_spec = importlib.util.spec_from_loader(full, loader)
+        if module_spec is None:
+            raise ImportError(f"slipcover.{name} cannot be loaded")
+        module = importlib.util.module_from_spec(module_spec)
         loader.exec_module(module)
         loaded.append(module)
     return loaded[0], loaded[1]

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 MAX_DEPTH = 100
 _BUILTIN_TYPES = {t.__name__: t for t in (int, float, complex, str, bytes, bool, list, tuple, dict, set, frozenset,
@@ -29,7 +30,7 @@ class Handle:
 
     __slots__ = ("id", "type_name", "callable")
 
-    def __init__(self, id: int, type_name: str, callable: bool) -> None:  # noqa: A002
+    def __init__(self, id: int, type_name: str, callable: bool) -> None:
         self.id, self.type_name, self.callable = id, type_name, callable
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ Two processes per worker:
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -351,7 +352,7 @@ class Worker:
                     opened.remove(fd)
             clock = _Clock(t0 + wall_limit, wall_limit, cpu_limit, pids[0], self.test_dir, job.get("disk_limit"))
             judged = None
-            if fmt == "assert":
+            if requests_w is not None and answers_r is not None:  # assert-style: the judge runs here
                 judged = self._judge(job, index, requests_w, answers_r, pidfds[0], clock, message_limit)
                 _close_quietly(requests_w)  # the program's process sees the end of the requests
                 opened.remove(requests_w)
@@ -413,7 +414,7 @@ class Worker:
             ended[info["pid"]] = info
         return ended
 
-    def _judge(self, job: dict[str, Any], index: int, out_fd: int, in_fd: int, pidfd: int, clock: "_Clock",
+    def _judge(self, job: dict[str, Any], index: int, out_fd: int, in_fd: int, pidfd: int, clock: _Clock,
                limit: int) -> dict[str, Any]:
         from . import harness
 
@@ -441,7 +442,7 @@ class Worker:
         spec = {"setup_code": job["setup_code"], "test_code": job["inputs"][index]}
         return harness.run_judge(spec, channel, self.pristine_builtins)
 
-    def _supervise(self, pidfds: list[int], readers: list[int], clock: "_Clock",
+    def _supervise(self, pidfds: list[int], readers: list[int], clock: _Clock,
                    limit: int) -> tuple[list[bytes], bool, bool]:
         """Read the reports until every process has ended; kill at the wall-clock deadline."""
         data = [bytearray() for _ in readers]
@@ -481,10 +482,8 @@ class Worker:
                     if not running and grace_until is None:
                         grace_until = time.monotonic() + 0.5  # a leaked descriptor must not hold us
         for fd in pidfds:
-            try:
+            with contextlib.suppress(ProcessLookupError, OSError):
                 signal.pidfd_send_signal(fd, signal.SIGKILL)
-            except (ProcessLookupError, OSError):
-                pass
         return [bytes(d) for d in data], timed_out, overflow
 
 
@@ -534,7 +533,7 @@ class _Clock:
         cpu = _process_cpu(self.pid)
         starved = (cpu is not None and cpu < self.cpu_limit and now < self.hard
                    and cpu - self.last_cpu >= 0.05 * (now - self.last_check))
-        if not starved:
+        if not starved or cpu is None:
             self.expired = True
             return None
         self.last_cpu, self.last_check = cpu, now
@@ -559,10 +558,8 @@ def dir_usage(path: str, stop_above: int) -> int:
 
 
 def _close_quietly(fd: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.close(fd)
-    except OSError:
-        pass
 
 
 def _process_cpu(pid: int) -> float | None:
@@ -606,9 +603,10 @@ def _preload() -> None:
     # memory makes every fork slower for every program. Never ``threading`` or ``random``
     # (``tempfile`` imports it): their after-fork hooks cost each forked test 0.3 and 0.1 ms of
     # CPU, more than importing them in the few programs that use them.
-    import bisect, collections, functools, heapq, itertools, json, math, re, string, typing  # noqa: F401,E401
-    import traceback, io, atexit, fcntl, importlib, fractions  # noqa: F401,E401
-    from . import harness, tracing, values  # noqa: F401
+    import bisect  # noqa: F401
+    import traceback  # noqa: F401
+
+    from . import harness, tracing, values
 
     for hooked in ("threading", "random"):
         assert hooked not in sys.modules, f"{hooked} must not be imported before the zygote forks"
@@ -656,10 +654,8 @@ def main() -> None:
                 break
             write_message(out_fd, {"results": [worker.run_job(job) for job in request["jobs"]]})
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(worker.zygote, signal.SIGKILL)
-        except OSError:
-            pass
         remove_tree(base_dir)
 
 
