@@ -1,8 +1,8 @@
 """Both ends of a test: the program's process (forked from the clean zygote) and the judge.
 
-``child_main`` is the first code of every forked test process. It reads its own spec (this test
-only: the zygote never held job data, so neither does the child), confines itself (Landlock, an
-unprivileged user, rlimits, seccomp) and runs the program as a fresh ``__main__`` module, the way
+``await_test`` and ``child_main`` are the first code of every forked test process. It confines
+itself (an unprivileged user, seccomp, Landlock, rlimits), reads its own spec (this test only: the
+zygote never held job data, so neither does the child) and runs the program as a fresh ``__main__`` module, the way
 ``python solution.py`` would (``if __name__ == "__main__"`` works, ``sys.exit()`` at the end is a
 normal finish, non-daemon threads are joined, ``atexit`` handlers run, stdout is flushed even if
 the program closed it). Then, by format:
@@ -122,13 +122,47 @@ class Reader:
 
 
 # --- entering the sandbox -----------------------------------------------------------------------
-def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
-    """First code of a forked test process; never returns."""
+def await_test(channel: Any, ctx: Any) -> None:
+    """A test process forked ahead of its test: confine everything that needs no test data, wait.
+
+    The zygote keeps one such process ready, so forking and most of the confinement happen while
+    the previous test runs rather than on the next one's critical path. It becomes the sandbox
+    user, clears its environment and loads the seccomp filter, then receives its test's
+    descriptors from the zygote on ``channel``. Never returns.
+    """
     try:
         os.setsid()
+        from . import sandbox
+        if ctx.uid is not None:
+            sandbox.become_user(ctx.uid, ctx.uid)  # and with root, every capability goes
+        else:
+            sandbox.drop_capabilities()
+        sandbox.set_parent_death_signal()
+        os.environ.clear()  # the trainer's environment never existed here; this clears Python's copy
+        filt = ctx.seccomp if ctx.seccomp is not None else (
+            sandbox.build_seccomp_filter(os.getpid()) if ctx.seccomp_per_child else None)
+        if filt is not None:
+            filt.load()
+        import socket
+        msg, fds, _, _ = socket.recv_fds(channel, 1 << 16, 64)
+    except BaseException:
+        os._exit(72)
+    if not msg:
+        os._exit(0)
+    role, mapping = json.loads(msg)
+    child_main(role, {name: fds[i] for name, i in mapping.items()}, ctx)
+
+
+def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
+    """The rest of a test process's set-up, once its descriptors arrived; never returns."""
+    try:
         spec = pickle.loads(_pread_all(fds["spec"]))
         floor = 256 + max([0, *ctx.path_fds, *fds.values()])  # above every descriptor we still need
-        ruleset = ctx.rulesets.get(role)  # built by the zygote, once per test directory
+        ruleset = ctx.rulesets.get(role)  # built by the zygote for the test directory it last saw
+        if ruleset is not None and "dir" in fds:
+            st = os.fstat(fds["dir"])
+            if (st.st_dev, st.st_ino) != ctx.program_dir:  # the directory was replaced since the fork
+                ruleset = ctx.landlock.build_ruleset(fds["dir"])
         if ruleset is not None:
             ctx.landlock.enforce(ruleset)
         layout = ["stdin", "stdout", "stderr", "report", "in", "out"]
@@ -148,21 +182,11 @@ def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
                 os.closerange(last + 1, fd)
             last = fd
         from . import sandbox
-        if spec.get("uid") is not None:
-            sandbox.become_user(spec["uid"], spec["gid"])  # and with root, every capability goes
-        else:
-            sandbox.drop_capabilities()
-        sandbox.set_parent_death_signal()
         address_space = ctx.baseline_as + spec["memory_bytes"] if spec.get("memory_bytes") else None
         sandbox.apply_rlimits(spec["cpu_limit_s"], address_space, spec.get("output_limit", 1 << 24),
                               max_threads=spec.get("max_threads"))
-        os.environ.clear()  # the trainer's environment never existed here; this clears Python's copy
         # tempfile (not imported yet: see worker._preload) finds the test directory by itself:
         # it is the only writable candidate
-        filt = ctx.seccomp if ctx.seccomp is not None else (
-            sandbox.build_seccomp_filter(os.getpid()) if ctx.seccomp_per_child else None)
-        if filt is not None:
-            filt.load()
     except BaseException as exc:  # the sandbox could not be set up: report it, run nothing
         try:
             os.write(3, json.dumps({"phase": "setup", "ok": False, "exc_type": "SandboxError",

@@ -148,9 +148,11 @@ def remove_tree(path: str) -> None:
 class ZygoteContext:
     """What the zygote prepares once and every test process inherits (no job data)."""
 
-    def __init__(self, read_roots: list[str], unprivileged: bool) -> None:
+    def __init__(self, read_roots: list[str], uid: int | None) -> None:
         from . import sandbox
 
+        unprivileged = uid is not None
+        self.uid = uid
         self.landlock = sandbox.LandlockRules.open(read_roots)
         self.landlock_fds = [] if self.landlock is None else [*self.landlock.read_fds, self.landlock.dev_null_fd]
         signal_scoped = self.landlock is not None and self.landlock.abi >= 6
@@ -162,7 +164,7 @@ class ZygoteContext:
         sandbox.set_default_thread_stack()
         self.baseline_as = sandbox.current_address_space()
         self.rulesets: dict[str, int] = {}  # role -> Landlock ruleset fd (the program's follows its directory)
-        self._program_dir: tuple[int, int] | None = None
+        self.program_dir: tuple[int, int] | None = None
         self.layers = ["process", "rlimits"] + (["landlock"] if self.landlock else []) + (
             ["seccomp"] if (self.seccomp is not None or self.seccomp_per_child) else []) + (
             ["unprivileged"] if unprivileged else [])
@@ -172,24 +174,37 @@ class ZygoteContext:
         if self.landlock is None or dir_fd is None:
             return
         st = os.fstat(dir_fd)
-        if (st.st_dev, st.st_ino) != self._program_dir:  # rules hold the directory itself
+        if (st.st_dev, st.st_ino) != self.program_dir:  # rules hold the directory itself
             old = self.rulesets.pop("program", None)
             if old is not None:
                 os.close(old)
             self.rulesets["program"] = self.landlock.build_ruleset(dir_fd)
-            self._program_dir = (st.st_dev, st.st_ino)
+            self.program_dir = (st.st_dev, st.st_ino)
+
+
+def _fork_spare(sock: socket.socket, ctx: ZygoteContext) -> tuple[int, socket.socket]:
+    """A test process forked ahead of time (``harness.await_test``) and the channel to hand it its test."""
+    from . import harness
+
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        mine.close()
+        sock.close()  # the supervisor must see the zygote's channel close when the zygote dies
+        harness.await_test(theirs, ctx)
+    theirs.close()
+    return pid, mine
 
 
 def zygote_main(sock: socket.socket, ctx: ZygoteContext) -> None:
-    """Fork the processes of one test per request; report how each ended. Never returns."""
-    from . import harness
-
+    """Hand each test to a pre-forked process; report how each ended. Never returns."""
     try:
         import ctypes
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the supervisor
     except Exception:
         pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    spare = _fork_spare(sock, ctx)
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 64)
@@ -197,26 +212,30 @@ def zygote_main(sock: socket.socket, ctx: ZygoteContext) -> None:
             os._exit(0)
         if not msg:
             os._exit(0)
-        children = json.loads(msg)
-        for role, mapping in children:
-            if role == "program" and "dir" in mapping:
-                ctx.prepare(fds[mapping["dir"]])
-        pids = []
-        for role, mapping in children:
-            pid = os.fork()
-            if pid == 0:
-                harness.child_main(role, {name: fds[i] for name, i in mapping.items()}, ctx)
-            pids.append(pid)
+        [(role, mapping)] = json.loads(msg)
+        if role == "program" and "dir" in mapping:
+            ctx.prepare(fds[mapping["dir"]])  # for the spares forked from now on
+        for _attempt in range(2):
+            pid, channel = spare
+            try:
+                socket.send_fds(channel, [json.dumps([role, mapping]).encode()], fds)
+                break
+            except OSError:  # the spare died (it should not): fork another and hand the test to it
+                channel.close()
+                spare = _fork_spare(sock, ctx)
+        channel.close()
         for fd in fds:
             os.close(fd)
-        pidfds = [os.pidfd_open(p) for p in pids]
-        socket.send_fds(sock, [json.dumps(pids).encode()], pidfds)
-        for fd in pidfds:
-            os.close(fd)
-        for pid in pids:
-            _, status, ru = os.wait4(pid, 0)
-            sock.send(json.dumps({"pid": pid, "status": status, "cpu_s": ru.ru_utime + ru.ru_stime,
-                                  "max_rss_kb": ru.ru_maxrss}).encode())
+        pidfd = os.pidfd_open(pid)
+        socket.send_fds(sock, [json.dumps([pid]).encode()], [pidfd])
+        os.close(pidfd)
+        spare = _fork_spare(sock, ctx)  # while this test runs
+        _, status, ru = os.wait4(pid, 0)
+        sock.send(json.dumps({"pid": pid, "status": status, "cpu_s": ru.ru_utime + ru.ru_stime,
+                              "max_rss_kb": ru.ru_maxrss}).encode())
+        with contextlib.suppress(ChildProcessError):  # a spare that died on its own
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
 
 
 # --- the supervisor -----------------------------------------------------------------------------
@@ -231,7 +250,7 @@ class Worker:
         os.chmod(base_dir, 0o711)  # searchable, not listable: the program may use absolute paths
         os.mkdir(self.private_dir, 0o700)
         self._make_test_dir()
-        self.ctx = ZygoteContext(read_roots, unprivileged=self.uid is not None)
+        self.ctx = ZygoteContext(read_roots, self.uid)
         import builtins
         self.pristine_builtins = dict(builtins.__dict__)  # each assert test gets a fresh copy
         self.layers = self.ctx.layers
@@ -313,7 +332,6 @@ class Worker:
         spec = {"format": fmt, "program": job["program"], "fn_name": job["fn_name"], "prelude": job["prelude"],
                 "args": job["inputs"][index] if fmt == "call" else None, "cpu_limit_s": cpu_limit,
                 "memory_bytes": job["memory_bytes"], "output_limit": job["output_limit"], "coverage": job["coverage"],
-                "uid": self.uid, "gid": self.uid,
                 # RLIMIT_NPROC counts every process of the user: only meaningful for the sandbox's own user
                 "max_threads": job["max_threads"] if self.uid is not None else None, "dir_path": self.test_dir,
                 "message_limit": message_limit}
