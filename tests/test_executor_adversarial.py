@@ -630,3 +630,41 @@ def test_files_in_the_test_directory_are_bounded():
         assert r.verdict == Verdict.RUNTIME_ERROR and r.tests[0].error_type == "DiskLimitExceeded", r.summary()
         assert time.monotonic() - t0 < 10
         assert executor.run(Job("import os\nprint(len(os.listdir('.')))", TestCases("stdin", ("",), ("0\n",)))).passed
+
+
+def test_a_replaced_test_directory_still_confines_the_next_test(tmp_path, monkeypatch):
+    """When emptying its test directory fails, a worker replaces it; the test process already forked
+    for the old directory then builds its Landlock rules for the new one."""
+    from stepcoder_lib.executor import sandbox, worker
+
+    w = worker.Worker(str(tmp_path / "w"), sandbox.default_read_roots(), 65534 if os.geteuid() == 0 else None)
+    job = {"program": "import os\nopen('f', 'w').write('x')\nprint(len(os.listdir('.')))\n"
+                      f"open({str(tmp_path / 'outside.txt')!r}, 'w').write('x')\n",
+           "format": "stdin", "inputs": [""], "fn_name": None, "setup_code": "", "cpu_limit_s": 1.0,
+           "wall_limit_s": 4.0, "program_wall_s": 100, "memory_bytes": 512 << 20, "output_limit": 1 << 20,
+           "coverage": False, "early_stop": True, "excerpt_chars": 1000, "max_threads": 1024, "prelude": "none",
+           "disk_limit": 1 << 28}
+    try:
+        first = w.run_job(job)["outcomes"][0]
+        inode = os.stat(w.test_dir).st_ino
+        real, calls = worker.clear_dir, []
+
+        def fails_once(path):
+            calls.append(path)
+            if len(calls) == 1:
+                raise OSError("simulated")
+            return real(path)
+
+        monkeypatch.setattr(worker, "clear_dir", fails_once)
+        w.run_job(job)
+        monkeypatch.undo()
+        assert os.stat(w.test_dir).st_ino != inode  # replaced
+        after = [w.run_job(job)["outcomes"][0] for _ in range(2)]
+    finally:
+        os.kill(w.zygote, 9)
+        os.waitpid(w.zygote, 0)
+        worker.remove_tree(w.base_dir)
+    for out in [first, *after]:
+        assert out["stdout"] == b"1\n"  # wrote in its own (new) directory, which was empty
+        assert out["report"]["exc_type"] == "PermissionError"  # and nowhere else
+    assert not (tmp_path / "outside.txt").exists()

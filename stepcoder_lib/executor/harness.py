@@ -314,6 +314,7 @@ def _run(spec: dict[str, Any], report: dict[str, Any], tracer: LineTracer | None
         if fmt == "assert":
             _serve_judge(module.__dict__, spec, report, error=exc)
         _record_exception(report, exc)
+        _shutdown_like_interpreter()  # like Python after an uncaught exception: what was printed is kept
         return
     if fmt == "stdin":
         flush_error = _shutdown_like_interpreter()

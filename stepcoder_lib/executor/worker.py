@@ -282,7 +282,8 @@ class Worker:
             pass
         trash = os.path.join(self.base_dir, f"trash-{time.monotonic_ns()}")
         os.rename(self.test_dir, trash)
-        remove_tree(trash)
+        with contextlib.suppress(OSError):  # what resists stays out of the way until the worker exits
+            remove_tree(trash)
         self._make_test_dir()
 
     # files the program cannot name ------------------------------------------------------
