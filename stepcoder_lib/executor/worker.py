@@ -638,9 +638,44 @@ def _warm_up(harness: Any, tracing: Any, values: Any) -> None:
     Python 3.11 specialises bytecode in place as it runs: code first run in a forked test would be
     rewritten there (copying its pages) in every test; run here, the tests inherit it specialised.
     """
-    sample = ("def f(xs):\n    total = 0\n    for x in xs:\n        if x % 2:\n            total += x\n"
-              "        else:\n            total -= 1\n    return total\n\nclass A:\n    def g(self):\n"
-              "        return [f(range(9)), {'k': (1.5, None)}]\n")
+    sample = '''from typing import List
+
+
+def f(xs: List[int]) -> int:
+    """A docstring."""
+    total, k = 0, 0
+    for x in xs:
+        if x % 2:
+            total += x
+        elif x > 100:
+            break
+        else:
+            total -= 1
+    while k < 3:
+        k += 1
+    else:
+        total += k
+    try:
+        total //= len(xs) - len(xs)
+    except ZeroDivisionError:
+        total = -total
+    finally:
+        total += 1
+    with open(__file__ if False else "/dev/null") as fh:
+        fh.read(0)
+    return total + sum(y * y for y in xs if y) + len([y for y in xs]) + (lambda z: z)(1)
+
+
+def gen(n):
+    yield from range(n)
+
+
+class A:
+    def g(self):
+        def inner(v):
+            return {v: [v, (v, v)]}
+        return [f(list(gen(9))), {'k': (1.5, None)}, inner(2), {i: i for i in range(3)}]
+'''
     for _ in range(20):
         tracer = tracing.LineTracer("<warm-up>")
         namespace: dict[str, Any] = {}
