@@ -79,29 +79,38 @@ class SFTConfig:
 
 @dataclass(frozen=True)
 class RLConfig:
-    """Shared by PPO and GRPO; PPO-only knobs say so."""
+    """Shared by PPO and GRPO; PPO-only and GRPO-only knobs say so. A step = problems_per_step x rollouts_per_problem."""
 
-    steps: int = 100
-    problems_per_step: int = 4
-    rollouts_per_problem: int = 16  # paper
-    temperature: float = 0.8  # paper
+    steps: int = 100  # optimisation steps (paper silent on its total)
+    problems_per_step: int = 4  # problems sampled per step, split over ranks (paper silent)
+    rollouts_per_problem: int = 16  # paper: 16 rollouts per example (GRPO: the group size)
+    temperature: float = 0.8  # paper: nucleus sampling at T 0.8
     top_p: float = 0.9  # paper
-    max_new_tokens: int = 1024  # paper
+    max_new_tokens: int = 1024  # paper: max output 1024 tokens
+    max_tests: int | None = None  # unit tests run per rollout (None: all; APPS+ has ~3 per problem)
     policy_lr: float = 5e-7  # paper
     critic_lr: float = 1.5e-6  # paper (PPO)
     kl_beta: float = 0.05  # paper: token-level KL coefficient
-    kl_clip: float = 0.8  # paper: "with a clip value of 0.8"
-    gamma: float = 1.0  # MOSS-RLHF default (paper silent)
-    lam: float = 0.95  # MOSS-RLHF default (paper silent)
-    clip_range: float = 0.2  # MOSS-RLHF default (paper silent)
-    value_clip: float = 0.2  # MOSS-RLHF default (paper silent)
-    reward_clip: float = 10.0  # MOSS-RLHF default (paper silent)
-    ppo_epochs: int = 1  # paper silent
-    minibatch_size: int = 16  # paper silent
+    kl_clip: float = 0.8  # paper: "with a clip value of 0.8" (PPO: clip of the per-token log-ratio; see ppo.py)
+    gamma: float = 1.0  # MOSS-RLHF default (paper silent) (PPO)
+    lam: float = 0.95  # MOSS-RLHF default (paper silent) (PPO)
+    clip_range: float = 0.2  # MOSS-RLHF default (paper silent): policy ratio clip (GRPO: epsilon)
+    value_clip: float = 0.2  # MOSS-RLHF default (paper silent) (PPO)
+    reward_clip: float = 10.0  # MOSS-RLHF default (paper silent); inert for rewards in [-1, 1] (PPO)
+    whiten_advantages: bool = True  # MOSS-RLHF's advantage normalisation (PPO-max) (PPO)
+    ppo_epochs: int = 1  # paper silent; MOSS-RLHF makes one pass per rollout batch (GRPO: num_iterations)
+    minibatch_size: int = 16  # paper silent; sequences per PPO update (PPO)
+    max_grad_norm: float = 1.0  # MOSS-RLHF / HF default (paper silent)
+    adam_beta1: float = 0.9  # MOSS-RLHF default (paper silent)
+    adam_beta2: float = 0.95  # MOSS-RLHF default (paper silent)
+    adam_eps: float = 1e-6  # MOSS-RLHF default (paper silent)
+    warmup_steps: int = 0  # paper silent; constant lr after warm-up
+    grpo_loss_type: str = "dapo"  # TRL's default token-level loss (GRPO)
+    generation_batch_size: int = 64  # sequences per generate call (memory, not math)
     cccs_alpha: float = 0.1  # paper silent: see curriculum.py
     cccs_rho_threshold: float = 0.8  # paper silent: see curriculum.py
     seeds: tuple[int, ...] = (0,)
-    checkpoint_every: int = 50
+    checkpoint_every: int = 50  # steps between checkpoints
 
 
 @dataclass(frozen=True)
