@@ -1,0 +1,341 @@
+"""Train one RL row of the paper's ablation, headless: ``python -m stepcoder_lib.train``.
+
+    python -m stepcoder_lib.train --profile tiny --algo ppo --cccs --fgo --seed 0
+    python -m stepcoder_lib.train --profile paper --algo ppo --cccs --fgo --dry-run     # validate, print the plan
+    accelerate launch --num_processes 2 -m stepcoder_lib.train --profile smoke --algo grpo --cccs
+
+The notebooks call ``run_rl`` (the same function). A run lives in
+``<out>/<profile>/<algo>-<setting>-seed<k>-<key>/`` where ``setting`` is vanilla / fgo / cccs /
+stepcoder and ``key`` hashes everything the run depends on (effective profile, switches, seed, SFT
+model, library sources): a finished run (``done.json``) is returned without training again; an
+unfinished one resumes from its last checkpoint. Inside: ``config.json`` (effective config),
+``metrics.jsonl``, ``tb/`` (TensorBoard), ``checkpoints/``, ``policy/`` (the trained model,
+``save_pretrained`` format), ``curriculum.json`` (final CCCS state) and ``done.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from stepcoder_lib.paths import artifacts_dir, repo_root
+from stepcoder_lib.profiles import Profile, get_profile, save_effective_config
+
+ALGOS: tuple[str, ...] = ("ppo", "grpo")
+#: (cccs, fgo) -> the ablation row's name (the paper's Table 1: vanilla, w/o CCCS, w/o FGO, StepCoder).
+SETTINGS: dict[tuple[bool, bool], str] = {(False, False): "vanilla", (False, True): "fgo", (True, False): "cccs",
+                                          (True, True): "stepcoder"}
+#: Library sources whose change makes a cached run stale.
+_SOURCES = ("rollout.py", "ppo.py", "grpo.py", "train.py", "curriculum.py", "masking.py", "generation.py",
+            "executor/*.py")
+
+
+def setting_name(cccs: bool, fgo: bool) -> str:
+    return SETTINGS[(bool(cccs), bool(fgo))]
+
+
+# ----------------------------------------------------------------------------- seams to part A (models, data, prompts)
+def load_policy(path: str | Path, profile: Profile) -> tuple[Any, Any]:
+    """The policy and its tokenizer from a ``save_pretrained`` folder or hub id (the SFT model)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = getattr(torch, profile.model.dtype)
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def training_problems(profile: Profile) -> list[Any]:
+    """The RL training split (capped by ``data.max_train_problems``): problems with tests and a canonical solution."""
+    from stepcoder_lib.synthetic import SIZES, generate_problems, to_problem
+
+    if profile.data.source != "synthetic":
+        raise NotImplementedError(f"profile {profile.name!r}: data source {profile.data.source!r} needs the APPS+ "
+                                  "loader (stepcoder_lib.data.prepare)")
+    size = dict(SIZES[profile.data.synthetic_size])
+    records = generate_problems(**{**size, "defect_rate": 0.0})
+    problems = [to_problem(r) for r in records if r["split"] == "train"]
+    return problems[: profile.data.max_train_problems] if profile.data.max_train_problems else problems
+
+
+def task_prompt(problem: Any, profile: Profile) -> str:
+    """The task prompt (stage 0, before any CCCS prefix): the profile's template with the statement."""
+    return profile.model.prompt_template.format(task=problem.statement)
+
+
+def resolve_sft(profile: Profile, sft_path: str | Path | None, seed: int = 0) -> Path:
+    """The SFT model the RL run starts from and is held to: ``sft_path``, or the profile's cached SFT run."""
+    if sft_path is not None:
+        return Path(sft_path)
+    from stepcoder_lib import sft  # part A: trains (or finds cached) the SFT baseline
+
+    return Path(sft.train_sft(profile, artifacts_dir() / "sft", seed))
+
+
+# ----------------------------------------------------------------------------- runs
+def limit_tests(problem: Any, max_tests: int | None) -> Any:
+    """The problem with at most ``max_tests`` unit tests (the first ones) for RL rollouts."""
+    if not max_tests or len(problem.tests) <= max_tests:
+        return problem
+    t = problem.tests
+    tests = dataclasses.replace(t, inputs=t.inputs[:max_tests], outputs=t.outputs[:max_tests] if t.outputs else ())
+    return problem.replace(tests=tests)
+
+
+def run_key(profile: Profile, algo: str, cccs: bool, fgo: bool, seed: int, sft_path: str | Path) -> str:
+    """Hash of what a run depends on: the effective profile, algorithm, switches, seed, SFT model and library code."""
+    h = hashlib.sha256(json.dumps({"profile": profile.to_dict(), "algo": algo, "cccs": bool(cccs), "fgo": bool(fgo),
+                                   "seed": seed, "sft": str(Path(sft_path).resolve())},
+                                  sort_keys=True, default=str).encode())
+    lib = repo_root() / "stepcoder_lib"
+    for pattern in _SOURCES:
+        for f in sorted(lib.glob(pattern)):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def run_dir_for(profile: Profile, algo: str, cccs: bool, fgo: bool, seed: int, sft_path: str | Path,
+                out_dir: str | Path | None = None) -> Path:
+    root = Path(out_dir) if out_dir else artifacts_dir() / "runs"
+    key = run_key(profile, algo, cccs, fgo, seed, sft_path)
+    return root / profile.name / f"{algo}-{setting_name(cccs, fgo)}-seed{seed}-{key}"
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint (PPO: ``step-N/trainer.pt``; GRPO: TRL's ``checkpoint-N/trainer_state.json``)."""
+    found = []
+    for d in (run_dir / "checkpoints").glob("*"):
+        step = d.name.rsplit("-", 1)[-1]
+        if step.isdigit() and ((d / "trainer.pt").exists() or (d / "trainer_state.json").exists()):
+            found.append((int(step), d))
+    return max(found)[1] if found else None
+
+
+def checkpoint_step(path: Path) -> int:
+    return int(path.name.rsplit("-", 1)[-1])
+
+
+def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bool = True, seed: int = 0,
+           out_dir: str | Path | None = None, sft_path: str | Path | None = None, *,
+           overrides: dict[str, Any] | None = None, resume: bool = True, force: bool = False,
+           problems: Sequence[Any] | None = None, stop_after: int | None = None, sampler: Any = None) -> Path:
+    """Train one RL run from the SFT model and return its run directory (cached: a finished run is not redone).
+
+    ``problems`` replaces the profile's training split; ``sampler`` replaces
+    ``generation.sample_completions`` (same signature: another backend, or a scripted policy in tests).
+    ``stop_after`` ends the process's work after that many steps, leaving the run unfinished (as a
+    killed run would, minus the work since its last checkpoint); calling again resumes it.
+    """
+    import torch
+    from accelerate import Accelerator
+
+    if algo not in ALGOS:
+        raise ValueError(f"algo {algo!r}: choose one of {ALGOS}")
+    profile = get_profile(profile, overrides)
+    sft = resolve_sft(profile, sft_path, seed)
+    run_dir = run_dir_for(profile, algo, cccs, fgo, seed, sft, out_dir)
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    if force and acc.is_main_process and run_dir.exists():
+        shutil.rmtree(run_dir)
+    acc.wait_for_everyone()
+    if (run_dir / "done.json").exists():
+        return run_dir
+    ckpt = latest_checkpoint(run_dir) if resume else None
+    if acc.is_main_process:
+        save_effective_config(profile, run_dir, {"algo": algo, "cccs": cccs, "fgo": fgo, "seed": seed,
+                                                 "setting": setting_name(cccs, fgo), "sft_path": str(sft),
+                                                 "world_size": acc.num_processes})
+    torch.manual_seed(seed)
+    rl = profile.rl
+    problems = [limit_tests(p, rl.max_tests) for p in (problems if problems is not None else training_problems(profile))]
+    prompts = {p.id: task_prompt(p, profile) for p in problems}
+    curriculum = make_curriculum(problems, rl) if cccs else None
+    policy, tokenizer = load_policy(sft, profile)
+    from stepcoder_lib.executor import Executor, ExecutorConfig
+    from stepcoder_lib.generation import sample_completions
+    from stepcoder_lib.runlog import RunLog
+
+    ex_cfg = ExecutorConfig(coverage=fgo, time_limit_s=profile.executor.time_limit_s,
+                            memory_limit_mb=profile.executor.memory_limit_mb, workers=profile.executor.workers)
+    start = checkpoint_step(ckpt) if ckpt else 0
+    t0 = time.perf_counter()
+    desc = f"{algo} {setting_name(cccs, fgo)} s{seed}"
+    with Executor(ex_cfg) as executor:
+        log = RunLog(run_dir, rl.steps, start_step=start, desc=desc, enabled=acc.is_main_process)
+        try:
+            if algo == "ppo":
+                finished = _train_ppo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
+                                      acc, run_dir, ckpt, log, stop_after, sampler or sample_completions)
+            else:
+                finished = _train_grpo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
+                                       run_dir, ckpt, log, stop_after, sampler or sample_completions)
+        finally:
+            log.close()
+    acc.wait_for_everyone()
+    if finished and acc.is_main_process:
+        if curriculum is not None:
+            curriculum.save(run_dir / "curriculum.json")
+        tokenizer.save_pretrained(str(run_dir / "policy"))
+        (run_dir / "done.json").write_text(json.dumps({
+            "algo": algo, "setting": setting_name(cccs, fgo), "cccs": cccs, "fgo": fgo, "seed": seed,
+            "profile": profile.name, "steps": rl.steps, "resumed_from": start, "wall_s_last_session":
+            time.perf_counter() - t0, "sft_path": str(sft)}, indent=1, sort_keys=True) + "\n")
+    acc.wait_for_everyone()
+    return run_dir
+
+
+def make_curriculum(problems: Sequence[Any], rl: Any) -> Any:
+    """CCCS over the training problems, with each problem's stored conditional statements when it has them."""
+    from stepcoder_lib.curriculum import Curriculum, CurriculumConfig
+
+    cur = Curriculum(config=CurriculumConfig(alpha=rl.cccs_alpha, rho_threshold=rl.cccs_rho_threshold))
+    for p in problems:
+        if not p.canonical_solution:
+            raise ValueError(f"problem {p.id}: field 'canonical_solution' is empty (CCCS needs it)")
+        cur.add(p.id, p.canonical_solution, p.conditional_statements() or None)
+    return cur
+
+
+def _train_ppo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], profile: Profile,
+               executor: Any, curriculum: Any, fgo: bool, seed: int, acc: Any, run_dir: Path, ckpt: Path | None,
+               log: Any, stop_after: int | None, sampler: Any) -> bool:
+    from stepcoder_lib.ppo import PPOConfig, PPOTrainer
+
+    cfg = PPOConfig.from_rl(profile.rl)
+    trainer = PPOTrainer(policy, tokenizer, problems, prompts, cfg, executor=executor, curriculum=curriculum, fgo=fgo,
+                         seed=seed, accelerator=acc, sampler=sampler)
+    if ckpt is not None:
+        trainer.load(ckpt)
+    done_here = 0
+    while trainer.step < cfg.steps:
+        if stop_after is not None and done_here >= stop_after:
+            return False
+        metrics, _ = trainer.train_step()
+        log.log(trainer.step, metrics)
+        done_here += 1
+        if trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps:
+            trainer.save(run_dir / "checkpoints" / f"step-{trainer.step:06d}")
+            acc.wait_for_everyone()
+    if acc.is_main_process:
+        acc.unwrap_model(trainer.policy).save_pretrained(str(run_dir / "policy"))
+    return True
+
+
+def _train_grpo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], profile: Profile,
+                executor: Any, curriculum: Any, fgo: bool, seed: int, run_dir: Path, ckpt: Path | None, log: Any,
+                stop_after: int | None, sampler: Any) -> bool:
+    from transformers import TrainerCallback
+
+    from stepcoder_lib.grpo import make_trainer
+
+    if ckpt is not None and curriculum is not None:
+        curriculum.load(ckpt / "curriculum.json")
+    trainer, _ = make_trainer(policy, tokenizer, problems, prompts, profile.rl, executor=executor,
+                              curriculum=curriculum, fgo=fgo, seed=seed, output_dir=run_dir / "checkpoints",
+                              runlog=log, sampler=sampler)
+    if stop_after is not None:
+        start = checkpoint_step(ckpt) if ckpt else 0
+
+        class _Stop(TrainerCallback):
+            def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                if state.global_step >= start + stop_after:
+                    control.should_training_stop = True
+
+        trainer.add_callback(_Stop())
+    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    if trainer.state.global_step < profile.rl.steps:
+        return False
+    trainer.save_model(str(run_dir / "policy"))
+    return True
+
+
+# ----------------------------------------------------------------------------- discovery and plans
+def find_runs(out_dir: str | Path | None = None, profile: str | None = None) -> Any:
+    """Finished runs under ``out_dir`` as a DataFrame (profile, algo, setting, seed, path): what notebook 06 loads."""
+    import pandas as pd
+
+    root = Path(out_dir) if out_dir else artifacts_dir() / "runs"
+    rows = []
+    for done in sorted(root.glob(f"{profile or '*'}/*/done.json")):
+        rec = json.loads(done.read_text())
+        rows.append({"profile": rec["profile"], "algo": rec["algo"], "setting": rec["setting"], "seed": rec["seed"],
+                     "path": str(done.parent)})
+    return pd.DataFrame(rows, columns=["profile", "algo", "setting", "seed", "path"])
+
+
+def plan(profile: Profile, algo: str, cccs: bool, fgo: bool, world_size: int = 1) -> str:
+    """What a run would do, without weights: model, batch sizes, steps, rollouts (part A's ``models.plan`` adds memory)."""
+    rl = profile.rl
+    per_step = rl.problems_per_step * rl.rollouts_per_problem
+    lines = [
+        f"profile {profile.name}: {profile.description}",
+        f"algorithm {algo}, setting {setting_name(cccs, fgo)} (CCCS {'on' if cccs else 'off'}, "
+        f"FGO {'on' if fgo else 'off'})",
+        f"model {profile.model.base} ({profile.model.dtype}), data {profile.data.source}",
+        f"steps {rl.steps}: {rl.problems_per_step} problems x {rl.rollouts_per_problem} rollouts = {per_step} "
+        f"completions per step ({per_step // max(1, world_size)} per rank on {world_size}), "
+        f"{rl.steps * per_step} in all",
+        f"decoding T {rl.temperature}, top-p {rl.top_p}, at most {rl.max_new_tokens} new tokens",
+        f"policy lr {rl.policy_lr:g}" + (f", critic lr {rl.critic_lr:g}" if algo == "ppo" else "") +
+        f", KL beta {rl.kl_beta:g}" + (f" (per-token log-ratio clipped at {rl.kl_clip:g})" if algo == "ppo" else ""),
+        f"checkpoints every {rl.checkpoint_every} steps",
+    ]
+    if rl.problems_per_step % max(1, world_size):
+        raise ValueError(f"rl.problems_per_step={rl.problems_per_step} is not divisible by {world_size} processes")
+    return "\n".join(lines)
+
+
+def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE, e.g. rl.steps=3")
+        key, raw = item.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stepcoder_lib.train", description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="tiny")
+    ap.add_argument("--algo", choices=ALGOS, default="ppo")
+    ap.add_argument("--cccs", action=argparse.BooleanOptionalAction, default=False, help="curriculum (CCCS) on")
+    ap.add_argument("--fgo", action=argparse.BooleanOptionalAction, default=False, help="executed-token mask (FGO) on")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="profile override, e.g. rl.steps=3")
+    ap.add_argument("--sft", default=None, help="SFT model folder (default: the profile's cached SFT run)")
+    ap.add_argument("--out", default=None, help="runs folder (default: artifacts/runs)")
+    ap.add_argument("--no-resume", dest="resume", action="store_false", help="start over instead of resuming")
+    ap.add_argument("--force", action="store_true", help="delete a finished or partial run with the same key first")
+    ap.add_argument("--dry-run", action="store_true", help="validate the profile and print the plan; load nothing")
+    args = ap.parse_args(argv)
+    try:
+        profile = get_profile(args.profile, _parse_set(args.set))
+    except KeyError as exc:
+        raise SystemExit(f"error: {exc.args[0]}") from None
+    if args.dry_run:
+        import os
+
+        print(plan(profile, args.algo, args.cccs, args.fgo, int(os.environ.get("WORLD_SIZE", "1"))))
+        return 0
+    run_dir = run_rl(profile, args.algo, args.cccs, args.fgo, args.seed, args.out, args.sft, resume=args.resume,
+                     force=args.force)
+    print(f"run: {run_dir}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
