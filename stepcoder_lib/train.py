@@ -182,6 +182,10 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
         finally:
             log.close()
     acc.wait_for_everyone()
+    digests = _gather_digests(curriculum, acc)
+    if len(set(digests)) > 1:
+        raise RuntimeError(f"run {run_dir.name}: the curriculum state differs between ranks ({digests}); "
+                           "every rank must apply the same gathered rollouts")
     if finished and acc.is_main_process:
         if curriculum is not None:
             curriculum.save(run_dir / "curriculum.json")
@@ -189,9 +193,20 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
         (run_dir / "done.json").write_text(json.dumps({
             "algo": algo, "setting": setting_name(cccs, fgo), "cccs": cccs, "fgo": fgo, "seed": seed,
             "profile": profile.name, "steps": rl.steps, "resumed_from": start, "wall_s_last_session":
-            time.perf_counter() - t0, "sft_path": str(sft)}, indent=1, sort_keys=True) + "\n")
+            time.perf_counter() - t0, "sft_path": str(sft), "world_size": acc.num_processes,
+            "curriculum_sha256_per_rank": digests}, indent=1, sort_keys=True) + "\n")
     acc.wait_for_everyone()
     return run_dir
+
+
+def _gather_digests(curriculum: Any, acc: Any) -> list[str | None]:
+    """Every rank's curriculum state, hashed (rank order): they must agree."""
+    from accelerate.utils import gather_object
+
+    digest = None
+    if curriculum is not None:
+        digest = hashlib.sha256(json.dumps(curriculum.state_dict(), sort_keys=True).encode()).hexdigest()
+    return list(gather_object([digest])) if acc.num_processes > 1 else [digest]
 
 
 def make_curriculum(problems: Sequence[Any], rl: Any) -> Any:
