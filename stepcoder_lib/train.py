@@ -56,21 +56,17 @@ def load_policy(path: str | Path, profile: Profile) -> tuple[Any, Any]:
 
 
 def training_problems(profile: Profile) -> list[Any]:
-    """The RL training split (capped by ``data.max_train_problems``): problems with tests and a canonical solution."""
-    from stepcoder_lib.synthetic import SIZES, generate_problems, to_problem
+    """The RL training split of the profile's APPS+ (built once and cached; capped by ``data.max_train_problems``)."""
+    from stepcoder_lib.data.prepare import load_splits
 
-    if profile.data.source != "synthetic":
-        raise NotImplementedError(f"profile {profile.name!r}: data source {profile.data.source!r} needs the APPS+ "
-                                  "loader (stepcoder_lib.data.prepare)")
-    size = dict(SIZES[profile.data.synthetic_size])
-    records = generate_problems(**{**size, "defect_rate": 0.0})
-    problems = [to_problem(r) for r in records if r["split"] == "train"]
-    return problems[: profile.data.max_train_problems] if profile.data.max_train_problems else problems
+    return load_splits(profile)["train"]
 
 
 def task_prompt(problem: Any, profile: Profile) -> str:
-    """The task prompt (stage 0, before any CCCS prefix): the profile's template with the statement."""
-    return profile.model.prompt_template.format(task=problem.statement)
+    """The task prompt (stage 0, before any CCCS prefix): the same prompt SFT and evaluation use."""
+    from stepcoder_lib.prompts import build_prompt
+
+    return build_prompt(problem, profile)
 
 
 def resolve_sft(profile: Profile, sft_path: str | Path | None, seed: int = 0) -> Path:

@@ -17,7 +17,6 @@ from typing import Any, Sequence
 import torch
 
 from stepcoder_lib.generation import Completion
-from stepcoder_lib.profiles import get_profile
 from stepcoder_lib.tokenizer import tiny_tokenizer
 
 #: Appended to passing completions: defined (its ``def`` line runs) but never called (its body does not).
@@ -39,9 +38,11 @@ def save_tiny_model(path: Path, seed: int = 0, hidden: int = 64, layers: int = 2
 
 
 def smoke_problems(n: int | None = None) -> list[Any]:
-    from stepcoder_lib.train import training_problems
+    """The smoke generator's training problems with their reference solutions (no cleaning run needed)."""
+    from stepcoder_lib.synthetic import SIZES, generate_problems, to_problem
 
-    problems = training_problems(get_profile("smoke"))
+    records = generate_problems(**{**SIZES["smoke"], "defect_rate": 0.0})
+    problems = [to_problem(r) for r in records if r["split"] == "train"]
     return problems[:n] if n else problems
 
 
