@@ -198,7 +198,7 @@ def collect_rollouts(model: Any, tokenizer: Any, problems: Sequence[Any], task_p
     return RolloutBatch(rollouts, summaries, timings, moved)
 
 
-def step_metrics(summaries: Sequence[Summary], curriculum: Curriculum | None, fgo: bool) -> dict[str, float]:
+def step_metrics(summaries: Sequence[Summary], curriculum: Curriculum | None, fgo: bool) -> dict[str, float | None]:
     """Per-step log values from the gathered summaries: reward, verdict shares, pass rates, stages, FGO kept share."""
     n = max(1, len(summaries))
     verdicts = Counter(s.verdict for s in summaries)
@@ -217,6 +217,9 @@ def step_metrics(summaries: Sequence[Summary], curriculum: Curriculum | None, fg
         out[f"pass_rate/{d}"] = sum(s.verdict == Verdict.PASSED.value for s in group) / len(group)
         out[f"reward/{d}"] = sum(s.reward for s in group) / len(group)
     out["stage_mean_batch"] = sum(s.stage for s in summaries) / n
+    whole = [s for s in summaries if s.stage == 0]  # the plain task: comparable with and without CCCS
+    out["pass_rate_stage0"] = (sum(s.verdict == Verdict.PASSED.value for s in whole) / len(whole)) if whole else None
+    out["reward_stage0"] = (sum(s.reward for s in whole) / len(whole)) if whole else None
     if fgo:
         out["fgo_kept_share"] = sum(s.n_kept for s in summaries) / max(1, sum(s.n_tokens for s in summaries))
     if curriculum is not None:

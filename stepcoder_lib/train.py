@@ -69,13 +69,13 @@ def task_prompt(problem: Any, profile: Profile) -> str:
     return build_prompt(problem, profile)
 
 
-def resolve_sft(profile: Profile, sft_path: str | Path | None, seed: int = 0) -> Path:
-    """The SFT model the RL run starts from and is held to: ``sft_path``, or the profile's cached SFT run."""
+def resolve_sft(profile: Profile, sft_path: str | Path | None = None) -> Path:
+    """The SFT model every RL run starts from and is held to: ``sft_path``, or the profile's cached SFT baseline."""
     if sft_path is not None:
         return Path(sft_path)
-    from stepcoder_lib import sft  # part A: trains (or finds cached) the SFT baseline
+    from stepcoder_lib import sft  # trains the SFT baseline once (notebook 02), then finds it by its key
 
-    return Path(sft.train_sft(profile, artifacts_dir() / "sft", seed))
+    return Path(sft.train_sft(profile))
 
 
 # ----------------------------------------------------------------------------- runs
@@ -138,7 +138,7 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
     if algo not in ALGOS:
         raise ValueError(f"algo {algo!r}: choose one of {ALGOS}")
     profile = get_profile(profile, overrides)
-    sft = resolve_sft(profile, sft_path, seed)
+    sft = resolve_sft(profile, sft_path)
     run_dir = run_dir_for(profile, algo, cccs, fgo, seed, sft, out_dir)
     acc = Accelerator(cpu=not torch.cuda.is_available())
     if force and acc.is_main_process and run_dir.exists():
@@ -268,6 +268,19 @@ def _train_grpo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: d
         return False
     trainer.save_model(str(run_dir / "policy"))
     return True
+
+
+def run_ablation(profile: str | Profile, algos: Sequence[str], settings: Sequence[str], seeds: Sequence[int] | None = None,
+                 out_dir: str | Path | None = None, sft_path: str | Path | None = None,
+                 overrides: dict[str, Any] | None = None) -> list[Path]:
+    """``run_rl`` for every algorithm x setting (vanilla / fgo / cccs / stepcoder) x seed; cached runs are reused."""
+    by_name = {name: switches for switches, name in SETTINGS.items()}
+    unknown = [s for s in settings if s not in by_name]
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown}: choose from {list(by_name)}")
+    prof = get_profile(profile, overrides)
+    return [run_rl(prof, algo, *by_name[s], seed, out_dir, sft_path)
+            for algo in algos for s in settings for seed in (seeds if seeds is not None else prof.rl.seeds)]
 
 
 # ----------------------------------------------------------------------------- discovery and plans
