@@ -65,12 +65,23 @@ import pandas as pd
 from IPython.display import HTML, display
 
 from stepcoder_lib.curriculum import (
-    ALL_KINDS, Curriculum, CurriculumConfig, find_conditional_statements, remaining_share_policy, simulate,
+    ALL_KINDS,
+    Curriculum,
+    CurriculumConfig,
+    find_conditional_statements,
+    remaining_share_policy,
+    simulate,
 )
 from stepcoder_lib.data.demo import demo_problems
 from stepcoder_lib.paths import artifacts_dir, repo_root
 from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.runplots import before_after, plot_curves, plot_pass_rate_by_difficulty, plot_stage_histogram, runs_frame
+from stepcoder_lib.runplots import (
+    before_after,
+    plot_curves,
+    plot_pass_rate_by_difficulty,
+    plot_stage_histogram,
+    runs_frame,
+)
 from stepcoder_lib.train import run_ablation
 from stepcoder_lib.viz import curriculum_explorer, plot_curriculum_progress, render_stage_html, stage_counts
 
@@ -100,7 +111,7 @@ plans = pd.DataFrame([{"id": p.id, "difficulty": p.difficulty, "lines": p.canoni
                        "stride": cur.plans[p.id].stride, "start stage": cur.stage(p.id),
                        "prefix chars at start": cur.plans[p.id].cuts[-1], "of": cur.plans[p.id].length}
                       for p in problems]).set_index("id")
-plans
+display(plans)
 
 # %% [markdown]
 # One solution with its statements: 1-based lines, character offsets (`ast` reports UTF-8 byte columns;
@@ -115,7 +126,7 @@ for i, line in enumerate(richest.canonical_solution.splitlines(), 1):
     print(f"{'>>' if i in starts else '  '} {i:3d} {line}")
 wide = Counter(c.kind for p in problems for c in find_conditional_statements(p.canonical_solution, ALL_KINDS))
 print("all kinds over these problems:", dict(sorted(wide.items())))
-pd.DataFrame([c.to_dict() for c in conds], columns=["kind", "start_line", "end_line", "start_char", "end_char"])
+display(pd.DataFrame([c.to_dict() for c in conds], columns=["kind", "start_line", "end_line", "start_char", "end_char"]))
 
 # %% [markdown]
 # ## Every stage of one problem

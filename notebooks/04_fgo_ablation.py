@@ -145,7 +145,7 @@ table = pd.DataFrame([{"id": r["id"], "rollout": r["kind"], "stage": r["stage"],
                        "reward": r["result"].reward, "lines run": len(r["result"].executed_lines),
                        "tokens": len(r["ids"]), "in loss": sum(r["mask"])} for r in rollouts])
 table["masked out"] = 1 - table["in loss"] / table["tokens"]
-table.style.format({"masked out": "{:.0%}"})
+display(table.style.format({"masked out": "{:.0%}"}))
 
 # %% [markdown]
 # ## What the tests touched
@@ -202,7 +202,7 @@ print("tokens in the loss without FGO:", int(completion_mask.sum()), "with FGO:"
 print("loss (per-token 1.0):", float(apply_token_mask(per_token_loss, fgo, completion_mask)))
 shares = table.groupby("rollout")[["tokens", "in loss"]].sum()
 shares["masked share"] = 1 - shares["in loss"] / shares["tokens"]
-shares
+display(shares)
 
 # %% [markdown]
 # ## Training with and without FGO

@@ -50,7 +50,13 @@ from IPython.display import display
 
 from stepcoder_lib.paths import artifacts_dir, repo_root
 from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.runplots import before_after, plot_curves, plot_pass_rate_by_difficulty, plot_stage_histogram, runs_frame
+from stepcoder_lib.runplots import (
+    before_after,
+    plot_curves,
+    plot_pass_rate_by_difficulty,
+    plot_stage_histogram,
+    runs_frame,
+)
 from stepcoder_lib.train import plan, run_ablation
 
 ROOT = repo_root()
@@ -89,7 +95,7 @@ if "grpo" in algos:
     runs += run_ablation(prof, ["grpo"], ["vanilla", "stepcoder"], grpo_seeds, runs_dir, sft_path)
 frame = runs_frame(runs)
 table = before_after(frame)
-table
+display(table)
 
 # %% [markdown]
 # ## Training curves

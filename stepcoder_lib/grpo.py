@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar
 
 import torch
 from transformers import TrainerCallback
@@ -40,7 +41,7 @@ from trl import GRPOConfig, GRPOTrainer
 from stepcoder_lib.curriculum import Curriculum
 from stepcoder_lib.executor import Executor, RewardTable
 from stepcoder_lib.generation import sample_completions
-from stepcoder_lib.rollout import Sampler, SamplingSettings, collect_rollouts, step_metrics
+from stepcoder_lib.rollout import PAPER_REWARD, Sampler, SamplingSettings, collect_rollouts, step_metrics
 from stepcoder_lib.runlog import RunLog
 
 #: The reward function's extra input (one Eq. 3 value per rollout, None for an INVALID_JOB).
@@ -65,7 +66,7 @@ class SeamRollout:
 
     def __init__(self, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], *,
                  executor: Executor, sampling: SamplingSettings, curriculum: Curriculum | None, fgo: bool, seed: int,
-                 reward_table: RewardTable = RewardTable(), sampler: Sampler = sample_completions) -> None:
+                 reward_table: RewardTable = PAPER_REWARD, sampler: Sampler = sample_completions) -> None:
         self.tokenizer, self.problems = tokenizer, {p.id: p for p in problems}
         self.task_prompts, self.executor, self.sampling = dict(task_prompts), executor, sampling
         self.curriculum, self.fgo, self.seed, self.reward_table = curriculum, fgo, seed, reward_table
@@ -115,7 +116,7 @@ class StepCoderCallback(TrainerCallback):
     """Per-step log (the seam's metrics + TRL's losses) and the curriculum state inside every checkpoint."""
 
     #: TRL's log names -> this project's metric names (the same names PPO logs).
-    RENAMES = {"loss": "policy_loss", "kl": "kl", "entropy": "entropy", "clip_ratio/region_mean": "clip_fraction",
+    RENAMES: ClassVar[dict[str, str]] = {"loss": "policy_loss", "kl": "kl", "entropy": "entropy", "clip_ratio/region_mean": "clip_fraction",
                "grad_norm": "grad_norm", "learning_rate": "lr/policy"}
 
     def __init__(self, seam: SeamRollout, runlog: RunLog | None) -> None:
@@ -178,14 +179,18 @@ def problem_dataset(problems: Sequence[Any], task_prompts: Mapping[str, str]) ->
 
 def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], rl: Any, *,
                  executor: Executor, curriculum: Curriculum | None, fgo: bool, seed: int, output_dir: str | Path,
-                 runlog: RunLog | None = None, reward_table: RewardTable = RewardTable(),
+                 runlog: RunLog | None = None, reward_table: RewardTable = PAPER_REWARD,
                  sampler: Sampler = sample_completions) -> tuple[StepCoderGRPOTrainer, SeamRollout]:
     """A ready ``StepCoderGRPOTrainer`` (policy = the SFT model, loaded from a path: TRL builds the reference from it)."""
     import os
 
     from accelerate import PartialState
 
+    import warnings
+
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL 1.16
+    # TRL 1.16 still calls transformers' gradient_checkpointing names, which warn once per step
+    warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.*deprecated", category=FutureWarning)
     world = PartialState(cpu=not torch.cuda.is_available()).num_processes
     args = grpo_config(rl, output_dir, seed, world)
     seam = SeamRollout(tokenizer, problems, task_prompts, executor=executor,

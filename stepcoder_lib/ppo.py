@@ -33,9 +33,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -44,7 +45,7 @@ from torch import nn
 from stepcoder_lib.curriculum import Curriculum
 from stepcoder_lib.executor import Executor, RewardTable
 from stepcoder_lib.generation import sample_completions
-from stepcoder_lib.rollout import Rollout, Sampler, SamplingSettings, collect_rollouts, step_metrics
+from stepcoder_lib.rollout import PAPER_REWARD, Rollout, Sampler, SamplingSettings, collect_rollouts, step_metrics
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ class PPOTrainer:
 
     def __init__(self, policy: nn.Module, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str],
                  config: PPOConfig, *, executor: Executor, curriculum: Curriculum | None, fgo: bool, seed: int = 0,
-                 accelerator: Any = None, reward_table: RewardTable = RewardTable(),
+                 accelerator: Any = None, reward_table: RewardTable = PAPER_REWARD,
                  sampler: Sampler = sample_completions) -> None:
         from accelerate import Accelerator
         from transformers import get_scheduler

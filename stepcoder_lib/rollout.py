@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from stepcoder_lib.curriculum import Curriculum
-from stepcoder_lib.executor import Executor, ExecutionResult, Job, RewardTable, Verdict
+from stepcoder_lib.executor import ExecutionResult, Executor, Job, RewardTable, Verdict
 from stepcoder_lib.generation import sample_completions
 from stepcoder_lib.masking import completion_offsets, mask_from_result
 
 #: ``sample_completions``'s signature: (model, tokenizer, prompts, *, n, temperature, top_p, max_new_tokens, greedy,
 #: seed, batch_size) -> [prompt][sample] Completions. Another backend (vLLM, a scripted policy in tests) plugs in here.
 Sampler = Callable[..., list[list[Any]]]
+#: The paper's reward table (Eq. 3), the default everywhere.
+PAPER_REWARD = RewardTable()
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def judge(executor: Executor, programs: Sequence[str], problems: Sequence[Any]) 
     return executor.run_batch(jobs, progress=False)
 
 
-def reward_of(verdict: Verdict, table: RewardTable = RewardTable()) -> float:
+def reward_of(verdict: Verdict, table: RewardTable = PAPER_REWARD) -> float:
     """Eq. 3 of the paper from the verdict (+1 / -0.3 / -0.6 / -1; timeouts count as runtime errors).
 
     INVALID_JOB (a malformed job: our data, not the model) has no reward; it gets 0.0 and is kept out of the loss.
@@ -164,7 +167,7 @@ def update_curriculum(curriculum: Curriculum, summaries: Sequence[Summary]) -> d
 
 def collect_rollouts(model: Any, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], *,
                      executor: Executor, sampling: SamplingSettings, curriculum: Curriculum | None, fgo: bool,
-                     seed: int, reward_table: RewardTable = RewardTable(),
+                     seed: int, reward_table: RewardTable = PAPER_REWARD,
                      sampler: Sampler = sample_completions) -> RolloutBatch:
     """One step's rollouts on this rank: ``problems`` has one entry per rollout (repeat a problem for a group).
 
@@ -233,5 +236,5 @@ def step_metrics(summaries: Sequence[Summary], curriculum: Curriculum | None, fg
     return out
 
 
-__all__ = ["Rollout", "RolloutBatch", "Sampler", "SamplingSettings", "Summary", "collect_rollouts", "fgo_mask",
+__all__ = ["PAPER_REWARD", "Rollout", "RolloutBatch", "Sampler", "SamplingSettings", "Summary", "collect_rollouts", "fgo_mask",
            "gather_summaries", "judge", "reward_of", "stage_prompts", "step_metrics", "update_curriculum"]

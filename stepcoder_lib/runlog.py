@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -75,7 +76,7 @@ class RunLog:
         if progress:
             from tqdm import tqdm
 
-            kw = dict(total=total_steps, initial=start_step, desc=desc, unit="step", dynamic_ncols=True)
+            kw = {"total": total_steps, "initial": start_step, "desc": desc, "unit": "step", "dynamic_ncols": True}
             if in_kernel():
                 from tqdm.auto import tqdm as auto_tqdm
 

@@ -22,8 +22,9 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from stepcoder_lib.paths import artifacts_dir, repo_root
 from stepcoder_lib.profiles import Profile, get_profile, save_effective_config
@@ -134,7 +135,9 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
     """
     import torch
     from accelerate import Accelerator
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # loading/saving shards; the run's own bar shows progress
     if algo not in ALGOS:
         raise ValueError(f"algo {algo!r}: choose one of {ALGOS}")
     profile = get_profile(profile, overrides)
@@ -303,15 +306,15 @@ def plan(profile: Profile, algo: str, cccs: bool, fgo: bool, world_size: int = 1
     per_step = rl.problems_per_step * rl.rollouts_per_problem
     lines = [
         f"profile {profile.name}: {profile.description}",
-        f"algorithm {algo}, setting {setting_name(cccs, fgo)} (CCCS {'on' if cccs else 'off'}, "
-        f"FGO {'on' if fgo else 'off'})",
+        (f"algorithm {algo}, setting {setting_name(cccs, fgo)} (CCCS {'on' if cccs else 'off'}, "
+         f"FGO {'on' if fgo else 'off'})"),
         f"model {profile.model.base} ({profile.model.dtype}), data {profile.data.source}",
-        f"steps {rl.steps}: {rl.problems_per_step} problems x {rl.rollouts_per_problem} rollouts = {per_step} "
-        f"completions per step ({per_step // max(1, world_size)} per rank on {world_size}), "
-        f"{rl.steps * per_step} in all",
+        (f"steps {rl.steps}: {rl.problems_per_step} problems x {rl.rollouts_per_problem} rollouts = {per_step} "
+         f"completions per step ({per_step // max(1, world_size)} per rank on {world_size}), "
+         f"{rl.steps * per_step} in all"),
         f"decoding T {rl.temperature}, top-p {rl.top_p}, at most {rl.max_new_tokens} new tokens",
-        f"policy lr {rl.policy_lr:g}" + (f", critic lr {rl.critic_lr:g}" if algo == "ppo" else "") +
-        f", KL beta {rl.kl_beta:g}" + (f" (per-token log-ratio clipped at {rl.kl_clip:g})" if algo == "ppo" else ""),
+        (f"policy lr {rl.policy_lr:g}" + (f", critic lr {rl.critic_lr:g}" if algo == "ppo" else "")
+         + f", KL beta {rl.kl_beta:g}" + (f" (per-token log-ratio clipped at {rl.kl_clip:g})" if algo == "ppo" else "")),
         f"checkpoints every {rl.checkpoint_every} steps",
     ]
     if rl.problems_per_step % max(1, world_size):

@@ -11,8 +11,9 @@ seeded coin, so passes differ between ranks and steps.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

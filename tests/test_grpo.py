@@ -36,7 +36,7 @@ def scored(tmp_path_factory):
 
 
 def test_fgo_mask_reaches_trl_as_its_per_token_mask(scored) -> None:
-    trainer, seam, inputs, tok, _ = scored
+    _, seam, inputs, _, _ = scored
     fgo = torch.zeros_like(inputs["completion_mask"])
     for i, r in enumerate(seam.last_rollouts):
         fgo[i, : len(r.mask)] = torch.tensor(r.mask)
@@ -63,7 +63,7 @@ def test_grpo_fgo_loss_equals_the_hand_computed_masked_mean(scored) -> None:
 
 
 def test_grpo_gradient_is_zero_on_prompt_prefix_and_unexecuted_tokens(scored) -> None:
-    trainer, seam, inputs, tok, prompts = scored
+    trainer, seam, inputs, _, _ = scored
     model = trainer.model
     hook = HiddenGrad(model.model.norm)
     model.zero_grad()

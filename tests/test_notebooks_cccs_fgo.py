@@ -26,7 +26,7 @@ def test_notebook_pair_is_in_sync(name: str) -> None:
 
     py = jupytext.read(REPO_ROOT / "notebooks" / f"{name}.py")
     ipynb = nbformat.read(REPO_ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-    src = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]  # noqa: E731
+    src = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]
     assert src(py) == src(ipynb), f"run: jupytext --sync notebooks/{name}.py"
     tagged = [c for c in ipynb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1 and 'profile = "tiny"' in tagged[0].source and "runs_dir = None" in tagged[0].source

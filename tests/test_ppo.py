@@ -8,7 +8,15 @@ from rl_helpers import ScriptedSampler, save_tiny_model, smoke_problems
 
 from stepcoder_lib.executor import Executor, ExecutorConfig
 from stepcoder_lib.ppo import (
-    PPOConfig, ValueModel, gae, kl_penalised_rewards, make_batch, policy_loss, token_logprobs, token_values, value_loss,
+    PPOConfig,
+    ValueModel,
+    gae,
+    kl_penalised_rewards,
+    make_batch,
+    policy_loss,
+    token_logprobs,
+    token_values,
+    value_loss,
     whiten,
 )
 from stepcoder_lib.profiles import get_profile
@@ -122,7 +130,7 @@ def test_policy_gradient_is_exactly_zero_on_prefix_and_unexecuted_tokens_and_non
 
 def test_critic_loss_is_not_masked_by_fgo(judged) -> None:
     """The documented choice: the critic learns values on unexecuted tokens too (GAE bootstraps through them)."""
-    model, tok, prompts, rollouts = judged
+    model, tok, _, rollouts = judged
     batch = make_batch(rollouts, tok)
     critic = ValueModel(model)
     torch.nn.init.normal_(critic.head.weight, std=0.1)

@@ -108,8 +108,18 @@ def test_two_processes_end_with_the_same_curriculum_for_ppo_and_grpo(sft, tmp_pa
         cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
                str(HERE / "distributed_rl_worker.py"), algo, str(sft), str(tmp_path)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=HERE.parent)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=HERE.parent, check=False)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # the CLI itself under accelerate (the random model: only that it runs and the ranks agree)
+    cli = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+           "-m", "stepcoder_lib.train", "--profile", "smoke", "--algo", "ppo", "--cccs", "--fgo", "--sft", str(sft),
+           "--out", str(tmp_path / "cli"), "--set", "rl.steps=1", "--set", "executor.workers=1"]
+    proc = subprocess.run(cli, capture_output=True, text=True, timeout=300, env=env, cwd=HERE.parent, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (cli_run,) = find_runs(tmp_path / "cli", "smoke")["path"]
+    done = json.loads((Path(cli_run) / "done.json").read_text())
+    assert done["world_size"] == 2 and len(set(done["curriculum_sha256_per_rank"])) == 1
     runs = find_runs(tmp_path, "smoke")
     assert sorted(runs["algo"]) == ["grpo", "ppo"]
     for path in runs["path"]:
