@@ -163,7 +163,8 @@ def grpo_config(rl: Any, output_dir: str | Path, seed: int, world_size: int) -> 
         adam_beta1=rl.adam_beta1, adam_beta2=rl.adam_beta2, adam_epsilon=rl.adam_eps, weight_decay=0.0,
         max_grad_norm=rl.max_grad_norm, beta=rl.kl_beta, epsilon=rl.clip_range, temperature=rl.temperature,
         top_p=rl.top_p, max_completion_length=rl.max_new_tokens, loss_type=rl.grpo_loss_type, scale_rewards="group",
-        logging_steps=1, save_strategy="steps", save_steps=rl.checkpoint_every, seed=seed, data_seed=seed,
+        logging_steps=1, save_strategy="steps", save_steps=rl.checkpoint_every, save_total_limit=1, seed=seed,
+        data_seed=seed,
         report_to=[],  # the run's RunLog writes metrics.jsonl and TensorBoard, the same way for PPO and GRPO
         remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), bf16=False, disable_tqdm=True,
         dataloader_num_workers=0, save_only_model=False, log_completions=False,

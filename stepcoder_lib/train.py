@@ -240,6 +240,10 @@ def _train_ppo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: di
         if trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps:
             trainer.save(run_dir / "checkpoints" / f"step-{trainer.step:06d}")
             acc.wait_for_everyone()
+            if acc.is_main_process:  # only the newest is needed to resume (TRL's save_total_limit=1 for GRPO)
+                for old in (run_dir / "checkpoints").glob("step-*"):
+                    if old.name != f"step-{trainer.step:06d}":
+                        shutil.rmtree(old, ignore_errors=True)
     if acc.is_main_process:
         acc.unwrap_model(trainer.policy).save_pretrained(str(run_dir / "policy"))
     return True

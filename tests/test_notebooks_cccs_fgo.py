@@ -76,10 +76,13 @@ def check_runs(paths: list[str], settings: set[str], algos: set[str]) -> None:
 
 
 @pytest.mark.slow
-def test_cccs_notebook_runs_and_matches_the_library(tmp_path: Path, shared) -> None:
+def test_cccs_notebook_runs_and_matches_the_library(tmp_path: Path, shared, capfd) -> None:
     out = tmp_path / "03"
     nb = run("03_cccs_ablation", tmp_path, use_realdata=False, n_problems=5, seed=3, sim_problems=12, sim_steps=60,
              out_dir=str(out), **shared)
+    # the training progress bar reaches the terminal (the kernel's own stderr), not only the notebook
+    terminal = capfd.readouterr().err
+    assert "ppo cccs s0" in terminal and "2/2" in terminal and "reward=" in terminal
     summary = json.loads((out / "cccs_summary.json").read_text())
     problems, source = demo_problems(None, False, 5, 3)
     rl = get_profile("smoke").rl
