@@ -12,7 +12,7 @@ from stepcoder_lib.generation import sample_completions
 from stepcoder_lib.models import ModelUnavailable, build_tiny_model, load_policy, plan, tiny_key
 from stepcoder_lib.profiles import PAPER_PROMPT, get_profile
 from stepcoder_lib.prompts import build_prompt
-from stepcoder_lib.sft import SFTRunConfig
+from stepcoder_lib.sft import LOG_FILE, SFTRunConfig, make_sft_trainer, sft_log, train_sft
 from stepcoder_lib.synthetic import generate_problems, to_problem
 
 DIGEST_PROMPT_TAIL = "### Instruction:\nwrite an algorithm in python:\n{task}\n### Response:"
@@ -143,3 +143,40 @@ def test_dry_run_plan_for_paper_needs_no_weights(monkeypatch) -> None:
     assert "lr 2e-05" in frame.loc["optimisation steps", "note"]
     with pytest.raises(KeyError, match="unknown profile"):
         plan("huge")
+
+
+# ----------------------------------------------------------------------------- SFT
+def test_sft_trains_on_the_completion_only(smoke_base, monkeypatch) -> None:
+    path, folder = smoke_base
+    monkeypatch.setenv("STEPCODER_ARTIFACTS", str(folder))
+    profile = get_profile("smoke")
+    run = SFTRunConfig.from_profile(profile, base_model=str(path), max_steps=2)
+    problems = [to_problem(r) for r in generate_problems(n_train=6, n_test=0, seed=0, defect_rate=0.0)]
+    trainer = make_sft_trainer(profile, run, folder / "unused", problems=problems, progress=False)
+    tok = trainer.processing_class
+    assert len(trainer.train_dataset) == len(problems)
+    for example, problem in zip(trainer.train_dataset, problems):
+        prompt_ids = tok(build_prompt(problem, profile), add_special_tokens=False)["input_ids"]
+        labels, ids = example["labels"], example["input_ids"]
+        assert ids[: len(prompt_ids)] == prompt_ids
+        assert all(label == -100 for label in labels[: len(prompt_ids)])  # the prompt carries no loss
+        completion = labels[len(prompt_ids):]
+        assert completion == ids[len(prompt_ids):] and completion[-1] == tok.eos_token_id  # solution + EOS do
+        assert tok.decode(completion[:-1]) == problem.canonical_solution
+
+
+def test_smoke_sft_runs_saves_and_is_cached(smoke_base, monkeypatch) -> None:
+    _path, folder = smoke_base
+    monkeypatch.setenv("STEPCODER_ARTIFACTS", str(folder))
+    profile = get_profile("smoke")
+    out = train_sft(profile, max_steps=3, progress=False)
+    assert out.parent == folder / "sft" and is_built(out) and (out / LOG_FILE).is_file()
+    log = sft_log(out)
+    assert len(log) == 3 and log["loss"].notna().all() and (log["loss"] > 0).all()
+    model, _tok = load_policy(out, profile)
+    assert type(model).__name__ == "LlamaForCausalLM"
+    before = json.loads((out / LOG_FILE).read_text())
+    assert train_sft(profile, max_steps=3, progress=False) == out  # same inputs: skipped
+    assert json.loads((out / LOG_FILE).read_text()) == before
+    other = train_sft(profile, max_steps=2, progress=False)  # another input: another run
+    assert other != out and len(sft_log(other)) == 2
