@@ -60,6 +60,7 @@ def build_once(target: str | Path, build: Callable[[Path], Any], inputs: Mapping
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; artifacts are for everyone who can read the checkout
     try:
         build(tmp)
         (tmp / MANIFEST).write_text(json.dumps(dict(inputs or {}), indent=1, sort_keys=True, default=str) + "\n",

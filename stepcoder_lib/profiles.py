@@ -32,29 +32,33 @@ SHORT_PROMPT = "### Instruction:\nwrite an algorithm in python:\n{task}\n### Res
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where problems come from and how many each step sees."""
+    """Where problems come from and how many each step sees (``stepcoder_lib.data.prepare``)."""
 
     source: str = "synthetic"  # "synthetic" (generated offline) | APPS folder / JSON lines / hub id
     synthetic_size: str = "tiny"  # key of the synthetic generator's sizes when source == "synthetic"
     apps_plus: str | None = None  # an existing apps_plus.jsonl to use instead of cleaning
     max_train_problems: int | None = None  # cap on the training split (None: all)
-    max_eval_problems: int | None = None  # cap per evaluation split (None: all)
+    max_eval_problems: int | None = None  # cap per evaluation split, each difficulty keeping its share (None: all)
 
 
 @dataclass(frozen=True)
 class TinyModelConfig:
     """The Llama-style model trained from scratch here for ``tiny``/``smoke`` (ignored for hub models)."""
 
-    vocab_size: int = 4096
+    vocab_size: int = 4096  # BPE vocabulary: the synthetic problems' words and Python's keywords fit with room
     hidden_size: int = 256
     intermediate_size: int = 688
     num_layers: int = 4
     num_heads: int = 4
-    max_position_embeddings: int = 1024
+    max_position_embeddings: int = 1024  # prompt (<= 512) + completion (<= 256 new tokens) fit
     pretrain_steps: int = 1500
     pretrain_batch_size: int = 16
-    pretrain_lr: float = 1e-3
+    pretrain_lr: float = 1e-3  # small models take large learning rates (nanoGPT's tiny configs use 1e-3)
+    pretrain_warmup: float = 0.05  # share of pretraining steps spent warming up (ratio in [0, 1))
     pretrain_seq_len: int = 256
+    stdlib_share: float = 0.2  # share of pretraining blocks from the stdlib slice (the rest: training problems)
+    bf16: bool = False  # bfloat16 autocast while pretraining (CPUs with AMX gain; others lose)
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,19 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class SFTConfig:
+    """TRL's SFTTrainer on (prompt, canonical solution), loss on the completion (``stepcoder_lib.sft``)."""
+
     learning_rate: float = 2e-5  # paper
     epochs: float = 3.0  # paper
-    warmup_ratio: float = 0.1  # paper: warm-up 0.3 epoch of 3 = 0.1 of training
+    warmup_epochs: float = 0.3  # paper: warm-up 0.3 epoch
     scheduler: str = "linear"  # paper: linear decay to zero
     batch_size: int = 64  # paper: global batch 64
-    max_seq_len: int = 2048
+    per_device_batch_size: int = 8  # batch_size / this = gradient accumulation steps (per device)
+    max_seq_len: int = 2048  # prompt + solution tokens; longer examples are cut (APPS+ solutions are ~22 lines)
+    weight_decay: float = 0.0  # paper silent; TrainingArguments' default
+    gradient_checkpointing: bool = True  # 6.7B on 80 GB needs it; tiny models do not
+    bf16: bool = True  # mixed precision on GPU; CPUs with AMX gain too
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,10 +168,18 @@ _DATA = {
     "paper": DataConfig(source="codeparrot/apps"),  # real APPS, cleaned to APPS+ by notebook 01
 }
 
+_TINY_MODEL = TinyModelConfig(
+    vocab_size=2048,  # the generated statements and Python need few merges; a small head is most of the saving
+    hidden_size=256, intermediate_size=688, num_layers=4, num_heads=8,  # 3.7M parameters: ~8k tokens/s on 2 cores
+    pretrain_steps=300, pretrain_batch_size=16, pretrain_seq_len=256,  # 1.2M tokens: ~2 passes over the problems
+    pretrain_lr=2e-3, bf16=True)  # AMX makes bf16 autocast ~1.5x faster on this CPU
+_SMOKE_MODEL = TinyModelConfig(
+    vocab_size=1024, hidden_size=64, intermediate_size=172, num_layers=2, num_heads=2, pretrain_steps=20,
+    pretrain_batch_size=8, pretrain_seq_len=128)  # seconds to build: proves the path, learns nothing
+
 _MODEL = {
-    "smoke": ModelConfig(base="tiny", tiny=TinyModelConfig(hidden_size=64, intermediate_size=172, num_layers=2,
-                                                           num_heads=2, pretrain_steps=20)),  # seconds to build
-    "tiny": ModelConfig(base="tiny"),  # a few M parameters: trains on 2 CPU cores in minutes
+    "smoke": ModelConfig(base="tiny", max_prompt_tokens=512, tiny=_SMOKE_MODEL),
+    "tiny": ModelConfig(base="tiny", tiny=_TINY_MODEL),
     "small": ModelConfig(base="Qwen/Qwen2.5-Coder-0.5B-Instruct", dtype="bfloat16", max_prompt_tokens=1024,
                          lora_r=16),  # fits one GPU with room for rollouts
     "paper": ModelConfig(base="deepseek-ai/deepseek-coder-6.7b-instruct", prompt_template=PAPER_PROMPT,
@@ -168,10 +187,13 @@ _MODEL = {
 }
 
 _SFT = {
-    "smoke": SFTConfig(learning_rate=1e-3, epochs=1, batch_size=8, max_seq_len=512),
-    "tiny": SFTConfig(learning_rate=1e-3, epochs=3, batch_size=32, max_seq_len=512),  # small models take large lr
-    "small": SFTConfig(),  # the paper's schedule
-    "paper": SFTConfig(),  # paper
+    "smoke": SFTConfig(learning_rate=1e-3, epochs=1, warmup_epochs=0.1, batch_size=8, per_device_batch_size=8,
+                       max_seq_len=1024, gradient_checkpointing=False),  # a few steps: proves the path
+    "tiny": SFTConfig(learning_rate=1e-3, epochs=3, warmup_epochs=0.3, batch_size=32, per_device_batch_size=32,
+                      max_seq_len=768, gradient_checkpointing=False),  # the paper's schedule shape; small models
+    # take large learning rates; no accumulation or checkpointing on CPU (they only cost time there)
+    "small": SFTConfig(per_device_batch_size=8),  # the paper's schedule on one GPU: 8 x 8 accumulation
+    "paper": SFTConfig(),  # paper: lr 2e-5, 3 epochs, warm-up 0.3 epoch, linear decay, global batch 64
 }
 
 _RL = {
