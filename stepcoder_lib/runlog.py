@@ -6,25 +6,19 @@ scalars under ``<run>/tb``. On resume from step k, lines after k are dropped and
 events after k purged, so a resumed run's log equals an uninterrupted one's.
 
 Progress: inside a Jupyter kernel (a notebook, or papermill running one) the bar is drawn twice,
-as a widget in the notebook and as plain text on the kernel's own stderr (``sys.__stderr__``), which
-is the terminal that ran papermill; elsewhere (the CLI, tests) once, on stderr.
+as a widget in the notebook and as plain text on the terminal that ran papermill
+(``progress.terminal_bar``); elsewhere (the CLI, tests) once, on stderr.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 METRICS_FILE = "metrics.jsonl"
-
-
-def in_kernel() -> bool:
-    """Whether this process is a Jupyter kernel (whose ``sys.stderr`` goes to the notebook, not the terminal)."""
-    return "ipykernel" in sys.modules and sys.stderr is not sys.__stderr__
 
 
 def _clean(value: Any) -> Any:
@@ -74,16 +68,15 @@ class RunLog:
 
             self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=start_step + 1 if start_step else None)
         if progress:
-            from tqdm import tqdm
+            from tqdm.auto import tqdm
 
-            kw = {"total": total_steps, "initial": start_step, "desc": desc, "unit": "step", "dynamic_ncols": True}
-            if in_kernel():
-                from tqdm.auto import tqdm as auto_tqdm
+            from stepcoder_lib.progress import terminal_bar
 
-                self.bars.append(auto_tqdm(**kw))
-                self.bars.append(tqdm(file=sys.__stderr__, mininterval=2.0, **kw))
-            else:
-                self.bars.append(tqdm(file=sys.stderr, **kw))
+            self.bars.append(tqdm(total=total_steps, initial=start_step, desc=desc, unit="step", dynamic_ncols=True))
+            terminal = terminal_bar(total_steps, desc, unit="step")  # None outside a Jupyter kernel
+            if terminal is not None:
+                terminal.update(start_step)
+                self.bars.append(terminal)
 
     def log(self, step: int, metrics: Mapping[str, Any]) -> None:
         """Record step ``step`` (1-based: the number of steps completed)."""

@@ -42,20 +42,7 @@ def setting_name(cccs: bool, fgo: bool) -> str:
     return SETTINGS[(bool(cccs), bool(fgo))]
 
 
-# ----------------------------------------------------------------------------- seams to part A (models, data, prompts)
-def load_policy(path: str | Path, profile: Profile) -> tuple[Any, Any]:
-    """The policy and its tokenizer from a ``save_pretrained`` folder or hub id (the SFT model)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    dtype = getattr(torch, profile.model.dtype)
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
-
-
+# ----------------------------------------------------------------------------- data, prompts, models
 def training_problems(profile: Profile) -> list[Any]:
     """The RL training split of the profile's APPS+ (built once and cached; capped by ``data.max_train_problems``)."""
     from stepcoder_lib.data.prepare import load_splits
@@ -159,6 +146,8 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
     problems = [limit_tests(p, rl.max_tests) for p in (problems if problems is not None else training_problems(profile))]
     prompts = {p.id: task_prompt(p, profile) for p in problems}
     curriculum = make_curriculum(problems, rl) if cccs else None
+    from stepcoder_lib.models import load_policy
+
     policy, tokenizer = load_policy(sft, profile)
     from stepcoder_lib.executor import Executor, ExecutorConfig
     from stepcoder_lib.generation import sample_completions
@@ -305,7 +294,7 @@ def find_runs(out_dir: str | Path | None = None, profile: str | None = None) -> 
 
 
 def plan(profile: Profile, algo: str, cccs: bool, fgo: bool, world_size: int = 1) -> str:
-    """What a run would do, without weights: model, batch sizes, steps, rollouts (part A's ``models.plan`` adds memory)."""
+    """The RL side of a run's plan (``models.plan`` gives hardware, parameters and memory): batches, steps, decoding."""
     rl = profile.rl
     per_step = rl.problems_per_step * rl.rollouts_per_problem
     lines = [
@@ -324,6 +313,13 @@ def plan(profile: Profile, algo: str, cccs: bool, fgo: bool, world_size: int = 1
     if rl.problems_per_step % max(1, world_size):
         raise ValueError(f"rl.problems_per_step={rl.problems_per_step} is not divisible by {world_size} processes")
     return "\n".join(lines)
+
+
+def pd_wide() -> Any:
+    """pandas display options for printing a whole table in a terminal."""
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_colwidth", 80, "display.max_rows", 200)
 
 
 def _parse_set(items: Sequence[str]) -> dict[str, Any]:
@@ -360,6 +356,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dry_run:
         import os
 
+        from stepcoder_lib import models
+
+        with pd_wide():
+            print(models.plan(profile).to_string(index=False))
+        print()
         print(plan(profile, args.algo, args.cccs, args.fgo, int(os.environ.get("WORLD_SIZE", "1"))))
         return 0
     run_dir = run_rl(profile, args.algo, args.cccs, args.fgo, args.seed, args.out, args.sft, resume=args.resume,

@@ -9,8 +9,9 @@ from test_ppo import HiddenGrad
 
 from stepcoder_lib.executor import Executor, ExecutorConfig
 from stepcoder_lib.grpo import grpo_config, make_trainer
+from stepcoder_lib.models import load_policy
 from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.train import load_policy, make_curriculum, task_prompt
+from stepcoder_lib.train import make_curriculum, task_prompt
 
 GROUP = 4
 

@@ -7,6 +7,7 @@ import torch
 from rl_helpers import ScriptedSampler, save_tiny_model, smoke_problems
 
 from stepcoder_lib.executor import Executor, ExecutorConfig
+from stepcoder_lib.models import load_policy
 from stepcoder_lib.ppo import (
     PPOConfig,
     ValueModel,
@@ -21,7 +22,7 @@ from stepcoder_lib.ppo import (
 )
 from stepcoder_lib.profiles import get_profile
 from stepcoder_lib.rollout import SamplingSettings, collect_rollouts
-from stepcoder_lib.train import load_policy, make_curriculum, task_prompt
+from stepcoder_lib.train import make_curriculum, task_prompt
 
 
 def test_gae_matches_the_recursion_by_hand() -> None:
