@@ -80,6 +80,7 @@ from stepcoder_lib.runplots import (
     plot_curves,
     plot_pass_rate_by_difficulty,
     plot_stage_histogram,
+    probe_table,
     runs_frame,
 )
 from stepcoder_lib.train import run_ablation
@@ -207,7 +208,8 @@ runs = []
 if train:
     runs = run_ablation(prof, [algo], ["vanilla", "cccs"], seeds, runs_dir, sft_path)
     frame = runs_frame(runs)
-    display(before_after(frame))
+    display(probe_table(runs))  # the SFT model and the trained policy on the same fixed problems (whole programs)
+    display(before_after(frame))  # the training curves' first and last steps
 
 # %%
 if train:

@@ -70,7 +70,7 @@ from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
 from stepcoder_lib.masking import apply_token_mask, completion_offsets, line_status, mask_from_result, pad_masks
 from stepcoder_lib.paths import artifacts_dir, repo_root
 from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.runplots import before_after, plot_curves, plot_pass_rate_by_difficulty, runs_frame
+from stepcoder_lib.runplots import before_after, plot_curves, plot_pass_rate_by_difficulty, probe_table, runs_frame
 from stepcoder_lib.tokenizer import tiny_tokenizer
 from stepcoder_lib.train import run_ablation
 from stepcoder_lib.viz import render_coverage_html
@@ -216,7 +216,8 @@ runs = []
 if train:
     runs = run_ablation(prof, [algo], ["vanilla", "fgo"], seeds, runs_dir, sft_path)
     frame = runs_frame(runs)
-    display(before_after(frame))
+    display(probe_table(runs))  # the SFT model and the trained policy on the same fixed problems (whole programs)
+    display(before_after(frame))  # the training curves' first and last steps
 
 # %%
 if train:

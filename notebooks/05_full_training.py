@@ -55,6 +55,7 @@ from stepcoder_lib.runplots import (
     plot_curves,
     plot_pass_rate_by_difficulty,
     plot_stage_histogram,
+    probe_table,
     runs_frame,
 )
 from stepcoder_lib.train import plan, run_ablation
@@ -94,7 +95,9 @@ runs = run_ablation(prof, ["ppo"], ["vanilla", "stepcoder"], seeds, runs_dir, sf
 if "grpo" in algos:
     runs += run_ablation(prof, ["grpo"], ["vanilla", "stepcoder"], grpo_seeds, runs_dir, sft_path)
 frame = runs_frame(runs)
-table = before_after(frame)
+probes = probe_table(runs)  # the SFT model and the trained policy on the same fixed problems (whole programs)
+display(probes)
+table = before_after(frame)  # the training curves' first and last steps
 display(table)
 
 # %% [markdown]
@@ -123,7 +126,8 @@ if stepcoder_runs:
 
 # %%
 summary = {"profile": prof.name, "runs": [str(r) for r in runs],
-           "before_after": json.loads(table.reset_index().to_json(orient="records"))}
+           "before_after": json.loads(table.reset_index().to_json(orient="records")),
+           "probe": json.loads(probes.reset_index().to_json(orient="records"))}
 (out / "full_training.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
 display(frame.groupby("label")[["time/step", "tokens_per_s"]].mean())
 print("wrote", out / "full_training.json")

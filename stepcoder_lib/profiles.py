@@ -122,6 +122,7 @@ class RLConfig:
     cccs_rho_threshold: float = 0.8  # paper silent: see curriculum.py
     seeds: tuple[int, ...] = (0,)
     checkpoint_every: int = 50  # steps between checkpoints
+    probe_problems: int = 64  # fixed training problems whose whole-program reward is measured before and after
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ _SFT = {
 
 _RL = {
     "smoke": RLConfig(steps=2, problems_per_step=2, rollouts_per_problem=2, max_new_tokens=64, policy_lr=1e-4,
-                      critic_lr=1e-4, minibatch_size=4),
+                      critic_lr=1e-4, minibatch_size=4, probe_problems=4),  # every path once, in seconds
     "tiny": RLConfig(steps=30, problems_per_step=8, rollouts_per_problem=8, max_new_tokens=256, policy_lr=1e-5,
                      critic_lr=3e-5, minibatch_size=32, seeds=(0, 1)),
     "small": RLConfig(steps=200, problems_per_step=8, max_new_tokens=768, policy_lr=1e-6, critic_lr=3e-6),

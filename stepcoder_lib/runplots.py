@@ -3,6 +3,7 @@
     frame = runs_frame([run_a, run_b])             # one row per (run, step): algo, setting, seed, metrics
     plot_curves(frame, ["reward_mean", "pass_rate"])  # mean over seeds per (algo, setting), band = min..max
     before_after(frame)                             # reward and pass rate at the start and the end, per run
+    probe_table(run_dirs)                           # SFT start vs trained end on the same fixed problems
 """
 
 from __future__ import annotations
@@ -115,3 +116,22 @@ def before_after(frame: pd.DataFrame, k: int = 3,
             row.update({f"{metric} first {k}": first, f"{metric} last {k}": last, f"{metric} change": last - first})
         rows.append(row)
     return pd.DataFrame(rows).set_index(["run", "seed"])
+
+
+def probe_table(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
+    """Per finished run: whole-program reward and pass rate of the SFT start and the trained end on the same
+    fixed training problems (``done.json``'s probe; see ``train.probe``), and the change."""
+    rows = []
+    for run in run_dirs:
+        done = json.loads((Path(run) / "done.json").read_text())
+        probe = done.get("probe") or {}
+        if "start" not in probe or "end" not in probe:
+            continue
+        row: dict[str, Any] = {"run": f"{done['algo'].upper()} {done['setting']}", "seed": done["seed"]}
+        for metric in ("reward_mean", "pass_rate"):
+            row[f"{metric} SFT"] = probe["start"][metric]
+            row[f"{metric} trained"] = probe["end"][metric]
+            row[f"{metric} change"] = probe["end"][metric] - probe["start"][metric]
+        row["problems"] = int(probe["end"]["rollouts"])
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["run", "seed"]) if rows else pd.DataFrame()

@@ -158,17 +158,27 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
     start = checkpoint_step(ckpt) if ckpt else 0
     t0 = time.perf_counter()
     desc = f"{algo} {setting_name(cccs, fgo)} s{seed}"
+    sampler = sampler or sample_completions
+    probes = json.loads((run_dir / PROBE_FILE).read_text()) if (run_dir / PROBE_FILE).exists() else {}
     with Executor(ex_cfg) as executor:
+        if rl.probe_problems and "start" not in probes:  # the SFT model, before any update
+            probes["start"] = probe(policy, tokenizer, problems, prompts, executor, rl, acc, sampler)
+            if acc.is_main_process:
+                (run_dir / PROBE_FILE).write_text(json.dumps(probes, indent=1, sort_keys=True) + "\n")
         log = RunLog(run_dir, rl.steps, start_step=start, desc=desc, enabled=acc.is_main_process)
         try:
             if algo == "ppo":
                 finished = _train_ppo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
-                                      acc, run_dir, ckpt, log, stop_after, sampler or sample_completions)
+                                      acc, run_dir, ckpt, log, stop_after, sampler)
             else:
                 finished = _train_grpo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
-                                       run_dir, ckpt, log, stop_after, sampler or sample_completions)
+                                       run_dir, ckpt, log, stop_after, sampler)
         finally:
             log.close()
+        if finished and rl.probe_problems:  # the trained policy (trained in place) on the same problems and seeds
+            probes["end"] = probe(policy, tokenizer, problems, prompts, executor, rl, acc, sampler)
+            if acc.is_main_process:
+                (run_dir / PROBE_FILE).write_text(json.dumps(probes, indent=1, sort_keys=True) + "\n")
     acc.wait_for_everyone()
     digests = _gather_digests(curriculum, acc)
     if len(set(digests)) > 1:
@@ -182,9 +192,40 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
             "algo": algo, "setting": setting_name(cccs, fgo), "cccs": cccs, "fgo": fgo, "seed": seed,
             "profile": profile.name, "steps": rl.steps, "resumed_from": start, "wall_s_last_session":
             time.perf_counter() - t0, "sft_path": str(sft), "world_size": acc.num_processes,
-            "curriculum_sha256_per_rank": digests}, indent=1, sort_keys=True) + "\n")
+            "curriculum_sha256_per_rank": digests, "probe": probes}, indent=1, sort_keys=True) + "\n")
     acc.wait_for_everyone()
     return run_dir
+
+
+#: Before/after training rewards on a fixed set of training problems (``rl.probe_problems``).
+PROBE_FILE = "probe.json"
+
+
+def probe(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], executor: Any, rl: Any,
+          acc: Any, sampler: Any) -> dict[str, Any]:
+    """The policy's whole-program reward on a fixed sample of training problems, decoded as in training.
+
+    CCCS and FGO play no part (every setting is measured on the same plain tasks), the problems and
+    the sampling seed are the same for every run, so a run's start (the SFT model) and end compare
+    directly, and so do runs of different settings. A collective when distributed (each rank takes a share).
+    """
+    import random
+
+    from stepcoder_lib.rollout import SamplingSettings, collect_rollouts, step_metrics
+
+    chosen = sorted(problems, key=lambda p: p.id)
+    random.Random("stepcoder-probe").shuffle(chosen)
+    chosen = chosen[: rl.probe_problems]
+    mine = chosen[acc.process_index::acc.num_processes]
+    was_training = model.training
+    model.eval()
+    rb = collect_rollouts(model, tokenizer, mine, prompts, executor=executor,
+                          sampling=SamplingSettings(rl.temperature, rl.top_p, rl.max_new_tokens, rl.generation_batch_size),
+                          curriculum=None, fgo=False, seed=7919 + acc.process_index, sampler=sampler)
+    model.train(was_training)
+    m = step_metrics(rb.summaries, None, False)
+    keep = ("reward_mean", "pass_rate", "rollouts", "completion_tokens")
+    return {k: v for k, v in m.items() if k in keep or k.startswith(("verdict/", "pass_rate/", "reward/"))}
 
 
 def _gather_digests(curriculum: Any, acc: Any) -> list[str | None]:

@@ -73,6 +73,8 @@ def test_each_algorithm_and_switch_setting_trains(algo, cccs, fgo, sft, runs_roo
     assert ("stage_mean" in m) == cccs and (run / "curriculum.json").exists() == cccs
     if cccs:
         assert m["stage_mean"].iloc[-1] < m["stage_mean"].iloc[0] or m["curriculum_moves"].sum() > 0
+    probe = json.loads((run / "done.json").read_text())["probe"]  # SFT start and trained end, same problems
+    assert probe["start"]["rollouts"] == probe["end"]["rollouts"] == 4 and -1 <= probe["end"]["reward_mean"] <= 1
     sft_w, trained = load_file(str(sft / "model.safetensors")), weights(run)
     assert any(not torch.equal(sft_w[k], trained[k]) for k in sft_w)  # the policy was optimised
     # a second call finds the finished run by its key and returns it untouched
