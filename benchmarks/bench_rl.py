@@ -43,7 +43,8 @@ def step_split(profile_name: str, algo: str, cccs: bool, fgo: bool, sft: Path, o
 def main(profile: str = "tiny", sft: str | None = None, steps: int = 3, problems_per_step: int = 4,
          rollouts: int = 8) -> dict[str, float]:
     sft_path = resolve_sft(get_profile(profile), sft)
-    overrides = {"rl.problems_per_step": problems_per_step, "rl.rollouts_per_problem": rollouts}
+    overrides = {"rl.problems_per_step": problems_per_step, "rl.rollouts_per_problem": rollouts,
+                 "rl.probe_problems": 0}  # the before/after probe is measurement, not a training step
     rows: dict[tuple[str, str], dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-rl-") as tmp:
         for algo in ("ppo", "grpo"):
