@@ -386,10 +386,21 @@ class PPOTrainer:
 
     # ----------------------------------------------------------------------- checkpoints
     def save(self, path: Path) -> None:
-        """Policy, critic, both optimisers and schedulers, RNG states (per rank), curriculum state and the step."""
+        """Policy, critic, both optimisers and schedulers, RNG states (per rank), curriculum state and the step.
+
+        Written into ``<path>.partial`` and renamed when every rank is done: a run killed while saving
+        leaves no checkpoint that looks complete.
+        """
+        import os
+        import shutil
+
         acc = self.accelerator
-        path.mkdir(parents=True, exist_ok=True)
-        torch.save(_rng_state(), path / f"rng_rank{acc.process_index}.pt")
+        tmp = path.with_name(path.name + ".partial")
+        if acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+        acc.wait_for_everyone()
+        tmp.mkdir(parents=True, exist_ok=True)
+        torch.save(_rng_state(), tmp / f"rng_rank{acc.process_index}.pt")
         if acc.is_main_process:
             torch.save({
                 "step": self.step,
@@ -398,7 +409,12 @@ class PPOTrainer:
                 "opt_policy": self.opt_policy.state_dict(), "opt_critic": self.opt_critic.state_dict(),
                 "sched_policy": self.sched_policy.state_dict(), "sched_critic": self.sched_critic.state_dict(),
                 "curriculum": self.curriculum.state_dict() if self.curriculum is not None else None,
-            }, path / "trainer.pt")
+            }, tmp / "trainer.pt")
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            shutil.rmtree(path, ignore_errors=True)
+            os.rename(tmp, path)
+        acc.wait_for_everyone()
 
     def load(self, path: Path) -> None:
         acc = self.accelerator

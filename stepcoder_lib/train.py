@@ -95,12 +95,15 @@ def run_dir_for(profile: Profile, algo: str, cccs: bool, fgo: bool, seed: int, s
     return root / profile.name / f"{algo}-{setting_name(cccs, fgo)}-seed{seed}-{key}"
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint (PPO: ``step-N/trainer.pt``; GRPO: TRL's ``checkpoint-N/trainer_state.json``)."""
+def latest_checkpoint(run_dir: Path, cccs: bool = False) -> Path | None:
+    """The newest complete checkpoint: PPO's ``step-N/`` (renamed into place when complete) or TRL's
+    ``checkpoint-N/`` with its ``trainer_state.json`` (and, with CCCS, the ``curriculum.json`` written after it)."""
     found = []
     for d in (run_dir / "checkpoints").glob("*"):
         step = d.name.rsplit("-", 1)[-1]
-        if step.isdigit() and ((d / "trainer.pt").exists() or (d / "trainer_state.json").exists()):
+        complete = (d / "trainer.pt").exists() or ((d / "trainer_state.json").exists()
+                                                   and (not cccs or (d / "curriculum.json").exists()))
+        if step.isdigit() and complete:
             found.append((int(step), d))
     return max(found)[1] if found else None
 
@@ -136,7 +139,7 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
     acc.wait_for_everyone()
     if (run_dir / "done.json").exists():
         return run_dir
-    ckpt = latest_checkpoint(run_dir) if resume else None
+    ckpt = latest_checkpoint(run_dir, cccs) if resume else None
     if acc.is_main_process:
         save_effective_config(profile, run_dir, {"algo": algo, "cccs": cccs, "fgo": fgo, "seed": seed,
                                                  "setting": setting_name(cccs, fgo), "sft_path": str(sft),
