@@ -63,7 +63,7 @@ def bench_ours(cur: Curriculum, rs: list[dict[str, Any]], results: list[Any], re
             t2 = time.perf_counter()
             mask = mask_from_result(res, r["prefix"], text, offsets)
             t3 = time.perf_counter()
-            cur.update([r["id"]], [res.reward], [cur.stage(r["id"])])
+            cur.update([r["id"]], [res], [cur.stage(r["id"])])  # a pass counts from the verdict
             t4 = time.perf_counter()
             for k, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 parts[k] += dt

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BENCHES = ["bench_executor", "bench_masking"]
+BENCHES = ["bench_executor", "bench_masking", "bench_rl"]
 
 if __name__ == "__main__":
     for name in BENCHES:

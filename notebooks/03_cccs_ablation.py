@@ -15,35 +15,43 @@
 # %% [markdown]
 # # 03 · CCCS: the Curriculum of Code Completion Subtasks
 #
-# **What it shows.** StepCoder's first contribution (Sec. 3.2, Algorithm 1) on real problems: the
-# conditional statements found in each canonical solution (the start points), the ceil(sqrt(E)) stages
-# and their stride, the prompt (task + canonical prefix) the model gets at every stage and what is left
-# for it to write, an interactive explorer, and a simulated training run in which a scripted learner's
-# pass rate drives every problem's stage back toward 0 (the whole program). The CCCS-vs-no-CCCS
-# training ablation joins this notebook when training lands; everything here is the library code those
-# trainers use (`stepcoder_lib.curriculum`).
+# **What it shows.** StepCoder's first contribution (Sec. 3.2, Algorithm 1), then its ablation: RL from
+# the SFT model with and without the curriculum (the paper's "vanilla PPO" against "w/o FGO", i.e. CCCS
+# only). First the mechanics on real problems: the conditional statements found in each canonical
+# solution (the start points), the ceil(sqrt(E)) stages and their stride, the prompt (task + canonical
+# prefix) at every stage, an interactive explorer and a simulated run. Then two real training runs per
+# seed through the library (`stepcoder_lib.train.run_rl`, the CLI's function), their training reward,
+# pass rate per difficulty and the curriculum's progress.
 #
-# **What it needs.** Nothing by default: real APPS problems from `../shared/realdata/apps_train5` when
-# that folder exists, else the synthetic dataset. Give `apps_plus` (notebook 01's `apps_plus.jsonl`)
-# or `apps_path` (an APPS folder) to use those instead.
+# **What it needs.** The profile's APPS+ (notebook 01) and SFT model (notebook 02); both are built on
+# first use and cached. Real APPS problems from `../shared/realdata/apps_train5` illustrate the
+# mechanics when that folder exists (else the synthetic dataset); `apps_plus` / `apps_path` choose others.
 #
-# **What it writes.** `out_dir/cccs_summary.json` (stage plans, simulated run) and `cccs_progress.png`.
+# **What it writes.** `out_dir/cccs_summary.json`, `cccs_progress.png`, `cccs_training.png`,
+# `cccs_stages.png`; each training run under `runs_dir/<profile>/` (cached by a hash of its config, so a
+# rerun with the same settings skips training; notebook 06 reads them from there).
 #
-# **How long.** A few seconds.
+# **How long.** Seconds for the mechanics; each training run takes what the profile's `rl` section asks
+# (`tiny`: about 1-2 minutes per run on 2 cores, 2 runs per seed; `smoke`: seconds).
 
 # %% tags=["parameters"]
-apps_plus = None  # path to APPS+ JSON lines (notebook 01's output); first choice when given
+profile = "tiny"  # run profile (stepcoder_lib.profiles): data, model, RL hyperparameters, sizes
+algo = "ppo"  # "ppo" (the paper's) or "grpo"
+seeds = None  # training seeds; None: the profile's rl.seeds
+train = True  # False: only the mechanics (no training runs)
+sft_path = None  # SFT model folder; None: the profile's cached SFT baseline (notebook 02)
+runs_dir = None  # where runs live; None: artifacts/runs
+overrides = {}  # profile overrides for the runs, e.g. {"rl.steps": 10}
+apps_plus = None  # path to APPS+ JSON lines for the mechanics; first choice when given
 apps_path = None  # an APPS folder / file; used when apps_plus is None
 use_realdata = True  # real APPS from realdata_dir()/apps_train5 ($STEPCODER_REALDATA or ../shared/realdata) when present
 n_problems = 8  # problems to show
 seed = 0  # synthetic dataset and the simulated run
-alpha = 0.1  # running pass-rate update (Algorithm 1); see stepcoder_lib.curriculum for the defaults' reasons
-rho_threshold = 0.8  # a stage moves back when the running pass rate exceeds this
 kinds = ["if", "elif"]  # which statements are start points; add "for", "while", "try", "match", "ifexp"
 cut_at_line_start = False  # cut at the statement's keyword (paper) or at the start of its line
 sim_problems = 40  # generated problems in the simulated curriculum run
 sim_steps = 150  # update steps simulated
-rollouts = 16  # rollouts per problem per step (the paper's 16)
+rollouts = 16  # rollouts per problem per step in the simulation (the paper's 16)
 skill0 = 0.3  # scripted learner: pass rate on the whole program at step 0 ...
 skill_gain = 0.01  # ... growing by this much per step
 out_dir = None  # None: artifacts/notebooks/03
@@ -53,52 +61,58 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
+from IPython.display import HTML, display
 
-from stepcoder_lib.data import repo_root  # noqa: E402  (installed into .venv by `make venv`)
+from stepcoder_lib.curriculum import (
+    ALL_KINDS,
+    Curriculum,
+    CurriculumConfig,
+    find_conditional_statements,
+    remaining_share_policy,
+    simulate,
+)
+from stepcoder_lib.data.demo import demo_problems
+from stepcoder_lib.paths import artifacts_dir, repo_root
+from stepcoder_lib.profiles import get_profile
+from stepcoder_lib.runplots import (
+    before_after,
+    plot_curves,
+    plot_pass_rate_by_difficulty,
+    plot_stage_histogram,
+    probe_table,
+    runs_frame,
+)
+from stepcoder_lib.train import run_ablation
+from stepcoder_lib.viz import curriculum_explorer, plot_curriculum_progress, render_stage_html, stage_counts
 
 ROOT = repo_root()
-
-from IPython.display import HTML, Markdown, display  # noqa: E402
-
-from stepcoder_lib.curriculum import (  # noqa: E402
-    ALL_KINDS, Curriculum, CurriculumConfig, find_conditional_statements, remaining_share_policy, simulate,
-)
-from stepcoder_lib.data.demo import demo_problems  # noqa: E402
-from stepcoder_lib.viz import (  # noqa: E402
-    curriculum_explorer, plot_curriculum_progress, render_stage_html, stage_counts,
-)
-
-out = Path(out_dir).expanduser() if out_dir else ROOT / "artifacts" / "notebooks" / "03"
+prof = get_profile(profile, overrides)
+out = Path(out_dir).expanduser() if out_dir else artifacts_dir() / "notebooks" / "03"
 out = out if out.is_absolute() else ROOT / out
 out.mkdir(parents=True, exist_ok=True)
-config = CurriculumConfig(alpha=alpha, rho_threshold=rho_threshold, kinds=tuple(kinds),
+config = CurriculumConfig(alpha=prof.rl.cccs_alpha, rho_threshold=prof.rl.cccs_rho_threshold, kinds=tuple(kinds),
                           cut_at_line_start=cut_at_line_start)
-
-
-def table(rows, columns) -> Markdown:
-    """A Markdown table (no pandas needed)."""
-    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return Markdown(head + "".join("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |\n" for r in rows))
-
+print(f"profile {prof.name}: alpha {config.alpha}, rho_t {config.rho_threshold}")
 
 # %% [markdown]
 # ## The problems and their start points
-# For every canonical solution: E conditional statements (by default `if` and each `elif`: what
-# "conditional statement" means in Python's grammar; an `else:` has no condition), ceil(sqrt(E)) stages,
-# a stride of ceil(E / ceil(sqrt(E))) statements between stages, and the stage training starts at.
+# For every canonical solution $y_i$: $E_i$ conditional statements (by default `if` and each `elif`: what
+# "conditional statement" means in Python's grammar; an `else:` has no condition), $\lceil\sqrt{E_i}\rceil$
+# stages, a stride of $s_i = \lceil E_i / \lceil\sqrt{E_i}\rceil\rceil$ statements between stages, and the stage
+# training starts at, $c_i = \lceil\sqrt{E_i}\rceil - 1$. At stage $c$ the model gets $x' = (x, x_p)$ with
+# $x_p$ = $y_i$ up to the start of statement number $s_i c$ (stage 0: the empty prefix, the whole program).
 
 # %%
 problems, source = demo_problems(apps_path, use_realdata, n_problems, seed, apps_plus=apps_plus)
 print(f"{len(problems)} problems from {source}")
 cur = Curriculum.from_problems(problems, config)
-rows = []
-for p in problems:
-    plan = cur.plans[p.id]
-    rows.append({"id": p.id, "difficulty": p.difficulty, "lines": p.canonical_solution.count("\n") + 1,
-                 "E": plan.n_conditionals, "stages": plan.n_stages, "stride": plan.stride,
-                 "start stage": cur.stage(p.id), "prefix chars at start": plan.cuts[-1],
-                 "of": plan.length})
-display(table(rows, list(rows[0])))
+plans = pd.DataFrame([{"id": p.id, "difficulty": p.difficulty, "lines": p.canonical_solution.count("\n") + 1,
+                       "E": cur.plans[p.id].n_conditionals, "stages": cur.plans[p.id].n_stages,
+                       "stride": cur.plans[p.id].stride, "start stage": cur.stage(p.id),
+                       "prefix chars at start": cur.plans[p.id].cuts[-1], "of": cur.plans[p.id].length}
+                      for p in problems]).set_index("id")
+display(plans)
 
 # %% [markdown]
 # One solution with its statements: 1-based lines, character offsets (`ast` reports UTF-8 byte columns;
@@ -111,9 +125,9 @@ starts = {c.start_line for c in conds}
 print(f"{richest.id}: {len(conds)} conditional statements")
 for i, line in enumerate(richest.canonical_solution.splitlines(), 1):
     print(f"{'>>' if i in starts else '  '} {i:3d} {line}")
-display(table([c.to_dict() for c in conds], ["kind", "start_line", "end_line", "start_char", "end_char"]))
 wide = Counter(c.kind for p in problems for c in find_conditional_statements(p.canonical_solution, ALL_KINDS))
 print("all kinds over these problems:", dict(sorted(wide.items())))
+display(pd.DataFrame([c.to_dict() for c in conds], columns=["kind", "start_line", "end_line", "start_char", "end_char"]))
 
 # %% [markdown]
 # ## Every stage of one problem
@@ -124,7 +138,7 @@ print("all kinds over these problems:", dict(sorted(wide.items())))
 plan = cur.plans[richest.id]
 for stage in range(plan.n_stages - 1, -1, -1):
     display(HTML(render_stage_html(richest.canonical_solution, plan, stage)))
-prompt = cur.prompt_for(richest.id, "### Instruction:\nwrite an algorithm in python:\n<task>\n### Response:\n")
+prompt = cur.prompt_for(richest.id, prof.model.prompt_template.format(task="<task>"))
 print(prompt[-300:])
 
 # %% [markdown]
@@ -136,11 +150,17 @@ explorer = curriculum_explorer(problems, config)
 display(explorer)
 
 # %% [markdown]
-# ## A simulated curriculum run
+# ## Algorithm 1's update, simulated
+# After every rollout of problem $i$, its running pass rate moves:
+#
+# $$\rho_i \leftarrow \begin{cases}\alpha + (1-\alpha)\,\rho_i & \text{if the program passed (verdict, not reward)}\\
+# (1-\alpha)\,\rho_i & \text{otherwise}\end{cases}
+# \qquad\text{and if } \rho_i > \rho_t:\ \rho_i \leftarrow 0,\ c_i \leftarrow \max(c_i - 1, 0).$$
+#
 # A scripted learner passes with probability skill^(share of the solution it must write), its skill
-# growing every step; each step draws `rollouts` results per problem and applies them in one update, as
-# a trainer does after a batch (one rollout at a time, in order, Algorithm 1). With the defaults a stage
-# moves back only after 16 passes in a row from rho = 0. Stages only ever move toward 0.
+# growing every step; each step draws `rollouts` results per problem and applies them in one update, as a
+# trainer does after a batch. With $\alpha = 0.1$, $\rho_t = 0.8$ a stage moves back only after 16 passes
+# in a row from $\rho = 0$. Stages only ever move toward 0.
 
 # %%
 sim_set, sim_source = demo_problems(None, False, sim_problems, seed)
@@ -159,7 +179,8 @@ print("stages only moved toward 0:", moves_back_only)
 # %% [markdown]
 # ## Checkpointing
 # The state (stage and rho per problem) saves to JSON and loads back exactly; on several ranks the
-# update takes the results gathered from all of them, so every rank holds the same state.
+# update takes the results gathered from all of them, so every rank holds the same state. Training
+# checkpoints hold it next to the policy, critic, optimisers and RNG states.
 
 # %%
 sim.save(out / "cccs_state.json")
@@ -167,6 +188,47 @@ restored = Curriculum.from_problems(sim_set, config)
 restored.load(out / "cccs_state.json")
 print("state round-trips:", restored.state_dict() == sim.state_dict())
 
+# %% [markdown]
+# ## Training with and without CCCS
+# Both runs start from the SFT model $\pi_{ref}$ and maximise the paper's objective (Eq. 4) with PPO:
+#
+# $$\max_\theta\ \mathbb{E}_{x' \sim D,\ \hat y \sim \pi_\theta(\cdot|x')}\Big[r(x', \hat y)
+#   - \beta \log\frac{\pi_\theta(\hat y|x')}{\pi_{ref}(\hat y|x')}\Big],\qquad
+# r = \begin{cases}+1 & \text{passes all unit tests}\\ -0.3 & \text{wrong answer}\\ -0.6 & \text{runtime error}\\
+#   -1 & \text{compile error}\end{cases}\quad(\text{Eq. 3})$$
+#
+# with GAE advantages (Eq. 2). Without CCCS, $x' = x$ (the whole program from the task); with CCCS,
+# $x' = (x, x_p)$ at the problem's current stage and the reward runs $x_p + \hat y$. FGO is off in both
+# (that is notebook 04's question). The training reward of a CCCS run is earned on easier tasks (the prefix
+# helps), so compare the *whole-program* pass rate (rollouts at stage 0) and, in notebook 06, pass@1 on
+# held-out problems.
+
+# %%
+runs = []
+if train:
+    runs = run_ablation(prof, [algo], ["vanilla", "cccs"], seeds, runs_dir, sft_path)
+    frame = runs_frame(runs)
+    display(probe_table(runs))  # the SFT model and the trained policy on the same fixed problems (whole programs)
+    display(before_after(frame))  # the training curves' first and last steps
+
+# %%
+if train:
+    fig = plot_curves(frame, ["reward_mean", "pass_rate", "pass_rate_stage0", "remaining_share_mean"],
+                      title=f"{algo.upper()} with and without CCCS ({prof.name})")
+    fig.savefig(out / "cccs_training.png", dpi=120, bbox_inches="tight")
+    plot_pass_rate_by_difficulty(frame)
+
+# %% [markdown]
+# The curriculum during training: problems per stage (the start point moving back toward the beginning of
+# the solution as each problem's running pass rate crosses $\rho_t$).
+
+# %%
+if train:
+    cccs_run = next(r for r in runs if json.loads((r / "config.json").read_text())["cccs"])
+    fig = plot_stage_histogram(cccs_run)
+    fig.savefig(out / "cccs_stages.png", dpi=120, bbox_inches="tight")
+
+# %%
 summary = {
     "source": source,
     "config": sim.state_dict()["config"],
@@ -176,6 +238,7 @@ summary = {
                    "stage_counts_last": counts[-1], "all_zero_at_step": first_all_zero,
                    "moves_back_only": moves_back_only},
     "state_round_trip": restored.state_dict() == sim.state_dict(),
+    "runs": [str(r) for r in runs],
 }
 (out / "cccs_summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
 print("wrote", out / "cccs_summary.json")

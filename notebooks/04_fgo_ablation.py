@@ -15,24 +15,34 @@
 # %% [markdown]
 # # 04 · FGO: Fine-Grained Optimization, the executed-token mask
 #
-# **What it shows.** StepCoder's second contribution (Sec. 3.3): completions are run on their unit tests
-# in the sandboxed executor with line coverage; only the tokens of code the tests executed stay in the
-# policy loss. For each problem, rollouts cut at a CCCS stage (the canonical prefix, grey) are judged;
-# the HTML view colours executed tokens green and unexecuted ones red, as in the paper's figure; the
-# masks show what a policy loss would and would not see, including a crash part-way and a compile error
-# (whose mask is all ones, so that the paper's -1 reaches the model). The FGO-vs-no-FGO training ablation
-# joins this notebook when training lands; this is the library code those trainers use
-# (`stepcoder_lib.masking`).
+# **What it shows.** StepCoder's second contribution (Sec. 3.3), then its ablation: RL from the SFT model
+# with and without FGO (the paper's "vanilla PPO" against "w/o CCCS", i.e. FGO only). First the mechanics:
+# rollouts are run on their unit tests in the sandboxed executor with line coverage; only the tokens of
+# code the tests executed stay in the policy loss. The HTML view colours executed tokens green and
+# unexecuted ones red, as in the paper's figure; the masks show what the loss does and does not see,
+# including a crash part-way and a compile error (whose mask is all ones, so that the paper's -1 reaches
+# the model). Then two real training runs per seed through the library (`stepcoder_lib.train.run_rl`):
+# training reward, pass rate per difficulty and the share of completion tokens FGO keeps.
 #
-# **What it needs.** Nothing by default: real APPS problems from `../shared/realdata/apps_train5` when
-# present, else the synthetic dataset. `apps_plus` / `apps_path` choose other data.
+# **What it needs.** The profile's APPS+ (notebook 01) and SFT model (notebook 02), built on first use and
+# cached. Real APPS problems from `../shared/realdata/apps_train5` illustrate the mechanics when present
+# (else the synthetic dataset); `apps_plus` / `apps_path` choose other data.
 #
-# **What it writes.** `out_dir/fgo_summary.json` (verdicts, masked shares) and `fgo_view.html`.
+# **What it writes.** `out_dir/fgo_summary.json` (verdicts, masked shares, runs), `fgo_view.html`,
+# `fgo_training.png`; each training run under `runs_dir/<profile>/` (cached by a hash of its config).
 #
-# **How long.** About 10-20 s (tokenizer training on first use, then the executor).
+# **How long.** About 10-20 s for the mechanics; each training run takes what the profile's `rl` section
+# asks (`tiny`: about 1-2 minutes per run on 2 cores, 2 runs per seed; `smoke`: seconds).
 
 # %% tags=["parameters"]
-apps_plus = None  # path to APPS+ JSON lines (notebook 01's output); first choice when given
+profile = "tiny"  # run profile (stepcoder_lib.profiles): data, model, RL hyperparameters, sizes
+algo = "ppo"  # "ppo" (the paper's) or "grpo"
+seeds = None  # training seeds; None: the profile's rl.seeds
+train = True  # False: only the mechanics (no training runs)
+sft_path = None  # SFT model folder; None: the profile's cached SFT baseline (notebook 02)
+runs_dir = None  # where runs live; None: artifacts/runs
+overrides = {}  # profile overrides for the runs, e.g. {"rl.steps": 10}
+apps_plus = None  # path to APPS+ JSON lines for the mechanics; first choice when given
 apps_path = None  # an APPS folder / file; used when apps_plus is None
 use_realdata = True  # real APPS from realdata_dir()/apps_train5 ($STEPCODER_REALDATA or ../shared/realdata) when present
 n_problems = 6  # problems to run
@@ -46,43 +56,38 @@ out_dir = None  # None: artifacts/notebooks/04
 
 # %%
 import ast
+import dataclasses
 import json
-from collections import defaultdict
 from pathlib import Path
 
+import pandas as pd
+import torch
+from IPython.display import HTML, display
 
-from stepcoder_lib.data import repo_root  # noqa: E402  (installed into .venv by `make venv`)
+from stepcoder_lib.curriculum import Curriculum, line_offsets
+from stepcoder_lib.data.demo import demo_problems
+from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
+from stepcoder_lib.masking import apply_token_mask, completion_offsets, line_status, mask_from_result, pad_masks
+from stepcoder_lib.paths import artifacts_dir, repo_root
+from stepcoder_lib.profiles import get_profile
+from stepcoder_lib.runplots import before_after, plot_curves, plot_pass_rate_by_difficulty, probe_table, runs_frame
+from stepcoder_lib.tokenizer import tiny_tokenizer
+from stepcoder_lib.train import run_ablation
+from stepcoder_lib.viz import render_coverage_html
 
 ROOT = repo_root()
-
-import torch  # noqa: E402
-from IPython.display import HTML, Markdown, display  # noqa: E402
-
-from stepcoder_lib.curriculum import Curriculum  # noqa: E402
-from stepcoder_lib.executor import Executor, ExecutorConfig, Job  # noqa: E402
-from stepcoder_lib.masking import apply_token_mask, completion_offsets, line_status, mask_from_result  # noqa: E402
-from stepcoder_lib.tokenizer import tiny_tokenizer  # noqa: E402
-from stepcoder_lib.data.demo import demo_problems  # noqa: E402
-from stepcoder_lib.viz import render_coverage_html  # noqa: E402
-
-out = Path(out_dir).expanduser() if out_dir else ROOT / "artifacts" / "notebooks" / "04"
+prof = get_profile(profile, overrides)
+out = Path(out_dir).expanduser() if out_dir else artifacts_dir() / "notebooks" / "04"
 out = out if out.is_absolute() else ROOT / out
 out.mkdir(parents=True, exist_ok=True)
 
-
-def table(rows, columns) -> Markdown:
-    """A Markdown table (no pandas needed)."""
-    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return Markdown(head + "".join("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |\n" for r in rows))
-
-
 # %% [markdown]
 # ## Rollouts, judged with coverage
-# No model is trained here yet, so the rollouts are scripted from the canonical solution, cut at a CCCS
-# stage: the canonical completion itself; its first 60% (usually a compile error); and the canonical
-# completion with a `raise` injected before the last completion statement its tests executed (a crash
-# part-way). One batch through the sandboxed executor per round; each result carries its verdict, the
-# paper's reward and the union of lines its tests executed (1-based lines of prefix + completion).
+# The mechanics use scripted rollouts, cut at a CCCS stage, so that every case appears: the canonical
+# completion itself; its first 60% (usually a compile error); and the canonical completion with a `raise`
+# injected before the last completion statement its tests executed (a crash part-way). One batch through
+# the sandboxed executor per round; each result carries its verdict, the paper's reward and the union of
+# lines its tests executed (1-based lines of prefix + completion).
 
 # %%
 problems, source = demo_problems(apps_path, use_realdata, n_problems, seed, apps_plus=apps_plus)
@@ -92,12 +97,9 @@ cur = Curriculum.from_problems(problems)
 
 def inject_crash(program: str, prefix_len: int, executed: frozenset) -> str:
     """Insert a raise, at the same indentation, before the last executed statement of the completion."""
-    tree = ast.parse(program)
     lines = program.splitlines(keepends=True)
-    starts = [0]
-    for ln in lines:
-        starts.append(starts[-1] + len(ln))
-    targets = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and n.lineno in executed
+    starts = line_offsets(program)
+    targets = [n for n in ast.walk(ast.parse(program)) if isinstance(n, ast.stmt) and n.lineno in executed
                and starts[n.lineno - 1] >= prefix_len and not lines[n.lineno - 1][: n.col_offset].strip()
                and not getattr(n, "decorator_list", None) and not lines[n.lineno - 1].lstrip().startswith("elif")]
     if not targets:
@@ -120,8 +122,7 @@ for p in problems:
     plan = cur.plans[p.id]
     c = plan.n_stages - 1 if stage == "start" else max(0, min(int(stage), plan.n_stages - 1))
     prefix = cur.prefix_for(p.id, c)
-    tests = p.tests.__class__(p.tests.format, p.tests.inputs[:max_tests], p.tests.outputs[:max_tests],
-                              p.tests.fn_name, p.tests.setup_code)
+    tests = dataclasses.replace(p.tests, inputs=p.tests.inputs[:max_tests], outputs=p.tests.outputs[:max_tests])
     rollouts.append({"id": p.id, "stage": c, "kind": "canonical", "prefix": prefix,
                      "completion": p.canonical_solution[len(prefix):], "tests": tests})
 judge(rollouts)
@@ -136,17 +137,15 @@ print(f"{len(rollouts)} rollouts")
 
 # %%
 tok = tiny_tokenizer()
-rows = []
 for r in rollouts:
-    res = r["result"]
-    ids = tok(r["completion"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    text, offsets = completion_offsets(tok, ids)
-    r.update(ids=ids, offsets=offsets, mask=mask_from_result(res, r["prefix"], text, offsets))
-    rows.append({"id": r["id"], "rollout": r["kind"], "stage": r["stage"], "verdict": res.verdict.value,
-                 "reward": res.reward, "lines run": len(res.executed_lines),
-                 "tokens": len(ids), "in loss": sum(r["mask"]),
-                 "masked out": f"{1 - sum(r['mask']) / len(ids):.0%}"})
-display(table(rows, list(rows[0])))
+    r["ids"] = tok(r["completion"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    text, offsets = completion_offsets(tok, r["ids"])
+    r["mask"] = mask_from_result(r["result"], r["prefix"], text, offsets)
+table = pd.DataFrame([{"id": r["id"], "rollout": r["kind"], "stage": r["stage"], "verdict": r["result"].verdict.value,
+                       "reward": r["result"].reward, "lines run": len(r["result"].executed_lines),
+                       "tokens": len(r["ids"]), "in loss": sum(r["mask"])} for r in rollouts])
+table["masked out"] = 1 - table["in loss"] / table["tokens"]
+display(table.style.format({"masked out": "{:.0%}"}))
 
 # %% [markdown]
 # ## What the tests touched
@@ -159,7 +158,7 @@ for r in [r for r in rollouts if r["kind"] != "truncated"][: 2 * show]:
     res = r["result"]
     head = f"<h4>{r['id']} · {r['kind']} · {res.verdict.value} (reward {res.reward})</h4>"
     page = head + render_coverage_html(r["prefix"] + r["completion"], len(r["prefix"]), res.executed_lines,
-                                       tokenizer=tok, compiled=res.verdict.value != "compile_error")
+                                       tokenizer=tok, compiled=res.verdict != Verdict.COMPILE_ERROR)
     pages.append(page)
     display(HTML(page))
 (out / "fgo_view.html").write_text("<meta charset='utf-8'>" + "\n".join(pages), encoding="utf-8")
@@ -181,29 +180,62 @@ for i, line in enumerate(program.splitlines(), 1):
 
 # %% [markdown]
 # ## Into the loss
-# `apply_token_mask` is the masked mean both trainers use (with TRL GRPO the FGO mask multiplies the
-# `completion_mask`). A row whose mask is all zero contributes zero, never NaN.
+# PPO's clipped policy loss with FGO is a mean over the kept tokens only: with $m_{ij} = 1$ when token $j$ of
+# rollout $i$ lies on executed code (and is a completion token),
+#
+# $$L^{\text{policy}} = -\frac{1}{\sum_{i,j} m_{ij}} \sum_{i,j} m_{ij}\,
+#   \min\big(\rho_{ij} \hat A_{ij},\ \operatorname{clip}(\rho_{ij}, 1-\epsilon, 1+\epsilon)\,\hat A_{ij}\big),\qquad
+# \rho_{ij} = \frac{\pi_\theta(y_{ij}|x', y_{i,<j})}{\pi_{old}(y_{ij}|x', y_{i,<j})},$$
+#
+# where $\hat A$ is GAE (Eq. 2): $\hat A_t = \sum_l (\gamma\lambda)^l \delta_{t+l}$,
+# $\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$, with the Eq. 3 reward on the last token and
+# $-\beta \log(\pi_\theta/\pi_{ref})$ on every token (Eq. 4). The critic's loss is not masked (GAE bootstraps
+# through unexecuted tokens too). `apply_token_mask` is this masked mean; with TRL's GRPO the mask is its
+# per-token mask, counted in the loss's normaliser. A row whose mask is all zero contributes zero, never NaN.
 
 # %%
-L = max(len(r["ids"]) for r in rollouts)
-per_token_loss = torch.ones(len(rollouts), L)
-completion_mask = torch.tensor([[1] * len(r["ids"]) + [0] * (L - len(r["ids"])) for r in rollouts])
-fgo = torch.tensor([r["mask"] + [0] * (L - len(r["mask"])) for r in rollouts])
+width = max(len(r["ids"]) for r in rollouts)
+completion_mask = pad_masks([[1] * len(r["ids"]) for r in rollouts], width)
+fgo = pad_masks([r["mask"] for r in rollouts], width)
+per_token_loss = torch.ones(len(rollouts), width)
 print("tokens in the loss without FGO:", int(completion_mask.sum()), "with FGO:", int((completion_mask * fgo).sum()))
 print("loss (per-token 1.0):", float(apply_token_mask(per_token_loss, fgo, completion_mask)))
+shares = table.groupby("rollout")[["tokens", "in loss"]].sum()
+shares["masked share"] = 1 - shares["in loss"] / shares["tokens"]
+display(shares)
 
-by_kind = defaultdict(lambda: [0, 0])
-for r in rollouts:
-    by_kind[r["kind"]][0] += len(r["mask"]) - sum(r["mask"])
-    by_kind[r["kind"]][1] += len(r["mask"])
+# %% [markdown]
+# ## Training with and without FGO
+# Both runs start from the SFT model and optimise Eq. 4 with PPO; CCCS is off in both (notebook 03's
+# question). Without FGO every completion token carries the gradient of its rollout's advantage; with FGO
+# only the executed ones do (the executor runs with line coverage). The curves: training reward and pass
+# rate, per difficulty, and the share of completion tokens FGO keeps (unexecuted code left untouched).
+
+# %%
+runs = []
+if train:
+    runs = run_ablation(prof, [algo], ["vanilla", "fgo"], seeds, runs_dir, sft_path)
+    frame = runs_frame(runs)
+    display(probe_table(runs))  # the SFT model and the trained policy on the same fixed problems (whole programs)
+    display(before_after(frame))  # the training curves' first and last steps
+
+# %%
+if train:
+    fig = plot_curves(frame, ["reward_mean", "pass_rate", "fgo_kept_share", "kl"],
+                      title=f"{algo.upper()} with and without FGO ({prof.name})")
+    fig.savefig(out / "fgo_training.png", dpi=120, bbox_inches="tight")
+    plot_pass_rate_by_difficulty(frame)
+
+# %%
 summary = {
     "source": source,
-    "rollouts": [{k: (v.value if hasattr(v, "value") else v) for k, v in row.items()} for row in rows],
-    "masked_share_by_kind": {k: m / t for k, (m, t) in sorted(by_kind.items())},
+    "rollouts": table.to_dict(orient="records"),
+    "masked_share_by_kind": shares["masked share"].to_dict(),
     "compile_error_masks_all_ones": all(sum(r["mask"]) == len(r["mask"]) for r in rollouts
-                                        if r["result"].verdict.value == "compile_error"),
+                                        if r["result"].verdict == Verdict.COMPILE_ERROR),
     "tokens_in_loss": {"without_fgo": int(completion_mask.sum()), "with_fgo": int((completion_mask * fgo).sum())},
+    "runs": [str(r) for r in runs],
 }
-(out / "fgo_summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+(out / "fgo_summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True, default=float))
 print(json.dumps(summary["masked_share_by_kind"], indent=1))
 print("wrote", out / "fgo_summary.json")

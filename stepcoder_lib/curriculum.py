@@ -23,9 +23,12 @@ Choices the paper leaves open (and why):
   recent pass rate (an average over ~1/alpha = 10 rollouts) stays around 80%.
 * "rho is updated after every rollout": ``update`` walks the results in the order given; the
   distributed form gathers them in rank order first, so every rank applies the same sequence
-  and ends in the same state. A result counts as a pass iff its value is >= 1 (``True`` or the
-  paper's +1 reward). Results may carry the stage they were generated at; those from a stage
-  other than the problem's current one (stale after a move within the same batch) are skipped.
+  and ends in the same state. A result counts as a pass from its verdict, never from its reward:
+  results are ``ExecutionResult``s, ``Verdict``s or booleans (a number is refused: with a reward
+  table whose pass value is not 1, e.g. ``RewardTable(passed=0.5)``, a reward-based test would
+  never see a pass and every stage would freeze). Results may carry the stage they were generated
+  at; those from a stage other than the problem's current one (stale after a move within the same
+  batch) are skipped.
 """
 
 from __future__ import annotations
@@ -174,8 +177,18 @@ class ProblemState:
     rho: float = 0.0
 
 
-def _passed(value: Any) -> bool:
-    return float(value) >= 1.0
+def passed(result: Any) -> bool:
+    """Whether one rollout passed: from its verdict (``ExecutionResult``, ``Verdict``, "passed") or a bool.
+
+    Rewards are refused on purpose (see the module docstring): the reward table may change, the verdict does not.
+    """
+    if isinstance(result, bool) or type(result).__name__ == "bool_":  # Python and numpy booleans
+        return bool(result)
+    verdict = getattr(result, "verdict", result)
+    if isinstance(verdict, str):  # Verdict is a str enum; JSON-loaded results carry its value
+        return verdict == "passed"
+    raise TypeError(f"curriculum results are verdicts, ExecutionResults or booleans, not {type(result).__name__} "
+                    f"({result!r}): a reward's value does not say whether the program passed")
 
 
 class Curriculum:
@@ -253,7 +266,7 @@ class Curriculum:
             st = self._get(pid)
             if stages is not None and stages[i] != st.stage:
                 continue  # generated at a stage this problem has already left
-            st.rho = a + (1 - a) * st.rho if _passed(res) else (1 - a) * st.rho
+            st.rho = a + (1 - a) * st.rho if passed(res) else (1 - a) * st.rho
             if st.rho > self.config.rho_threshold:
                 st.rho, st.stage = 0.0, max(st.stage - 1, 0)
                 moved[pid] = st.stage
@@ -265,7 +278,7 @@ class Curriculum:
 
         A collective: every rank must call it at the same point (with its own, possibly empty, results).
         """
-        ids, res, stg = gather_rollouts(list(problem_ids), [float(r) for r in results],
+        ids, res, stg = gather_rollouts(list(problem_ids), [passed(r) for r in results],
                                         None if stages is None else list(stages))
         return self.update(ids, res, stg)
 
@@ -297,8 +310,8 @@ class Curriculum:
         self.load_state_dict(json.loads(Path(path).read_text()), strict=strict)
 
 
-def gather_rollouts(problem_ids: list[str], results: list[float],
-                    stages: list[int] | None = None) -> tuple[list[str], list[float], list[int] | None]:
+def gather_rollouts(problem_ids: list[str], results: list[Any],
+                    stages: list[int] | None = None) -> tuple[list[str], list[Any], list[int] | None]:
     """All ranks' (ids, results, stages) concatenated in rank order; local when not distributed."""
     import torch.distributed as dist
 
@@ -331,7 +344,7 @@ def simulate(cur: Curriculum, pass_prob: Callable[[str, int, StagePlan, int], fl
             p = pass_prob(pid, c, cur.plans[pid], step)
             for _ in range(rollouts):
                 ids.append(pid)
-                res.append(1.0 if rng.random() < p else -0.3)
+                res.append(rng.random() < p)
                 stg.append(c)
         cur.update(ids, res, stg)
         history.append(cur.stages())

@@ -2,14 +2,28 @@
 
 Returns token ids as well as text, so that FGO masks are built over exactly the tokens the policy
 produced (re-tokenising the text may split it differently).
+
+Why a hand-written decoding loop instead of ``model.generate``: on CPU, at the tiny model's size,
+``generate`` spends as much time in per-step bookkeeping (logits processors, stopping criteria,
+mask building, a KV cache grown by concatenation) as in the model, and keeps computing rows that
+have already finished. The loop below calls the same model forward (so the logits are the
+model's own), but over a preallocated KV cache, with the attention mask kept as a tensor view,
+temperature and top-p applied in place, and finished rows dropped from the batch. Prompts are
+batched by length so that little left padding is computed. Semantics follow ``generate``:
+greedy is the argmax; sampling is temperature then nucleus (top-p keeps the smallest set of
+tokens whose probability reaches ``top_p``, at least one); the completion stops at EOS.
+Randomness comes from a ``torch.Generator`` seeded with ``seed`` (the global RNG is untouched),
+so the same seed, prompts and settings give the same completions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
+from transformers.cache_utils import Cache, DynamicLayer
 
 
 @dataclass(frozen=True)
@@ -20,26 +34,170 @@ class Completion:
     finished: bool  # ended with EOS (False: hit max_new_tokens)
 
 
-@torch.no_grad()
+class _PreallocatedLayer(DynamicLayer):
+    """A KV-cache layer written in place into buffers sized for the whole generation (no per-step ``cat``)."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity, self.length = capacity, 0
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        self.dtype, self.device = key_states.dtype, key_states.device
+        self.key_buf = key_states.new_empty((*key_states.shape[:2], self.capacity, key_states.shape[-1]))
+        self.value_buf = value_states.new_empty((*value_states.shape[:2], self.capacity, value_states.shape[-1]))
+        self.is_initialized = True
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any,
+               **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        n = key_states.shape[-2]
+        self.key_buf[:, :, self.length:self.length + n] = key_states
+        self.value_buf[:, :, self.length:self.length + n] = value_states
+        self.length += n
+        self.keys, self.values = self.key_buf[:, :, :self.length], self.value_buf[:, :, :self.length]
+        return self.keys, self.values
+
+    def get_seq_length(self) -> int:
+        return self.length
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        """Keep rows ``indices``, copying only the filled part of the buffers."""
+        if not self.is_initialized:
+            return
+        for name in ("key_buf", "value_buf"):
+            old = getattr(self, name)
+            new = old.new_empty((len(indices), *old.shape[1:]))
+            new[:, :, :self.length] = old[indices, :, :self.length]
+            setattr(self, name, new)
+        self.keys, self.values = self.key_buf[:, :, :self.length], self.value_buf[:, :, :self.length]
+
+
+def _n_layers(model: Any) -> int:
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    return int(config.num_hidden_layers)
+
+
+#: Candidates looked at before a full sort in nucleus sampling: enough when they already hold ``top_p``.
+_TOP_K_FIRST = 64
+
+
+def _next_tokens(logits: torch.Tensor, greedy: bool, temperature: float, top_p: float,
+                 generator: torch.Generator) -> torch.Tensor:
+    """One token per row: argmax, or a sample after temperature and nucleus filtering (in place on ``logits``)."""
+    if greedy:
+        return logits.argmax(dim=-1)
+    logits = logits.float()
+    if temperature != 1.0:
+        logits.div_(temperature)
+    probs = torch.softmax(logits, dim=-1)
+    if top_p >= 1.0:
+        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    # The nucleus is a prefix of the tokens sorted by probability. It usually lies within the top 64,
+    # which are found much faster than a full sort of the vocabulary; otherwise sort everything.
+    k = min(_TOP_K_FIRST, probs.shape[-1])
+    top, order = probs.topk(k, dim=-1)
+    if k < probs.shape[-1] and bool((top.sum(dim=-1) < top_p).any()):
+        top, order = probs.sort(dim=-1, descending=True)
+    mass_before = top.cumsum(dim=-1).sub_(top)  # probability of the tokens ranked above each one
+    top.masked_fill_(mass_before >= top_p, 0.0)  # rank 0 always stays (mass_before = 0)
+    choice = torch.multinomial(top, 1, generator=generator)
+    return order.gather(-1, choice).squeeze(-1)
+
+
+def _prefill_mask(valid: torch.Tensor) -> torch.Tensor:
+    """4D boolean attention mask (True = attend) for left-padded prompts: causal, real keys only.
+
+    A padding position attends to itself, so that no row is fully masked (its output is unused).
+    """
+    width = valid.shape[1]
+    causal = torch.ones((width, width), dtype=torch.bool, device=valid.device).tril_()
+    mask = causal[None, None] & valid[:, None, None, :]
+    mask |= torch.eye(width, dtype=torch.bool, device=valid.device)[None, None]
+    return mask
+
+
+@torch.inference_mode()
+def _decode_batch(model: Any, prompt_ids: list[list[int]], *, pad: int, eos: int | None, greedy: bool,
+                  temperature: float, top_p: float, max_new_tokens: int,
+                  generator: torch.Generator) -> list[tuple[list[int], bool]]:
+    """Decode one batch of tokenised prompts; returns (completion ids, finished) per row."""
+    device = next(model.parameters()).device
+    n, width = len(prompt_ids), max(len(p) for p in prompt_ids)
+    input_ids = torch.full((n, width), pad, dtype=torch.long, device=device)
+    valid = torch.zeros((n, width + max_new_tokens), dtype=torch.bool, device=device)
+    for i, ids in enumerate(prompt_ids):  # left padding: every row's last prompt token is at column width - 1
+        input_ids[i, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+        valid[i, width - len(ids):width] = True
+    positions = (valid[:, :width].long().cumsum(-1) - 1).clamp_(min=0)
+    cache = Cache(layers=[_PreallocatedLayer(width + max_new_tokens) for _ in range(_n_layers(model))])
+    # A 4D mask is used by the attention as given: no per-step mask building inside the model.
+    out = model(input_ids=input_ids, attention_mask=_prefill_mask(valid[:, :width]), position_ids=positions,
+                past_key_values=cache, use_cache=True, logits_to_keep=1)
+    logits = out.logits[:, -1]
+    rows = torch.arange(n, device=device)  # original row of each row still in the batch
+    live = torch.ones(n, dtype=torch.bool, device=device)  # rows in the batch that have not finished
+    next_pos = positions[:, -1] + 1
+    generated = torch.full((n, max_new_tokens), pad, dtype=torch.long, device=device)
+    lengths = torch.zeros(n, dtype=torch.long, device=device)
+    finished = torch.zeros(n, dtype=torch.bool, device=device)
+    for step in range(max_new_tokens):
+        tokens = _next_tokens(logits, greedy, temperature, top_p, generator)
+        generated[rows[live], step] = tokens[live]
+        lengths[rows[live]] += 1
+        if eos is not None:
+            done = live & (tokens == eos)
+            finished[rows[done]] = True
+            live &= ~done
+        n_live = int(live.sum())
+        if n_live == 0 or step == max_new_tokens - 1:
+            break
+        if len(rows) - n_live >= max(1, len(rows) // 8):  # drop finished rows once they are worth a copy
+            keep = live.nonzero().squeeze(-1)
+            rows, tokens, next_pos, valid, live = rows[keep], tokens[keep], next_pos[keep], valid[keep], live[keep]
+            cache.batch_select_indices(keep)
+        valid[:, width + step] = True
+        out = model(input_ids=tokens[:, None], attention_mask=valid[:, None, None, :width + step + 1],
+                    position_ids=next_pos[:, None], past_key_values=cache, use_cache=True)
+        logits = out.logits[:, -1]
+        next_pos += 1
+    result = []
+    for i in range(n):
+        ids = generated[i, : int(lengths[i])].tolist()
+        if finished[i]:
+            ids = ids[:-1]  # drop the EOS itself
+        result.append((ids, bool(finished[i])))
+    return result
+
+
 def sample_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, n: int = 1, temperature: float = 1.0,
                        top_p: float = 1.0, max_new_tokens: int = 256, greedy: bool = False, seed: int = 0,
                        batch_size: int = 64) -> list[list[Completion]]:
-    """``n`` completions per prompt, ``[prompt][sample]``; same seed, same completions."""
-    torch.manual_seed(seed)
-    device = next(model.parameters()).device
+    """``n`` completions per prompt, ``[prompt][sample]``; same seed, same completions.
+
+    Rows (prompt x sample) are batched ``batch_size`` at a time in order of prompt length, so
+    the result for one prompt depends on the other prompts in the call only through that order.
+    """
+    if not greedy and temperature <= 0:
+        raise ValueError("temperature must be positive when sampling (use greedy=True for argmax decoding)")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
     eos = tokenizer.eos_token_id
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    flat = [(i, p) for i, p in enumerate(prompts) for _ in range(n)]
-    out: list[list[Completion]] = [[] for _ in prompts]
-    tokenizer.padding_side = "left"
-    for start in range(0, len(flat), batch_size):
-        chunk = flat[start:start + batch_size]
-        enc = tokenizer([p for _, p in chunk], return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-        gen = model.generate(**enc, do_sample=not greedy, temperature=temperature if not greedy else None,
-                             top_p=top_p if not greedy else None, max_new_tokens=max_new_tokens,
-                             eos_token_id=eos, pad_token_id=pad)
-        for (i, _), row in zip(chunk, gen[:, enc["input_ids"].shape[1]:].tolist()):
-            finished = eos in row
-            ids = row[: row.index(eos)] if finished else row
-            out[i].append(Completion(i, tokenizer.decode(ids, skip_special_tokens=False), tuple(ids), finished))
-    return out
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos if eos is not None else 0)
+    encoded = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+    flat = sorted(((i, s) for i, _ in enumerate(prompts) for s in range(n)), key=lambda r: (-len(encoded[r[0]]), r))
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    out: list[list[Completion | None]] = [[None] * n for _ in prompts]
+    try:
+        for start in range(0, len(flat), batch_size):
+            chunk = flat[start:start + batch_size]
+            decoded = _decode_batch(model, [encoded[i] for i, _ in chunk], pad=pad, eos=eos, greedy=greedy,
+                                    temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+                                    generator=generator)
+            for (i, s), (ids, done) in zip(chunk, decoded):
+                out[i][s] = Completion(i, tokenizer.decode(ids, skip_special_tokens=False), tuple(ids), done)
+    finally:
+        model.train(was_training)
+    return out  # type: ignore[return-value]

@@ -32,29 +32,33 @@ SHORT_PROMPT = "### Instruction:\nwrite an algorithm in python:\n{task}\n### Res
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where problems come from and how many each step sees."""
+    """Where problems come from and how many each step sees (``stepcoder_lib.data.prepare``)."""
 
     source: str = "synthetic"  # "synthetic" (generated offline) | APPS folder / JSON lines / hub id
     synthetic_size: str = "tiny"  # key of the synthetic generator's sizes when source == "synthetic"
     apps_plus: str | None = None  # an existing apps_plus.jsonl to use instead of cleaning
     max_train_problems: int | None = None  # cap on the training split (None: all)
-    max_eval_problems: int | None = None  # cap per evaluation split (None: all)
+    max_eval_problems: int | None = None  # cap per evaluation split, each difficulty keeping its share (None: all)
 
 
 @dataclass(frozen=True)
 class TinyModelConfig:
     """The Llama-style model trained from scratch here for ``tiny``/``smoke`` (ignored for hub models)."""
 
-    vocab_size: int = 4096
+    vocab_size: int = 4096  # BPE vocabulary: the synthetic problems' words and Python's keywords fit with room
     hidden_size: int = 256
     intermediate_size: int = 688
     num_layers: int = 4
     num_heads: int = 4
-    max_position_embeddings: int = 1024
+    max_position_embeddings: int = 1024  # prompt (<= 512) + completion (<= 256 new tokens) fit
     pretrain_steps: int = 1500
     pretrain_batch_size: int = 16
-    pretrain_lr: float = 1e-3
+    pretrain_lr: float = 1e-3  # small models take large learning rates (nanoGPT's tiny configs use 1e-3)
+    pretrain_warmup: float = 0.05  # share of pretraining steps spent warming up (ratio in [0, 1))
     pretrain_seq_len: int = 256
+    stdlib_share: float = 0.2  # share of pretraining blocks from the stdlib slice (the rest: training problems)
+    bf16: bool = False  # bfloat16 autocast while pretraining (CPUs with AMX gain; others lose)
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,39 +73,56 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class SFTConfig:
+    """TRL's SFTTrainer on (prompt, canonical solution), loss on the completion (``stepcoder_lib.sft``)."""
+
     learning_rate: float = 2e-5  # paper
     epochs: float = 3.0  # paper
-    warmup_ratio: float = 0.1  # paper: warm-up 0.3 epoch of 3 = 0.1 of training
+    warmup_epochs: float = 0.3  # paper: warm-up 0.3 epoch
     scheduler: str = "linear"  # paper: linear decay to zero
     batch_size: int = 64  # paper: global batch 64
-    max_seq_len: int = 2048
+    per_device_batch_size: int = 8  # batch_size / this = gradient accumulation steps (per device)
+    max_seq_len: int = 2048  # prompt + solution tokens; longer examples are cut (APPS+ solutions are ~22 lines)
+    weight_decay: float = 0.0  # paper silent; TrainingArguments' default
+    gradient_checkpointing: bool = True  # 6.7B on 80 GB needs it; tiny models do not
+    bf16: bool = True  # mixed precision on GPU; CPUs with AMX gain too
+    seed: int = 0
 
 
 @dataclass(frozen=True)
 class RLConfig:
-    """Shared by PPO and GRPO; PPO-only knobs say so."""
+    """Shared by PPO and GRPO; PPO-only and GRPO-only knobs say so. A step = problems_per_step x rollouts_per_problem."""
 
-    steps: int = 100
-    problems_per_step: int = 4
-    rollouts_per_problem: int = 16  # paper
-    temperature: float = 0.8  # paper
+    steps: int = 100  # optimisation steps (paper silent on its total)
+    problems_per_step: int = 4  # problems sampled per step, split over ranks (paper silent)
+    rollouts_per_problem: int = 16  # paper: 16 rollouts per example (GRPO: the group size)
+    temperature: float = 0.8  # paper: nucleus sampling at T 0.8
     top_p: float = 0.9  # paper
-    max_new_tokens: int = 1024  # paper
+    max_new_tokens: int = 1024  # paper: max output 1024 tokens
+    max_tests: int | None = None  # unit tests run per rollout (None: all; APPS+ has ~3 per problem)
     policy_lr: float = 5e-7  # paper
     critic_lr: float = 1.5e-6  # paper (PPO)
     kl_beta: float = 0.05  # paper: token-level KL coefficient
-    kl_clip: float = 0.8  # paper: "with a clip value of 0.8"
-    gamma: float = 1.0  # MOSS-RLHF default (paper silent)
-    lam: float = 0.95  # MOSS-RLHF default (paper silent)
-    clip_range: float = 0.2  # MOSS-RLHF default (paper silent)
-    value_clip: float = 0.2  # MOSS-RLHF default (paper silent)
-    reward_clip: float = 10.0  # MOSS-RLHF default (paper silent)
-    ppo_epochs: int = 1  # paper silent
-    minibatch_size: int = 16  # paper silent
+    kl_clip: float = 0.8  # paper: "with a clip value of 0.8" (PPO: clip of the per-token log-ratio; see ppo.py)
+    gamma: float = 1.0  # MOSS-RLHF default (paper silent) (PPO)
+    lam: float = 0.95  # MOSS-RLHF default (paper silent) (PPO)
+    clip_range: float = 0.2  # MOSS-RLHF default (paper silent): policy ratio clip (GRPO: epsilon)
+    value_clip: float = 0.2  # MOSS-RLHF default (paper silent) (PPO)
+    reward_clip: float = 10.0  # MOSS-RLHF default (paper silent); inert for rewards in [-1, 1] (PPO)
+    whiten_advantages: bool = True  # MOSS-RLHF's advantage normalisation (PPO-max) (PPO)
+    ppo_epochs: int = 1  # paper silent; MOSS-RLHF makes one pass per rollout batch (GRPO: num_iterations)
+    minibatch_size: int = 16  # paper silent; sequences per PPO update (PPO)
+    max_grad_norm: float = 1.0  # MOSS-RLHF / HF default (paper silent)
+    adam_beta1: float = 0.9  # MOSS-RLHF default (paper silent)
+    adam_beta2: float = 0.95  # MOSS-RLHF default (paper silent)
+    adam_eps: float = 1e-6  # MOSS-RLHF default (paper silent)
+    warmup_steps: int = 0  # paper silent; constant lr after warm-up
+    grpo_loss_type: str = "dapo"  # TRL's default token-level loss (GRPO)
+    generation_batch_size: int = 64  # sequences per generate call (memory, not math)
     cccs_alpha: float = 0.1  # paper silent: see curriculum.py
     cccs_rho_threshold: float = 0.8  # paper silent: see curriculum.py
     seeds: tuple[int, ...] = (0,)
-    checkpoint_every: int = 50
+    checkpoint_every: int = 50  # steps between checkpoints
+    probe_problems: int = 64  # fixed training problems whose whole-program reward is measured before and after
 
 
 @dataclass(frozen=True)
@@ -154,10 +175,18 @@ _DATA = {
     "paper": DataConfig(source="codeparrot/apps"),  # real APPS, cleaned to APPS+ by notebook 01
 }
 
+_TINY_MODEL = TinyModelConfig(
+    vocab_size=2048,  # the generated statements and Python need few merges; a small head is most of the saving
+    hidden_size=256, intermediate_size=688, num_layers=4, num_heads=8,  # 3.7M parameters: ~8k tokens/s on 2 cores
+    pretrain_steps=300, pretrain_batch_size=16, pretrain_seq_len=256,  # 1.2M tokens: ~2 passes over the problems
+    pretrain_lr=2e-3, bf16=True)  # AMX makes bf16 autocast ~1.5x faster on this CPU
+_SMOKE_MODEL = TinyModelConfig(
+    vocab_size=1024, hidden_size=64, intermediate_size=172, num_layers=2, num_heads=2, pretrain_steps=20,
+    pretrain_batch_size=8, pretrain_seq_len=128)  # seconds to build: proves the path, learns nothing
+
 _MODEL = {
-    "smoke": ModelConfig(base="tiny", tiny=TinyModelConfig(hidden_size=64, intermediate_size=172, num_layers=2,
-                                                           num_heads=2, pretrain_steps=20)),  # seconds to build
-    "tiny": ModelConfig(base="tiny"),  # a few M parameters: trains on 2 CPU cores in minutes
+    "smoke": ModelConfig(base="tiny", max_prompt_tokens=512, tiny=_SMOKE_MODEL),
+    "tiny": ModelConfig(base="tiny", tiny=_TINY_MODEL),
     "small": ModelConfig(base="Qwen/Qwen2.5-Coder-0.5B-Instruct", dtype="bfloat16", max_prompt_tokens=1024,
                          lora_r=16),  # fits one GPU with room for rollouts
     "paper": ModelConfig(base="deepseek-ai/deepseek-coder-6.7b-instruct", prompt_template=PAPER_PROMPT,
@@ -165,17 +194,29 @@ _MODEL = {
 }
 
 _SFT = {
-    "smoke": SFTConfig(learning_rate=1e-3, epochs=1, batch_size=8, max_seq_len=512),
-    "tiny": SFTConfig(learning_rate=1e-3, epochs=3, batch_size=32, max_seq_len=512),  # small models take large lr
-    "small": SFTConfig(),  # the paper's schedule
-    "paper": SFTConfig(),  # paper
+    "smoke": SFTConfig(learning_rate=1e-3, epochs=1, warmup_epochs=0.1, batch_size=8, per_device_batch_size=8,
+                       max_seq_len=1024, gradient_checkpointing=False),  # a few steps: proves the path
+    "tiny": SFTConfig(learning_rate=1e-3, epochs=3, warmup_epochs=0.3, batch_size=32, per_device_batch_size=32,
+                      max_seq_len=768, gradient_checkpointing=False),  # the paper's schedule shape; small models
+    # take large learning rates; no accumulation or checkpointing on CPU (they only cost time there)
+    "small": SFTConfig(per_device_batch_size=8),  # the paper's schedule on one GPU: 8 x 8 accumulation
+    "paper": SFTConfig(),  # paper: lr 2e-5, 3 epochs, warm-up 0.3 epoch, linear decay, global batch 64
 }
 
 _RL = {
     "smoke": RLConfig(steps=2, problems_per_step=2, rollouts_per_problem=2, max_new_tokens=64, policy_lr=1e-4,
-                      critic_lr=1e-4, minibatch_size=4),
-    "tiny": RLConfig(steps=30, problems_per_step=8, rollouts_per_problem=8, max_new_tokens=256, policy_lr=1e-5,
-                     critic_lr=3e-5, minibatch_size=32, seeds=(0, 1)),
+                      critic_lr=1e-4, minibatch_size=4, probe_problems=4),  # every path once, in seconds
+    "tiny": RLConfig(
+        steps=10, problems_per_step=4, rollouts_per_problem=8,  # 32 rollouts a step: ~5 s on 2 idle cores, ~1 min a run
+        max_new_tokens=256,  # the tiny SFT model's solutions fit (its model context is 1024 with a <= 512-token prompt)
+        policy_lr=3e-5, critic_lr=1e-4,  # a 3.7M model trained at 1e-3 moves visibly in 10 steps only with a large lr
+        lam=1.0,  # the zero-initialised critic has 10 steps to learn; with 0.95 a token 50 before the end of the
+        # program would get 0.95**50 = 8% of its reward (the paper's 0.95 stays on `paper`)
+        minibatch_size=16,  # two PPO updates per step: the second is off-policy enough for the clip to matter
+        probe_problems=48,  # before/after reward on 48 fixed training problems (+-0.05 standard error)
+        cccs_alpha=0.3, cccs_rho_threshold=0.7,  # a run sees ~40 of 1,800 problems about once: these move a stage
+        # after 4 passes in a row, within one group of 8 (the defaults need 16, more than a tiny run gives a problem)
+        seeds=(0, 1)),  # two seeds: the results table reports a spread
     "small": RLConfig(steps=200, problems_per_step=8, max_new_tokens=768, policy_lr=1e-6, critic_lr=3e-6),
     "paper": RLConfig(),  # paper (and MOSS-RLHF defaults where it is silent)
 }

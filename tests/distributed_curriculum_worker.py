@@ -18,6 +18,7 @@ from pathlib import Path
 from accelerate import PartialState
 
 from stepcoder_lib.curriculum import Curriculum, CurriculumConfig  # the test puts the checkout on PYTHONPATH
+from stepcoder_lib.executor.results import Verdict
 
 SOLUTIONS = {pid: "".join(f"if v == {i}:\n    w = {i}\n" for i in range(n)) for pid, n in
              (("a", 9), ("b", 16), ("c", 25))}
@@ -25,10 +26,11 @@ CONFIG = CurriculumConfig(alpha=0.3, rho_threshold=0.6)
 STEPS = 6
 
 
-def local_batch(rank: int, step: int, cur: Curriculum) -> tuple[list[str], list[float], list[int]]:
+def local_batch(rank: int, step: int, cur: Curriculum) -> tuple[list[str], list[Verdict], list[int]]:
     """Rank 0 sees a and b, rank 1 sees c and b; a and c always pass, b passes on rank 1 only, sometimes."""
+    ok, wa, re_ = Verdict.PASSED, Verdict.WRONG_ANSWER, Verdict.RUNTIME_ERROR
     ids = ["a", "a", "b", "b"] if rank == 0 else ["c", "c", "b", "b"]
-    results = [1.0, 1.0, -0.3, -0.6] if rank == 0 else [1.0, 1.0, 1.0, -0.3 if step % 2 else 1.0]
+    results = [ok, ok, wa, re_] if rank == 0 else [ok, ok, ok, wa if step % 2 else ok]
     return ids, results, [cur.stage(p) for p in ids]
 
 

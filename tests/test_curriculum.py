@@ -150,9 +150,9 @@ def test_default_thresholds_need_sixteen_passes_in_a_row() -> None:
     src = "\n".join(f"if x == {i}:\n    y = {i}" for i in range(16)) + "\n"  # E = 16: 4 stages
     cur = Curriculum({"p": src})
     assert cur.stage("p") == 3
-    assert cur.update(["p"] * 15, [1.0] * 15) == {} and cur.stage("p") == 3
+    assert cur.update(["p"] * 15, [True] * 15) == {} and cur.stage("p") == 3
     assert cur.update(["p"], [True]) == {"p": 2} and cur.rho("p") == 0.0
-    cur.update(["p"] * 15 + ["p"], [1.0] * 15 + [-0.3])  # a failure at the end keeps it below
+    cur.update(["p"] * 15 + ["p"], [True] * 15 + [False])  # a failure at the end keeps it below
     assert cur.stage("p") == 2 and 0 < cur.rho("p") < 0.8
 
 
@@ -165,7 +165,7 @@ def test_update_matches_algorithm_1_and_only_moves_toward_zero(e, passes, alpha,
     expected = _reference_algorithm_1(e, passes, alpha, rho_t)
     seen = [cur.stage("p")]
     for ok in passes:
-        cur.update(["p"], [1.0 if ok else -0.6])
+        cur.update(["p"], [ok])
         seen.append(cur.stage("p"))
         assert 0.0 <= cur.rho("p") <= 1.0
     assert seen[1:] == expected
@@ -176,13 +176,13 @@ def test_rollouts_apply_in_order_and_stale_stage_results_are_skipped() -> None:
     src = "".join(f"if v == {i}:\n    w = {i}\n" for i in range(9))  # E = 9: 3 stages
     a = Curriculum({"p": src, "q": src}, CurriculumConfig(alpha=0.5, rho_threshold=0.7))
     # p: 0.5, 0.75 -> move to stage 1 (rho 0); the third result was generated at stage 2: skipped
-    moved = a.update(["p", "q", "p", "p"], [1, 0, 1, 1], stages=[2, 2, 2, 2])
+    moved = a.update(["p", "q", "p", "p"], [True, False, True, True], stages=[2, 2, 2, 2])
     assert moved == {"p": 1} and a.stage("p") == 1 and a.rho("p") == 0.0 and a.stage("q") == 2
     b = Curriculum({"p": src}, CurriculumConfig(alpha=0.5, rho_threshold=0.7))
-    b.update(["p", "p", "p"], [1, 1, 1])  # without stages every result counts
+    b.update(["p", "p", "p"], [True, True, True])  # without stages every result counts
     assert b.stage("p") == 1 and b.rho("p") == 0.5
     with pytest.raises(ValueError):
-        a.update(["p"], [1, 0])
+        a.update(["p"], [True, False])
 
 
 @settings(max_examples=40, deadline=None)
@@ -218,8 +218,8 @@ def test_load_refuses_mismatched_state() -> None:
 
 def test_update_distributed_is_local_without_process_group() -> None:
     a, b = Curriculum({"p": SOLUTION}), Curriculum({"p": SOLUTION})
-    a.update_distributed(["p"] * 20, [1.0] * 20)
-    b.update(["p"] * 20, [1.0] * 20)
+    a.update_distributed(["p"] * 20, [True] * 20)
+    b.update(["p"] * 20, [True] * 20)
     assert a.state_dict() == b.state_dict() and a.stage("p") == 0
 
 
@@ -229,3 +229,22 @@ def test_config_validation() -> None:
     with pytest.raises(ValueError):
         CurriculumConfig(rho_threshold=1.0)
     assert CurriculumConfig(kinds=["if"]).kinds == ("if",)
+
+
+def test_a_pass_counts_from_the_verdict_not_the_reward_value() -> None:
+    """With ``RewardTable(passed=0.5)`` a reward-valued test would never see a pass: every stage would freeze."""
+    from stepcoder_lib.executor.results import ExecutionResult, RewardTable, Verdict
+
+    src = "".join(f"if v == {i}:\n    w = {i}\n" for i in range(9))  # E = 9: 3 stages, start at 2
+    table = RewardTable(passed=0.5)
+    results = [ExecutionResult("p", Verdict.PASSED, table(Verdict.PASSED)) for _ in range(16)]
+    cur = Curriculum({"p": src})
+    assert cur.update(["p"] * 16, results) == {"p": 1}  # 16 passes in a row move one stage
+    by_verdict = Curriculum({"p": src})
+    by_verdict.update(["p"] * 16, [Verdict.PASSED] * 16)
+    assert by_verdict.state_dict() == cur.state_dict()
+    failed = Curriculum({"p": src})
+    failed.update(["p"] * 16, [ExecutionResult("p", Verdict.WRONG_ANSWER, 1.0)] * 16)  # a reward of 1 is no pass
+    assert failed.stage("p") == 2 and failed.rho("p") == 0.0
+    with pytest.raises(TypeError, match="not float"):
+        cur.update(["p"], [table(Verdict.PASSED)])  # the reward itself is refused

@@ -1,0 +1,133 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · StepCoder against vanilla RL
+#
+# **What it shows.** The paper's headline comparison: RL from compiler feedback with both of StepCoder's
+# parts (CCCS and FGO) against vanilla RL (neither), from the same SFT model, with PPO as the paper trains
+# it and with GRPO (TRL's `GRPOTrainer`) as a critic-free alternative. Every run goes through the library
+# (`stepcoder_lib.train.run_rl`, also `python -m stepcoder_lib.train`); this notebook shows their training
+# reward, pass rate per difficulty, the curriculum's progress and the share of tokens FGO keeps. Pass@1 on
+# held-out problems is notebook 06's.
+#
+# **What it needs.** The profile's APPS+ (notebook 01) and SFT model (notebook 02), built on first use and
+# cached. Runs already trained by notebooks 03 and 04 (vanilla PPO) are reused, not retrained.
+#
+# **What it writes.** `out_dir/full_training.json` (the runs and their before/after numbers) and the
+# figures `full_training.png`, `full_by_difficulty.png`, `full_stages.png`; each run under
+# `runs_dir/<profile>/` (cached by a hash of its config; notebook 06 reads them from there).
+#
+# **How long.** What the profile's `rl` section asks per run (`tiny`: about 1-2 minutes per run on 2 cores;
+# 2 PPO runs per seed plus 2 GRPO runs per GRPO seed); `smoke`: under a minute.
+
+# %% tags=["parameters"]
+profile = "tiny"  # run profile (stepcoder_lib.profiles): data, model, RL hyperparameters, sizes
+algos = ["ppo", "grpo"]  # algorithms to compare StepCoder and vanilla RL with
+seeds = None  # PPO seeds; None: the profile's rl.seeds
+grpo_seeds = None  # GRPO seeds; None: the first of the profile's rl.seeds (GRPO is the extension, not the paper)
+sft_path = None  # SFT model folder; None: the profile's cached SFT baseline (notebook 02)
+runs_dir = None  # where runs live; None: artifacts/runs
+overrides = {}  # profile overrides for the runs, e.g. {"rl.steps": 10}
+out_dir = None  # None: artifacts/notebooks/05
+
+# %%
+import json
+from pathlib import Path
+
+from IPython.display import display
+
+from stepcoder_lib.paths import artifacts_dir, repo_root
+from stepcoder_lib.profiles import get_profile
+from stepcoder_lib.runplots import (
+    before_after,
+    plot_curves,
+    plot_pass_rate_by_difficulty,
+    plot_stage_histogram,
+    probe_table,
+    runs_frame,
+)
+from stepcoder_lib.train import plan, run_ablation
+
+ROOT = repo_root()
+prof = get_profile(profile, overrides)
+out = Path(out_dir).expanduser() if out_dir else artifacts_dir() / "notebooks" / "05"
+out = out if out.is_absolute() else ROOT / out
+out.mkdir(parents=True, exist_ok=True)
+seeds = list(seeds) if seeds is not None else list(prof.rl.seeds)
+grpo_seeds = list(grpo_seeds) if grpo_seeds is not None else seeds[:1]
+for algo in algos:
+    print(plan(prof, algo, cccs=True, fgo=True), "\n")
+
+# %% [markdown]
+# ## What is compared
+# Both settings maximise Eq. 4 from the SFT model $\pi_{ref}$:
+#
+# $$\max_\theta\ \mathbb{E}\Big[r(x', \hat y) - \beta \log\frac{\pi_\theta(\hat y|x')}{\pi_{ref}(\hat y|x')}\Big],\qquad
+# r \in \{+1, -0.3, -0.6, -1\}\ \text{(Eq. 3: pass, wrong answer, runtime error, compile error)}.$$
+#
+# **Vanilla RL**: $x' = x$, and every completion token carries its advantage. **StepCoder**: $x' = (x, x_p)$,
+# the task plus the canonical prefix of the problem's current curriculum stage, which moves back after
+# each run of passes (Algorithm 1: $\rho_i \leftarrow \alpha[\text{passed}] + (1-\alpha)\rho_i$; if
+# $\rho_i > \rho_t$ then $\rho_i \leftarrow 0$, $c_i \leftarrow \max(c_i - 1, 0)$); and the policy loss keeps
+# only tokens on executed code, $m_{ij} = 1$:
+#
+# $$L^{\text{policy}} = -\frac{1}{\sum m_{ij}} \sum_{i,j} m_{ij} \min\big(\rho_{ij} \hat A_{ij},
+#   \operatorname{clip}(\rho_{ij}, 1 \pm \epsilon)\hat A_{ij}\big).$$
+#
+# PPO's advantages are GAE (Eq. 2), $\hat A_t = \sum_l (\gamma\lambda)^l (r_{t+l} + \gamma V(s_{t+l+1}) - V(s_{t+l}))$,
+# from a critic initialised from the SFT model; GRPO's are the reward's z-score within each group of
+# rollouts of the same problem, with the same KL coefficient in the loss and FGO as TRL's per-token mask.
+
+# %%
+runs = run_ablation(prof, ["ppo"], ["vanilla", "stepcoder"], seeds, runs_dir, sft_path) if "ppo" in algos else []
+if "grpo" in algos:
+    runs += run_ablation(prof, ["grpo"], ["vanilla", "stepcoder"], grpo_seeds, runs_dir, sft_path)
+frame = runs_frame(runs)
+probes = probe_table(runs)  # the SFT model and the trained policy on the same fixed problems (whole programs)
+display(probes)
+table = before_after(frame)  # the training curves' first and last steps
+display(table)
+
+# %% [markdown]
+# ## Training curves
+# Mean over seeds, shaded between the seeds' min and max. A StepCoder run earns part of its early reward on
+# easier tasks (the prefix helps), so the whole-program pass rate (rollouts at stage 0) and the share of the
+# solution left to write tell how far its curriculum has come.
+
+# %%
+fig = plot_curves(frame, ["reward_mean", "pass_rate", "pass_rate_stage0", "remaining_share_mean", "fgo_kept_share",
+                          "kl"], title=f"StepCoder vs vanilla RL ({prof.name})")
+fig.savefig(out / "full_training.png", dpi=120, bbox_inches="tight")
+
+# %%
+fig = plot_pass_rate_by_difficulty(frame)
+fig.savefig(out / "full_by_difficulty.png", dpi=120, bbox_inches="tight")
+
+# %% [markdown]
+# ## The curriculum of the StepCoder PPO run (first seed)
+
+# %%
+stepcoder_runs = [r for r in runs if json.loads((r / "config.json").read_text())["setting"] == "stepcoder"]
+if stepcoder_runs:
+    fig = plot_stage_histogram(stepcoder_runs[0])
+    fig.savefig(out / "full_stages.png", dpi=120, bbox_inches="tight")
+
+# %%
+summary = {"profile": prof.name, "runs": [str(r) for r in runs],
+           "before_after": json.loads(table.reset_index().to_json(orient="records")),
+           "probe": json.loads(probes.reset_index().to_json(orient="records"))}
+(out / "full_training.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+display(frame.groupby("label")[["time/step", "tokens_per_s"]].mean())
+print("wrote", out / "full_training.json")

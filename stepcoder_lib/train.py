@@ -1,0 +1,417 @@
+"""Train one RL row of the paper's ablation, headless: ``python -m stepcoder_lib.train``.
+
+    python -m stepcoder_lib.train --profile tiny --algo ppo --cccs --fgo --seed 0
+    python -m stepcoder_lib.train --profile paper --algo ppo --cccs --fgo --dry-run     # validate, print the plan
+    accelerate launch --num_processes 2 -m stepcoder_lib.train --profile smoke --algo grpo --cccs
+
+The notebooks call ``run_rl`` (the same function). A run lives in
+``<out>/<profile>/<algo>-<setting>-seed<k>-<key>/`` where ``setting`` is vanilla / fgo / cccs /
+stepcoder and ``key`` hashes everything the run depends on (effective profile, switches, seed, SFT
+model, library sources): a finished run (``done.json``) is returned without training again; an
+unfinished one resumes from its last checkpoint. Inside: ``config.json`` (effective config),
+``metrics.jsonl``, ``tb/`` (TensorBoard), ``checkpoints/``, ``policy/`` (the trained model,
+``save_pretrained`` format), ``curriculum.json`` (final CCCS state) and ``done.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from stepcoder_lib.paths import artifacts_dir, repo_root
+from stepcoder_lib.profiles import Profile, get_profile, save_effective_config
+
+ALGOS: tuple[str, ...] = ("ppo", "grpo")
+#: (cccs, fgo) -> the ablation row's name (the paper's Table 1: vanilla, w/o CCCS, w/o FGO, StepCoder).
+SETTINGS: dict[tuple[bool, bool], str] = {(False, False): "vanilla", (False, True): "fgo", (True, False): "cccs",
+                                          (True, True): "stepcoder"}
+#: Library sources whose change makes a cached run stale.
+_SOURCES = ("rollout.py", "ppo.py", "grpo.py", "train.py", "curriculum.py", "masking.py", "generation.py",
+            "executor/*.py")
+
+
+def setting_name(cccs: bool, fgo: bool) -> str:
+    return SETTINGS[(bool(cccs), bool(fgo))]
+
+
+# ----------------------------------------------------------------------------- data, prompts, models
+def training_problems(profile: Profile) -> list[Any]:
+    """The RL training split of the profile's APPS+ (built once and cached; capped by ``data.max_train_problems``)."""
+    from stepcoder_lib.data.prepare import load_splits
+
+    return load_splits(profile)["train"]
+
+
+def task_prompt(problem: Any, profile: Profile) -> str:
+    """The task prompt (stage 0, before any CCCS prefix): the same prompt SFT and evaluation use."""
+    from stepcoder_lib.prompts import build_prompt
+
+    return build_prompt(problem, profile)
+
+
+def resolve_sft(profile: Profile, sft_path: str | Path | None = None) -> Path:
+    """The SFT model every RL run starts from and is held to: ``sft_path``, or the profile's cached SFT baseline."""
+    if sft_path is not None:
+        return Path(sft_path)
+    from stepcoder_lib import sft  # trains the SFT baseline once (notebook 02), then finds it by its key
+
+    return Path(sft.train_sft(profile))
+
+
+# ----------------------------------------------------------------------------- runs
+def limit_tests(problem: Any, max_tests: int | None) -> Any:
+    """The problem with at most ``max_tests`` unit tests (the first ones) for RL rollouts."""
+    if not max_tests or len(problem.tests) <= max_tests:
+        return problem
+    t = problem.tests
+    tests = dataclasses.replace(t, inputs=t.inputs[:max_tests], outputs=t.outputs[:max_tests] if t.outputs else ())
+    return problem.replace(tests=tests)
+
+
+def run_key(profile: Profile, algo: str, cccs: bool, fgo: bool, seed: int, sft_path: str | Path) -> str:
+    """Hash of what a run depends on: the effective profile, algorithm, switches, seed, SFT model and library code."""
+    h = hashlib.sha256(json.dumps({"profile": profile.to_dict(), "algo": algo, "cccs": bool(cccs), "fgo": bool(fgo),
+                                   "seed": seed, "sft": str(Path(sft_path).resolve())},
+                                  sort_keys=True, default=str).encode())
+    lib = repo_root() / "stepcoder_lib"
+    for pattern in _SOURCES:
+        for f in sorted(lib.glob(pattern)):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def run_dir_for(profile: Profile, algo: str, cccs: bool, fgo: bool, seed: int, sft_path: str | Path,
+                out_dir: str | Path | None = None) -> Path:
+    root = Path(out_dir) if out_dir else artifacts_dir() / "runs"
+    key = run_key(profile, algo, cccs, fgo, seed, sft_path)
+    return root / profile.name / f"{algo}-{setting_name(cccs, fgo)}-seed{seed}-{key}"
+
+
+def latest_checkpoint(run_dir: Path, cccs: bool = False) -> Path | None:
+    """The newest complete checkpoint: PPO's ``step-N/`` (renamed into place when complete) or TRL's
+    ``checkpoint-N/`` with its ``trainer_state.json`` (and, with CCCS, the ``curriculum.json`` written after it)."""
+    found = []
+    for d in (run_dir / "checkpoints").glob("*"):
+        step = d.name.rsplit("-", 1)[-1]
+        complete = (d / "trainer.pt").exists() or ((d / "trainer_state.json").exists()
+                                                   and (not cccs or (d / "curriculum.json").exists()))
+        if step.isdigit() and complete:
+            found.append((int(step), d))
+    return max(found)[1] if found else None
+
+
+def checkpoint_step(path: Path) -> int:
+    return int(path.name.rsplit("-", 1)[-1])
+
+
+def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bool = True, seed: int = 0,
+           out_dir: str | Path | None = None, sft_path: str | Path | None = None, *,
+           overrides: dict[str, Any] | None = None, resume: bool = True, force: bool = False,
+           problems: Sequence[Any] | None = None, stop_after: int | None = None, sampler: Any = None) -> Path:
+    """Train one RL run from the SFT model and return its run directory (cached: a finished run is not redone).
+
+    ``problems`` replaces the profile's training split; ``sampler`` replaces
+    ``generation.sample_completions`` (same signature: another backend, or a scripted policy in tests).
+    ``stop_after`` ends the process's work after that many steps, leaving the run unfinished (as a
+    killed run would, minus the work since its last checkpoint); calling again resumes it.
+    """
+    import torch
+    from accelerate import Accelerator
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # loading/saving shards; the run's own bar shows progress
+    if algo not in ALGOS:
+        raise ValueError(f"algo {algo!r}: choose one of {ALGOS}")
+    profile = get_profile(profile, overrides)
+    sft = resolve_sft(profile, sft_path)
+    run_dir = run_dir_for(profile, algo, cccs, fgo, seed, sft, out_dir)
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    if force and acc.is_main_process and run_dir.exists():
+        shutil.rmtree(run_dir)
+    acc.wait_for_everyone()
+    if (run_dir / "done.json").exists():
+        return run_dir
+    ckpt = latest_checkpoint(run_dir, cccs) if resume else None
+    if acc.is_main_process:
+        save_effective_config(profile, run_dir, {"algo": algo, "cccs": cccs, "fgo": fgo, "seed": seed,
+                                                 "setting": setting_name(cccs, fgo), "sft_path": str(sft),
+                                                 "world_size": acc.num_processes})
+    torch.manual_seed(seed)
+    rl = profile.rl
+    problems = [limit_tests(p, rl.max_tests) for p in (problems if problems is not None else training_problems(profile))]
+    prompts = {p.id: task_prompt(p, profile) for p in problems}
+    curriculum = make_curriculum(problems, rl) if cccs else None
+    from stepcoder_lib.models import load_policy
+
+    policy, tokenizer = load_policy(sft, profile)
+    from stepcoder_lib.executor import Executor, ExecutorConfig
+    from stepcoder_lib.generation import sample_completions
+    from stepcoder_lib.runlog import RunLog
+
+    ex_cfg = ExecutorConfig(coverage=fgo, time_limit_s=profile.executor.time_limit_s,
+                            memory_limit_mb=profile.executor.memory_limit_mb, workers=profile.executor.workers)
+    start = checkpoint_step(ckpt) if ckpt else 0
+    t0 = time.perf_counter()
+    desc = f"{algo} {setting_name(cccs, fgo)} s{seed}"
+    sampler = sampler or sample_completions
+    probes = json.loads((run_dir / PROBE_FILE).read_text()) if (run_dir / PROBE_FILE).exists() else {}
+    with Executor(ex_cfg) as executor:
+        if rl.probe_problems and "start" not in probes:  # the SFT model, before any update
+            probes["start"] = probe(policy, tokenizer, problems, prompts, executor, rl, acc, sampler)
+            if acc.is_main_process:
+                (run_dir / PROBE_FILE).write_text(json.dumps(probes, indent=1, sort_keys=True) + "\n")
+        log = RunLog(run_dir, rl.steps, start_step=start, desc=desc, enabled=acc.is_main_process)
+        try:
+            if algo == "ppo":
+                finished = _train_ppo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
+                                      acc, run_dir, ckpt, log, stop_after, sampler)
+            else:
+                finished = _train_grpo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
+                                       run_dir, ckpt, log, stop_after, sampler)
+        finally:
+            log.close()
+        if finished and rl.probe_problems:  # the trained policy (trained in place) on the same problems and seeds
+            probes["end"] = probe(policy, tokenizer, problems, prompts, executor, rl, acc, sampler)
+            if acc.is_main_process:
+                (run_dir / PROBE_FILE).write_text(json.dumps(probes, indent=1, sort_keys=True) + "\n")
+    acc.wait_for_everyone()
+    digests = _gather_digests(curriculum, acc)
+    if len(set(digests)) > 1:
+        raise RuntimeError(f"run {run_dir.name}: the curriculum state differs between ranks ({digests}); "
+                           "every rank must apply the same gathered rollouts")
+    if finished and acc.is_main_process:
+        if curriculum is not None:
+            curriculum.save(run_dir / "curriculum.json")
+        tokenizer.save_pretrained(str(run_dir / "policy"))
+        (run_dir / "done.json").write_text(json.dumps({
+            "algo": algo, "setting": setting_name(cccs, fgo), "cccs": cccs, "fgo": fgo, "seed": seed,
+            "profile": profile.name, "steps": rl.steps, "resumed_from": start, "wall_s_last_session":
+            time.perf_counter() - t0, "sft_path": str(sft), "world_size": acc.num_processes,
+            "curriculum_sha256_per_rank": digests, "probe": probes}, indent=1, sort_keys=True) + "\n")
+    acc.wait_for_everyone()
+    return run_dir
+
+
+#: Before/after training rewards on a fixed set of training problems (``rl.probe_problems``).
+PROBE_FILE = "probe.json"
+
+
+def probe(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], executor: Any, rl: Any,
+          acc: Any, sampler: Any) -> dict[str, Any]:
+    """The policy's whole-program reward on a fixed sample of training problems, decoded as in training.
+
+    CCCS and FGO play no part (every setting is measured on the same plain tasks), the problems and
+    the sampling seed are the same for every run, so a run's start (the SFT model) and end compare
+    directly, and so do runs of different settings. A collective when distributed (each rank takes a share).
+    """
+    import random
+
+    from stepcoder_lib.rollout import SamplingSettings, collect_rollouts, step_metrics
+
+    chosen = sorted(problems, key=lambda p: p.id)
+    random.Random("stepcoder-probe").shuffle(chosen)
+    chosen = chosen[: rl.probe_problems]
+    mine = chosen[acc.process_index::acc.num_processes]
+    was_training = model.training
+    model.eval()
+    rb = collect_rollouts(model, tokenizer, mine, prompts, executor=executor,
+                          sampling=SamplingSettings(rl.temperature, rl.top_p, rl.max_new_tokens, rl.generation_batch_size),
+                          curriculum=None, fgo=False, seed=7919 + acc.process_index, sampler=sampler)
+    model.train(was_training)
+    m = step_metrics(rb.summaries, None, False)
+    keep = ("reward_mean", "pass_rate", "rollouts", "completion_tokens")
+    return {k: v for k, v in m.items() if k in keep or k.startswith(("verdict/", "pass_rate/", "reward/"))}
+
+
+def _gather_digests(curriculum: Any, acc: Any) -> list[str | None]:
+    """Every rank's curriculum state, hashed (rank order): they must agree."""
+    from accelerate.utils import gather_object
+
+    digest = None
+    if curriculum is not None:
+        digest = hashlib.sha256(json.dumps(curriculum.state_dict(), sort_keys=True).encode()).hexdigest()
+    return list(gather_object([digest])) if acc.num_processes > 1 else [digest]
+
+
+def make_curriculum(problems: Sequence[Any], rl: Any) -> Any:
+    """CCCS over the training problems, with each problem's stored conditional statements when it has them."""
+    from stepcoder_lib.curriculum import Curriculum, CurriculumConfig
+
+    cur = Curriculum(config=CurriculumConfig(alpha=rl.cccs_alpha, rho_threshold=rl.cccs_rho_threshold))
+    for p in problems:
+        if not p.canonical_solution:
+            raise ValueError(f"problem {p.id}: field 'canonical_solution' is empty (CCCS needs it)")
+        cur.add(p.id, p.canonical_solution, p.conditional_statements() or None)
+    return cur
+
+
+def _train_ppo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], profile: Profile,
+               executor: Any, curriculum: Any, fgo: bool, seed: int, acc: Any, run_dir: Path, ckpt: Path | None,
+               log: Any, stop_after: int | None, sampler: Any) -> bool:
+    from stepcoder_lib.ppo import PPOConfig, PPOTrainer
+
+    cfg = PPOConfig.from_rl(profile.rl)
+    trainer = PPOTrainer(policy, tokenizer, problems, prompts, cfg, executor=executor, curriculum=curriculum, fgo=fgo,
+                         seed=seed, accelerator=acc, sampler=sampler)
+    if ckpt is not None:
+        trainer.load(ckpt)
+    done_here = 0
+    while trainer.step < cfg.steps:
+        if stop_after is not None and done_here >= stop_after:
+            return False
+        metrics, _ = trainer.train_step()
+        log.log(trainer.step, metrics)
+        done_here += 1
+        if trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps:
+            trainer.save(run_dir / "checkpoints" / f"step-{trainer.step:06d}")
+            acc.wait_for_everyone()
+            if acc.is_main_process:  # only the newest is needed to resume (TRL's save_total_limit=1 for GRPO)
+                for old in (run_dir / "checkpoints").glob("step-*"):
+                    if old.name != f"step-{trainer.step:06d}":
+                        shutil.rmtree(old, ignore_errors=True)
+    if acc.is_main_process:
+        acc.unwrap_model(trainer.policy).save_pretrained(str(run_dir / "policy"))
+    return True
+
+
+def _train_grpo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], profile: Profile,
+                executor: Any, curriculum: Any, fgo: bool, seed: int, run_dir: Path, ckpt: Path | None, log: Any,
+                stop_after: int | None, sampler: Any) -> bool:
+    from transformers import TrainerCallback
+
+    from stepcoder_lib.grpo import make_trainer
+
+    if ckpt is not None and curriculum is not None:
+        curriculum.load(ckpt / "curriculum.json")
+    trainer, _ = make_trainer(policy, tokenizer, problems, prompts, profile.rl, executor=executor,
+                              curriculum=curriculum, fgo=fgo, seed=seed, output_dir=run_dir / "checkpoints",
+                              runlog=log, sampler=sampler)
+    if stop_after is not None:
+        start = checkpoint_step(ckpt) if ckpt else 0
+
+        class _Stop(TrainerCallback):
+            def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                if state.global_step >= start + stop_after:
+                    control.should_training_stop = True
+
+        trainer.add_callback(_Stop())
+    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    if trainer.state.global_step < profile.rl.steps:
+        return False
+    trainer.save_model(str(run_dir / "policy"))
+    return True
+
+
+def run_ablation(profile: str | Profile, algos: Sequence[str], settings: Sequence[str], seeds: Sequence[int] | None = None,
+                 out_dir: str | Path | None = None, sft_path: str | Path | None = None,
+                 overrides: dict[str, Any] | None = None) -> list[Path]:
+    """``run_rl`` for every algorithm x setting (vanilla / fgo / cccs / stepcoder) x seed; cached runs are reused."""
+    by_name = {name: switches for switches, name in SETTINGS.items()}
+    unknown = [s for s in settings if s not in by_name]
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown}: choose from {list(by_name)}")
+    prof = get_profile(profile, overrides)
+    return [run_rl(prof, algo, *by_name[s], seed, out_dir, sft_path)
+            for algo in algos for s in settings for seed in (seeds if seeds is not None else prof.rl.seeds)]
+
+
+# ----------------------------------------------------------------------------- discovery and plans
+def find_runs(out_dir: str | Path | None = None, profile: str | None = None) -> Any:
+    """Finished runs under ``out_dir`` as a DataFrame (profile, algo, setting, seed, path): what notebook 06 loads."""
+    import pandas as pd
+
+    root = Path(out_dir) if out_dir else artifacts_dir() / "runs"
+    rows = []
+    for done in sorted(root.glob(f"{profile or '*'}/*/done.json")):
+        rec = json.loads(done.read_text())
+        rows.append({"profile": rec["profile"], "algo": rec["algo"], "setting": rec["setting"], "seed": rec["seed"],
+                     "path": str(done.parent)})
+    return pd.DataFrame(rows, columns=["profile", "algo", "setting", "seed", "path"])
+
+
+def plan(profile: Profile, algo: str, cccs: bool, fgo: bool, world_size: int = 1) -> str:
+    """The RL side of a run's plan (``models.plan`` gives hardware, parameters and memory): batches, steps, decoding."""
+    rl = profile.rl
+    per_step = rl.problems_per_step * rl.rollouts_per_problem
+    lines = [
+        f"profile {profile.name}: {profile.description}",
+        (f"algorithm {algo}, setting {setting_name(cccs, fgo)} (CCCS {'on' if cccs else 'off'}, "
+         f"FGO {'on' if fgo else 'off'})"),
+        f"model {profile.model.base} ({profile.model.dtype}), data {profile.data.source}",
+        (f"steps {rl.steps}: {rl.problems_per_step} problems x {rl.rollouts_per_problem} rollouts = {per_step} "
+         f"completions per step ({per_step // max(1, world_size)} per rank on {world_size}), "
+         f"{rl.steps * per_step} in all"),
+        f"decoding T {rl.temperature}, top-p {rl.top_p}, at most {rl.max_new_tokens} new tokens",
+        (f"policy lr {rl.policy_lr:g}" + (f", critic lr {rl.critic_lr:g}" if algo == "ppo" else "")
+         + f", KL beta {rl.kl_beta:g}" + (f" (per-token log-ratio clipped at {rl.kl_clip:g})" if algo == "ppo" else "")),
+        f"checkpoints every {rl.checkpoint_every} steps",
+    ]
+    if rl.problems_per_step % max(1, world_size):
+        raise ValueError(f"rl.problems_per_step={rl.problems_per_step} is not divisible by {world_size} processes")
+    return "\n".join(lines)
+
+
+def pd_wide() -> Any:
+    """pandas display options for printing a whole table in a terminal."""
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_colwidth", 80, "display.max_rows", 200)
+
+
+def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE, e.g. rl.steps=3")
+        key, raw = item.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stepcoder_lib.train", description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="tiny")
+    ap.add_argument("--algo", choices=ALGOS, default="ppo")
+    ap.add_argument("--cccs", action=argparse.BooleanOptionalAction, default=False, help="curriculum (CCCS) on")
+    ap.add_argument("--fgo", action=argparse.BooleanOptionalAction, default=False, help="executed-token mask (FGO) on")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="profile override, e.g. rl.steps=3")
+    ap.add_argument("--sft", default=None, help="SFT model folder (default: the profile's cached SFT run)")
+    ap.add_argument("--out", default=None, help="runs folder (default: artifacts/runs)")
+    ap.add_argument("--no-resume", dest="resume", action="store_false", help="start over instead of resuming")
+    ap.add_argument("--force", action="store_true", help="delete a finished or partial run with the same key first")
+    ap.add_argument("--dry-run", action="store_true", help="validate the profile and print the plan; load nothing")
+    args = ap.parse_args(argv)
+    try:
+        profile = get_profile(args.profile, _parse_set(args.set))
+    except KeyError as exc:
+        raise SystemExit(f"error: {exc.args[0]}") from None
+    if args.dry_run:
+        import os
+
+        from stepcoder_lib import models
+
+        with pd_wide():
+            print(models.plan(profile).to_string(index=False))
+        print()
+        print(plan(profile, args.algo, args.cccs, args.fgo, int(os.environ.get("WORLD_SIZE", "1"))))
+        return 0
+    run_dir = run_rl(profile, args.algo, args.cccs, args.fgo, args.seed, args.out, args.sft, resume=args.resume,
+                     force=args.force)
+    print(f"run: {run_dir}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""PPO's pieces against hand computations, and where its gradient may and may not flow."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from rl_helpers import ScriptedSampler, save_tiny_model, smoke_problems
+
+from stepcoder_lib.executor import Executor, ExecutorConfig
+from stepcoder_lib.models import load_policy
+from stepcoder_lib.ppo import (
+    PPOConfig,
+    ValueModel,
+    gae,
+    kl_penalised_rewards,
+    make_batch,
+    policy_loss,
+    token_logprobs,
+    token_values,
+    value_loss,
+    whiten,
+)
+from stepcoder_lib.profiles import get_profile
+from stepcoder_lib.rollout import SamplingSettings, collect_rollouts
+from stepcoder_lib.train import make_curriculum, task_prompt
+
+
+def test_gae_matches_the_recursion_by_hand() -> None:
+    rewards = torch.tensor([[0.1, -0.2, 1.0, 0.0], [0.0, 0.5, 0.0, 0.0]])
+    values = torch.tensor([[0.3, 0.1, -0.4, 9.0], [1.0, 2.0, 9.0, 9.0]])
+    mask = torch.tensor([[1.0, 1, 1, 0], [1, 1, 0, 0]])
+    gamma, lam = 0.9, 0.8
+    adv, ret = gae(rewards, values, mask, gamma, lam)
+    for b in range(2):
+        n = int(mask[b].sum())
+        expected, running = [0.0] * 4, 0.0
+        for t in reversed(range(n)):
+            nxt = float(values[b, t + 1]) if t + 1 < n else 0.0
+            running = float(rewards[b, t]) + gamma * nxt - float(values[b, t]) + gamma * lam * running
+            expected[t] = running
+        assert adv[b].tolist() == pytest.approx(expected, abs=1e-6)
+    assert torch.allclose(ret * mask, (adv + values) * mask)
+
+
+def test_reward_is_the_score_on_the_last_token_minus_a_clipped_token_kl() -> None:
+    logp = torch.tensor([[-1.0, -2.0, -0.5]])
+    ref = torch.tensor([[-1.5, -0.1, -0.5]])  # log-ratios 0.5, -1.9 (clipped to -0.8), 0
+    r = kl_penalised_rewards(torch.tensor([1.0]), logp, ref, torch.ones(1, 3), beta=0.05, kl_clip=0.8, reward_clip=10)
+    assert r[0].tolist() == pytest.approx([-0.025, 0.04, 1.0])
+    r = kl_penalised_rewards(torch.tensor([-30.0]), logp, ref, torch.tensor([[1.0, 1, 0]]), 0.05, 0.8, 10.0)
+    assert r[0].tolist() == pytest.approx([-0.025, 0.04 - 10.0, 0.0])  # last real token, reward clipped
+
+
+def test_whiten_uses_only_the_masked_entries() -> None:
+    x = torch.tensor([[1.0, 2.0, 3.0, 100.0]])
+    w = whiten(x, torch.tensor([[1.0, 1, 1, 0]]))
+    assert w[0, :3].mean().abs() < 1e-6 and w[0, 3] == 0 and w[0, :3].std(unbiased=False) == pytest.approx(1, abs=1e-4)
+
+
+def test_paper_profile_maps_onto_ppo_config() -> None:
+    cfg = PPOConfig.from_rl(get_profile("paper").rl)
+    assert (cfg.policy_lr, cfg.critic_lr, cfg.kl_beta, cfg.kl_clip, cfg.gamma, cfg.lam, cfg.clip_range,
+            cfg.value_clip, cfg.reward_clip) == (5e-7, 1.5e-6, 0.05, 0.8, 1.0, 0.95, 0.2, 0.2, 10.0)
+    assert (cfg.rollouts_per_problem, cfg.temperature, cfg.top_p, cfg.max_new_tokens) == (16, 0.8, 0.9, 1024)
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory):
+    """Real rollouts with CCCS prefixes and FGO masks (scripted completions), and a real tiny model."""
+    problems = smoke_problems(6)
+    profile = get_profile("smoke")
+    prompts = {p.id: task_prompt(p, profile) for p in problems}
+    model, tok = load_policy(save_tiny_model(tmp_path_factory.mktemp("sft") / "m"), profile)
+    with Executor(ExecutorConfig(workers=2, coverage=True, time_limit_s=2.0)) as ex:
+        rb = collect_rollouts(model, tok, [p for p in problems for _ in range(2)], prompts, executor=ex,
+                              sampling=SamplingSettings(max_new_tokens=512),
+                              curriculum=make_curriculum(problems, profile.rl), fgo=True, seed=1,
+                              sampler=ScriptedSampler(problems, prompts, pass_prob=0.7))
+    return model, tok, prompts, rb.rollouts
+
+
+class HiddenGrad:
+    """Keeps the final norm's output of the last forward so its gradient can be read per position.
+
+    That output at position t feeds only the logits at t, which score token t+1: its gradient is
+    zero exactly when no loss term involves the log-prob of token t+1.
+    """
+
+    def __init__(self, norm: torch.nn.Module) -> None:
+        self.out: torch.Tensor | None = None
+        self.handle = norm.register_forward_hook(self.keep)
+
+    def keep(self, module, args, output) -> None:
+        if output.requires_grad:
+            output.retain_grad()
+            self.out = output
+
+    def per_position(self) -> torch.Tensor:
+        self.handle.remove()
+        return self.out.grad.abs().sum(-1)
+
+
+def expected_pattern(rollouts, tok, prompts, width: int):
+    """Per row: positions that must get gradient (predicting kept completion tokens) and must not (all others)."""
+    rows = []
+    for r in rollouts:
+        p = len(tok(r.prompt, add_special_tokens=False)["input_ids"])
+        kept = {p - 1 + j for j, m in enumerate(r.mask) if m}
+        rows.append((p, kept, set(range(width)) - kept))
+    return rows
+
+
+def test_policy_gradient_is_exactly_zero_on_prefix_and_unexecuted_tokens_and_nonzero_elsewhere(judged) -> None:
+    model, tok, prompts, rollouts = judged
+    assert any(r.prefix for r in rollouts) and any(0 in r.mask for r in rollouts)  # both cases are present
+    batch = make_batch(rollouts, tok)
+    hook = HiddenGrad(model.model.norm)
+    new_logp, _ = token_logprobs(model, batch, temperature=0.8)
+    advantages = torch.randn(new_logp.shape, generator=torch.Generator().manual_seed(0))
+    loss, _ = policy_loss(new_logp, new_logp.detach(), advantages, batch.policy_mask, clip_range=0.2)
+    model.zero_grad()
+    loss.backward()
+    grad = hook.per_position()
+    for b, (p, kept, rest) in enumerate(expected_pattern(rollouts, tok, prompts, grad.shape[1])):
+        prefix_positions = range(len(tok(prompts[rollouts[b].problem_id], add_special_tokens=False)["input_ids"]) - 1,
+                                 p - 1)
+        assert all(grad[b, t] == 0 for t in prefix_positions)  # the CCCS prefix: exactly zero
+        assert all(grad[b, t] == 0 for t in rest)  # and every other non-kept position
+        assert all(grad[b, t] > 0 for t in kept)  # executed completion tokens carry gradient
+
+
+def test_critic_loss_is_not_masked_by_fgo(judged) -> None:
+    """The documented choice: the critic learns values on unexecuted tokens too (GAE bootstraps through them)."""
+    model, tok, _, rollouts = judged
+    batch = make_batch(rollouts, tok)
+    critic = ValueModel(model)
+    torch.nn.init.normal_(critic.head.weight, std=0.1)
+    hook = HiddenGrad(critic.body.norm)
+    values = token_values(critic, batch)
+    loss, _ = value_loss(values, values.detach(), torch.randn(values.shape), batch.completion_mask, value_clip=0.2)
+    loss.backward()
+    grad = hook.per_position()
+    masked = [(b, j) for b, r in enumerate(rollouts) for j, m in enumerate(r.mask) if m == 0]
+    assert masked
+    for b, j in masked:
+        assert grad[b, int(batch.positions[b, j])] > 0
