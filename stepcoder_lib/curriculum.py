@@ -114,6 +114,7 @@ def find_conditional_statements(source: str, kinds: Sequence[str] = DEFAULT_KIND
         kind = _kind(node, source, start)
         if kind is None or kind not in kinds:
             continue
+        assert node.end_lineno is not None and node.end_col_offset is not None  # set by ast.parse
         end = _char_offset(source, starts, node.end_lineno, node.end_col_offset)
         found.append(ConditionalStatement(kind, start, end, node.lineno, node.end_lineno))
     return sorted(found, key=lambda s: (s.start_char, -s.end_char))

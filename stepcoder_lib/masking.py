@@ -75,7 +75,7 @@ def _own_spans(node: ast.AST, code: list[bool]) -> list[tuple[int, int]]:
         return []  # no bytecode, no line event: resolved like a keyword line
     if isinstance(node, ast.match_case):
         return [_header_span(node.pattern, node.body[0].lineno, code)]
-    if isinstance(node, getattr(ast, "Match", ())):
+    if isinstance(node, ast.Match):
         return [_header_span(node, node.cases[0].pattern.lineno, code)]
     body = getattr(node, "body", None)
     if isinstance(node, (ast.stmt, ast.ExceptHandler)) and isinstance(body, list) and body:

@@ -268,8 +268,10 @@ def _replace_path(obj: Any, path: list[str], value: Any, full_key: str) -> Any:
     return dataclasses.replace(obj, **{head: _replace_path(getattr(obj, head), path[1:], value, full_key)})
 
 
-def get_profile(name: str, overrides: Mapping[str, Any] | None = None) -> Profile:
-    """The named profile with dotted-key overrides applied (``{"rl.steps": 3}``); unknown keys raise KeyError."""
+def get_profile(name: str | Profile, overrides: Mapping[str, Any] | None = None) -> Profile:
+    """The named profile (or a profile) with dotted-key overrides applied (``{"rl.steps": 3}``); unknown keys raise
+    KeyError."""
+    base: Profile
     if isinstance(name, Profile):
         base = name
     elif name not in PROFILES:

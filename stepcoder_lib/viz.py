@@ -100,6 +100,7 @@ def _solutions(problems: Mapping[str, str] | Iterable[Any]) -> tuple[dict[str, s
     if isinstance(problems, Mapping):
         return dict(problems), {}
     sols, tasks = {}, {}
+    p: Any
     for p in problems:
         if p.canonical_solution:
             sols[str(p.id)], tasks[str(p.id)] = p.canonical_solution, getattr(p, "statement", "")

@@ -12,7 +12,7 @@ solution as the canonical one), for code that wants problems without cleaning th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.synthetic.generate import (
@@ -38,7 +38,7 @@ __all__ = [
 
 def to_problem(record: Mapping[str, Any], source: str = "bench") -> Problem:
     """A generated record as a ``Problem`` with its clean tests and reference solution (defects ignored)."""
-    fmt = "stdin" if record["format"] == "stdin" else "call"
+    fmt: Literal["stdin", "call"] = "stdin" if record["format"] == "stdin" else "call"
     tests = TestCases(fmt, tuple(record["tests"]["inputs"]), tuple(record["tests"]["outputs"]), record["fn_name"])
     return Problem(
         id=f"{source}/{record['split']}/{record['id']}",

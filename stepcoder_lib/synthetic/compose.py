@@ -578,7 +578,7 @@ def stdin_key_expr(src: dict[str, Any], multi: bool) -> str:
     return "t" if multi else {"int": "n", "pair": "a", "list": "n", "str": "len(s)", "grid": "r"}[src["kind"]]
 
 
-def call_key_expr(src: dict[str, Any], names: dict[str, str]) -> str:
+def call_key_expr(src: dict[str, Any], names: dict[str, str]) -> str | None:
     k = src["kind"]
     return {
         "int": names.get("n"),
@@ -638,10 +638,12 @@ def render_program(
             lines.extend(inject)
             lines.extend(core_lines(comp, names, fmt))
     elif fmt == "call":
+        assert fn_name is not None  # call and class formats always name their function
         lines.append(signature_line(comp, fmt, fn_name, names))
         lines.extend("    " + ln for ln in inject)
         lines.extend(core_lines(comp, names, fmt, indent=1))
     else:
+        assert fn_name is not None
         lines.append("class Solution:")
         lines.append(signature_line(comp, fmt, fn_name, names))
         lines.extend("        " + ln for ln in inject)
@@ -720,6 +722,7 @@ def run_in_process(code: Any, fmt: str, fn_name: str | None, test_input: Any, br
         exec(code, g)
         return "".join(out)
     exec(code, g)
+    assert fn_name is not None  # call and class formats always name their function
     fn = getattr(g["Solution"](), fn_name) if fmt == "class" else g[fn_name]
     return fn(*copy.deepcopy(test_input))
 
@@ -806,7 +809,7 @@ def _labels(rng: random.Random, n: int) -> list[str]:
 
 def _elem_chain(
     rng: random.Random, comp: dict[str, Any], red: dict[str, Any], idx: int, n_conds: int, is_char: bool
-) -> list[list]:
+) -> tuple[list[list[Any]], list[Any]]:
     comp["reducers"].append({**red, "chain": {"conds": [], "acts": []}})
     vals, _ = probe(comp, ("loop", idx), rng)
     comp["reducers"].pop()
@@ -815,6 +818,7 @@ def _elem_chain(
     if n_conds == 1:
         for _ in range(6):
             kind = rng.choice(["cut", "cut", "parity", "div"])
+            c: list[Any]
             if kind == "parity":
                 c = [rng.choice(["even", "odd"])]
             elif kind == "div":
@@ -843,6 +847,7 @@ def arm_values(conds: list[list], vals: list, arm: int, others: list | None = No
 
 def _nest_cond(rng: random.Random, arm_vals: list, is_char: bool) -> list:
     """A condition that splits the values reaching an arm, both ways with fair probability."""
+    cands: list[list[Any]]
     if is_char:
         cands = [["clt", ch] for ch in LETTERS[3:24]] + [["vowel"]]
     else:
@@ -960,7 +965,7 @@ def sample_out_chain(rng: random.Random, comp: dict[str, Any], n_conds: int, n_n
     for _ in range(8):  # every leaf says something different, else an arm would be pointless
         pool = list(labels)
         acts = [
-            ["if", nested[i], *_two_distinct(lambda pool=pool: _result(rng, pool, pick()))]
+            ["if", nested[i], *_two_distinct(lambda: _result(rng, pool, pick()))]  # noqa: B023 (called at once)
             if i in nested
             else _result(rng, pool, pick())
             for i in range(n_conds + 1)
@@ -1003,7 +1008,7 @@ def sample_composition(rng: random.Random, tier: str, fmt: str) -> dict[str, Any
         if plan == "builtin":
             fns = BUILTINS[kind] + (("reverse", "upper") if kind == "str" and tier == "introductory" else ())
             fn = rng.choice(fns)
-            red = {"kind": "builtin", "fn": fn, "var": "v"}
+            red: dict[str, Any] = {"kind": "builtin", "fn": fn, "var": "v"}
             if fn == "countk":
                 red["k"] = (
                     rng.randint(comp["src"]["lo"], comp["src"]["hi"])

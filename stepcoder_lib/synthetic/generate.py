@@ -133,6 +133,7 @@ def make_problem(
             io: dict[str, Any] = {"inputs": inputs, "outputs": outputs}
             starter = ""
         else:
+            assert fn_name is not None  # call and class formats always name their function
             io = {"fn_name": fn_name, "inputs": inputs, "outputs": [[o] for o in outputs]}
             sig_line = signature_line(comp, fmt, fn_name, names)
             starter = sig_line + "\n" if fmt == "call" else "class Solution:\n" + sig_line + "\n"
