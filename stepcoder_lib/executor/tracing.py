@@ -62,6 +62,44 @@ except ImportError:  # pragma: no cover - exercised only without slipcover
 _SKIPPED_OPS = {dis.opmap[name] for name in ("RESUME", "RETURN_GENERATOR") if name in dis.opmap}
 
 
+#: Where a probe goes, per code object (children first): (index of the signal function's constant,
+#: [(index of the probe's constant, line, offset of its inserted call)]). Plain data: it travels.
+ProbePlan = list[tuple[int, list[tuple[int, int, int]]]]
+
+
+def plan_probes(code: types.CodeType) -> tuple[types.CodeType, ProbePlan]:
+    """The program's code with room for a probe at the start of every line, and where they go.
+
+    Done once per program by the worker, outside the sandbox (the result marshals: placeholders,
+    not probes); each test's process then only attaches the probes (``LineTracer.attach``).
+    """
+    if _bc is None:
+        raise ImportError("slipcover is not available")
+    plan: ProbePlan = []
+    return _plan(code, plan), plan
+
+
+def _plan(co: types.CodeType, plan: ProbePlan) -> types.CodeType:
+    ed = _bc.Editor(co)
+    for i, c in enumerate(co.co_consts):
+        if isinstance(c, types.CodeType):
+            ed.set_const(i, _plan(c, plan))
+    signal_index = ed.add_const(("stepcoder probe signal",))
+    probes = []
+    delta = 0
+    for offset, lineno in dis.findlinestarts(co):
+        if not lineno or co.co_code[offset] in _SKIPPED_OPS:
+            continue
+        while offset >= 2 and offset < len(co.co_code) and co.co_code[offset - 2] == _bc.op_EXTENDED_ARG:
+            offset += 2  # never between an EXTENDED_ARG and its instruction
+        index = ed.add_const(("stepcoder probe", lineno))
+        probes.append((index, lineno))
+        delta += ed.insert_function_call(offset + delta, signal_index, (index,))
+    new_code = ed.finish()
+    plan.append((signal_index, [(i, line, off) for (i, line), off in zip(probes, ed.get_inserts())]))
+    return new_code
+
+
 class LineTracer:
     """Records the executed 1-based line numbers of one program's code."""
 
@@ -77,32 +115,35 @@ class LineTracer:
         if not self._probes:
             return code
         try:
-            code = self._instrument(code)
-            self._instrumented = True
-            return code
+            return self.attach(*plan_probes(code))
         except Exception:  # an unusual code shape: fall back to tracing this process
             self._probes = False
             return code
 
-    def _instrument(self, co: types.CodeType) -> types.CodeType:
-        ed = _bc.Editor(co)
-        for i, c in enumerate(co.co_consts):
+    def attach(self, planned: types.CodeType, plan: ProbePlan) -> types.CodeType:
+        """Put this tracer's probes into code prepared by ``plan_probes``."""
+        steps = iter(plan)
+        code = self._attach(planned, steps)
+        if next(steps, None) is not None:
+            raise ValueError("the probe plan does not match the code")
+        self._instrumented = True
+        return code
+
+    def _attach(self, co: types.CodeType, steps: Any) -> types.CodeType:
+        consts = list(co.co_consts)
+        for i, c in enumerate(consts):
             if isinstance(c, types.CodeType):
-                ed.set_const(i, self._instrument(c))
-        signal_index = ed.add_const(_probe.signal)
-        probes = []
-        delta = 0
-        for offset, lineno in dis.findlinestarts(co):
-            if not lineno or co.co_code[offset] in _SKIPPED_OPS:
-                continue
-            while offset >= 2 and offset < len(co.co_code) and co.co_code[offset - 2] == _bc.op_EXTENDED_ARG:
-                offset += 2  # never between an EXTENDED_ARG and its instruction
-            probe = _probe.new(self, co.co_filename, lineno, 50)
-            probes.append(probe)
-            delta += ed.insert_function_call(offset + delta, signal_index, (ed.add_const(probe),))
-        new_code = ed.finish()
-        for probe, off in zip(probes, ed.get_inserts()):
-            _probe.set_immediate(probe, new_code.co_code, off)
+                consts[i] = self._attach(c, steps)
+        signal_index, probes = next(steps)
+        consts[signal_index] = _probe.signal
+        made = []
+        for index, line, _offset in probes:
+            consts[index] = _probe.new(self, co.co_filename, line, 50)
+            made.append(consts[index])
+        # a fresh co_code, as slipcover's own editor makes: the probes patch it in place
+        new_code = co.replace(co_consts=tuple(consts), co_code=bytes(co.co_code))
+        for probe, (_index, _line, offset) in zip(made, probes):
+            _probe.set_immediate(probe, new_code.co_code, offset)
         return new_code
 
     def start(self) -> None:
