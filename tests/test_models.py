@@ -155,7 +155,7 @@ def test_sft_trains_on_the_completion_only(smoke_base, monkeypatch) -> None:
     trainer = make_sft_trainer(profile, run, folder / "unused", problems=problems, progress=False)
     tok = trainer.processing_class
     assert len(trainer.train_dataset) == len(problems)
-    for example, problem in zip(trainer.train_dataset, problems):
+    for example, problem in zip(trainer.train_dataset, problems, strict=True):
         prompt_ids = tok(build_prompt(problem, profile), add_special_tokens=False)["input_ids"]
         labels, ids = example["labels"], example["input_ids"]
         assert ids[: len(prompt_ids)] == prompt_ids
