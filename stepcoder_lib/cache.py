@@ -25,6 +25,8 @@ from stepcoder_lib.paths import repo_root
 
 #: Written last into a built folder: what it was built from. Its presence means "complete".
 MANIFEST = "cache_inputs.json"
+#: In a build's temp folder: the builder's process id, so that a killed build's leftovers can be removed.
+_OWNER = ".builder_pid"
 
 
 def library_files(*patterns: str) -> list[Path]:
@@ -52,6 +54,18 @@ def is_built(path: str | Path) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
+def _remove_abandoned(target: Path) -> None:
+    """Delete temp folders of earlier builds of ``target`` whose builder process is gone (killed builds)."""
+    for tmp in target.parent.glob(f".{target.name}-*"):
+        try:
+            pid = int((tmp / _OWNER).read_text(encoding="utf-8"))
+            os.kill(pid, 0)  # raises if no such process
+        except ProcessLookupError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except (OSError, ValueError):  # unreadable owner, or a process we may not signal: leave it alone
+            continue
+
+
 def build_once(target: str | Path, build: Callable[[Path], Any], inputs: Mapping[str, Any] | None = None,
                force: bool = False) -> Path:
     """Return ``target``, first running ``build(tmp_dir)`` and publishing it there unless already built."""
@@ -59,10 +73,13 @@ def build_once(target: str | Path, build: Callable[[Path], Any], inputs: Mapping
     if is_built(target) and not force:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; artifacts are for everyone who can read the checkout
+    (tmp / _OWNER).write_text(str(os.getpid()), encoding="utf-8")
     try:
         build(tmp)
+        (tmp / _OWNER).unlink()
         (tmp / MANIFEST).write_text(json.dumps(dict(inputs or {}), indent=1, sort_keys=True, default=str) + "\n",
                                     encoding="utf-8")
         if target.exists() and (force or not is_built(target)):

@@ -196,7 +196,7 @@ def sample_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, n:
             decoded = _decode_batch(model, [encoded[i] for i, _ in chunk], pad=pad, eos=eos, greedy=greedy,
                                     temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                                     generator=generator)
-            for (i, s), (ids, done) in zip(chunk, decoded):
+            for (i, s), (ids, done) in zip(chunk, decoded, strict=True):
                 out[i][s] = Completion(i, tokenizer.decode(ids, skip_special_tokens=False), tuple(ids), done)
     finally:
         model.train(was_training)

@@ -127,7 +127,8 @@ def build_tiny_model(profile: Any, force: bool = False, progress: bool = True) -
                                     tiny.seed)
         dataset = [{"input_ids": torch.tensor(b), "labels": torch.tensor(b)} for b in blocks]
         args = TrainingArguments(
-            output_dir=str(tmp / "trainer"), max_steps=tiny.pretrain_steps, per_device_train_batch_size=tiny.pretrain_batch_size,
+            output_dir=str(tmp / "trainer"), max_steps=tiny.pretrain_steps,
+            per_device_train_batch_size=tiny.pretrain_batch_size,
             learning_rate=tiny.pretrain_lr, lr_scheduler_type="cosine", warmup_steps=tiny.pretrain_warmup,
             weight_decay=0.1, adam_beta2=0.95, max_grad_norm=1.0, logging_steps=max(1, tiny.pretrain_steps // 50),
             save_strategy="no", report_to="none", seed=tiny.seed, data_seed=tiny.seed, disable_tqdm=not progress,
@@ -224,8 +225,8 @@ def load_policy(path_or_id: str | Path, profile: Any = None, *, dtype: str | Non
         why = ("the hub is unreachable and it is not in the local Hugging Face cache" if not online
                else str(exc).splitlines()[0][:200].rstrip(". "))
         raise ModelUnavailable(
-            f"Could not load model {where}: tried the local path {Path(where).expanduser()} (it does not exist) and the "
-            f"Hugging Face hub ({why}); download it where the hub is reachable (huggingface-cli download {where} "
+            f"Could not load model {where}: tried the local path {Path(where).expanduser()} (it does not exist) and "
+            f"the Hugging Face hub ({why}); download it where the hub is reachable (huggingface-cli download {where} "
             "--local-dir DIR) and set model.base to DIR.") from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -52,15 +52,16 @@ class SFTRunConfig:
 
     @classmethod
     def from_profile(cls, profile: Any, base_model: str | None = None, seed: int | None = None,
-                     max_steps: int | None = None) -> SFTRunConfig:
+                     max_steps: int | None = None, progress: bool = True) -> SFTRunConfig:
         s = profile.sft
         if not 0 <= s.warmup_epochs < s.epochs:
             raise ValueError(f"sft.warmup_epochs ({s.warmup_epochs}) must be in [0, sft.epochs={s.epochs})")
         if s.batch_size % s.per_device_batch_size:
             raise ValueError(f"sft.batch_size ({s.batch_size}) must be a multiple of sft.per_device_batch_size "
                              f"({s.per_device_batch_size})")
-        return cls(base_model=base_model or base_model_path(profile), learning_rate=s.learning_rate, epochs=s.epochs,
-                   warmup_epochs=s.warmup_epochs, scheduler=s.scheduler, batch_size=s.batch_size,
+        return cls(base_model=base_model or base_model_path(profile, progress=progress),
+                   learning_rate=s.learning_rate, epochs=s.epochs, warmup_epochs=s.warmup_epochs,
+                   scheduler=s.scheduler, batch_size=s.batch_size,
                    per_device_batch_size=s.per_device_batch_size, max_seq_len=s.max_seq_len,
                    weight_decay=s.weight_decay, gradient_checkpointing=s.gradient_checkpointing, bf16=s.bf16,
                    seed=s.seed if seed is None else seed, max_steps=max_steps)
@@ -78,7 +79,8 @@ class SFTRunConfig:
             warmup_steps=self.warmup_epochs / self.epochs,  # a float < 1 is a share of all steps: 0.3 / 3 epochs
             per_device_train_batch_size=self.per_device_batch_size, gradient_accumulation_steps=accumulation,
             max_length=self.max_seq_len, weight_decay=self.weight_decay, completion_only_loss=True,
-            activation_checkpointing=self.gradient_checkpointing, bf16=use_bf16(self.bf16), seed=self.seed, data_seed=self.seed,
+            activation_checkpointing=self.gradient_checkpointing, bf16=use_bf16(self.bf16), seed=self.seed,
+            data_seed=self.seed,
             logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=not progress,
             use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
             train_sampling_strategy="group_by_length",  # batches of similar length: little padding on CPU
@@ -135,7 +137,7 @@ def make_sft_trainer(profile: Any, run: SFTRunConfig, output_dir: str | Path, pr
     lengths = [len(ids) for ids in tokenizer([r["prompt"] + r["completion"] for r in rows], add_special_tokens=False,
                                              verbose=False)["input_ids"]]
     kept = [p for p in problems if p.canonical_solution]  # the problems ``rows`` came from, in order
-    too_long = [p.id for p, n in zip(kept, lengths) if n + 1 > run.max_seq_len]  # + 1: the EOS
+    too_long = [p.id for p, n in zip(kept, lengths, strict=True) if n + 1 > run.max_seq_len]  # + 1: the EOS
     if too_long:
         warnings.warn(f"{len(too_long)} of {len(rows)} SFT examples are longer than sft.max_seq_len="
                       f"{run.max_seq_len} tokens and are cut at its end (e.g. {', '.join(too_long[:3])})", stacklevel=2)
@@ -153,7 +155,7 @@ def train_sft(profile: Any, out_dir: str | Path | None = None, seed: int | None 
     finished run with the same key, and rebuilt otherwise. With LoRA the adapters are merged into
     the weights before saving, so every later step loads a plain model.
     """
-    run = SFTRunConfig.from_profile(profile, base_model=base_model, seed=seed, max_steps=max_steps)
+    run = SFTRunConfig.from_profile(profile, base_model=base_model, seed=seed, max_steps=max_steps, progress=progress)
     key = sft_key(profile, run)
     target = Path(out_dir) if out_dir is not None else artifacts_dir() / "sft" / key
     if is_built(target) and json.loads((target / MANIFEST).read_text()).get("key") != key:

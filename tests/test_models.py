@@ -155,7 +155,7 @@ def test_sft_trains_on_the_completion_only(smoke_base, monkeypatch) -> None:
     trainer = make_sft_trainer(profile, run, folder / "unused", problems=problems, progress=False)
     tok = trainer.processing_class
     assert len(trainer.train_dataset) == len(problems)
-    for example, problem in zip(trainer.train_dataset, problems):
+    for example, problem in zip(trainer.train_dataset, problems, strict=True):
         prompt_ids = tok(build_prompt(problem, profile), add_special_tokens=False)["input_ids"]
         labels, ids = example["labels"], example["input_ids"]
         assert ids[: len(prompt_ids)] == prompt_ids
@@ -180,3 +180,19 @@ def test_smoke_sft_runs_saves_and_is_cached(smoke_base, monkeypatch) -> None:
     assert json.loads((out / LOG_FILE).read_text()) == before
     other = train_sft(profile, max_steps=2, progress=False)  # another input: another run
     assert other != out and len(sft_log(other)) == 2
+
+
+def test_lora_sft_trains_adapters_and_saves_a_plain_model(smoke_base, monkeypatch) -> None:
+    from stepcoder_lib.models import lora_config
+
+    path, folder = smoke_base
+    monkeypatch.setenv("STEPCODER_ARTIFACTS", str(folder))
+    assert lora_config(get_profile("smoke")) is None and lora_config(get_profile("small")).r == 16
+    profile = get_profile("smoke", {"model.lora_r": 4})
+    run = SFTRunConfig.from_profile(profile, base_model=str(path), max_steps=1)
+    trainer = make_sft_trainer(profile, run, folder / "unused-lora", progress=False)
+    trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)  # only the adapters train
+    out = train_sft(profile, max_steps=1, progress=False)
+    model, _ = load_policy(out, profile)
+    assert type(model).__name__ == "LlamaForCausalLM" and not any("lora_" in n for n, _ in model.named_parameters())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 
 import pytest
@@ -96,3 +97,19 @@ def test_unreachable_sources_fail_with_one_sentence(artifacts, monkeypatch) -> N
         prepare_apps_plus(get_profile("tiny", {"data.source": "./no/such/folder"}), progress=False)
     with pytest.raises(DataUnavailable, match="does not exist"):
         prepare_apps_plus(get_profile("tiny", {"data.apps_plus": "/no/such/apps_plus.jsonl"}), progress=False)
+
+
+def test_leftovers_of_a_killed_build_are_removed(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    target = tmp_path / "thing-abc"
+    abandoned, live = tmp_path / ".thing-abc-dead", tmp_path / ".thing-abc-live"
+    for folder, pid in ((abandoned, dead.stdout.strip()), (live, str(os.getpid()))):
+        folder.mkdir()
+        (folder / ".builder_pid").write_text(pid)
+    build_once(target, lambda tmp: (tmp / "x").write_text("1"))
+    assert not abandoned.exists() and live.exists()  # a running builder's folder is left alone
+    assert sorted(p.name for p in target.iterdir()) == [MANIFEST, "x"]
