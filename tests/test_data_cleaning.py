@@ -28,6 +28,7 @@ from stepcoder_lib.data import (
 )
 from stepcoder_lib.executor import ExecutionResult, Verdict
 from stepcoder_lib.executor import TestResult as TR  # (a Test* name would be collected by pytest)
+from stepcoder_lib.paths import repo_root
 from stepcoder_lib.testcases import TestCases
 
 
@@ -302,7 +303,7 @@ def test_rerun_is_byte_identical(tmp_path, executor) -> None:
 
     code = ("import sys; from stepcoder_lib.data import clean_apps; "
             "clean_apps(sys.argv[1], sys.argv[2], workers=2, time_limit_s=1.0, progress=False)")
-    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(Path(cleaning.__file__).parents[2])}
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(repo_root())}
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "apps"), str(tmp_path / "c")], check=True, env=env,
                    timeout=300)
     for name in files_a:

@@ -22,6 +22,7 @@ import pytest
 
 from stepcoder_lib.curriculum import find_conditional_statements
 from stepcoder_lib.executor import Job, Verdict
+from stepcoder_lib.paths import repo_root
 from stepcoder_lib.synthetic.compose import (
     IF_BANDS,
     TIERS,
@@ -43,7 +44,7 @@ from stepcoder_lib.synthetic.generate import (
 from stepcoder_lib.synthetic.text import NUM_WORDS, render_statement
 from stepcoder_lib.testcases import TestCases
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = repo_root()
 N_TRAIN, N_TEST, SEED, RATE = 36, 12, 7, 0.25  # 9 train defects: every kind at least once
 
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..paths import repo_root
 from ..testcases import InvalidTestCases, TestCases
 from . import sandbox
 from .compare import CompareConfig
@@ -122,7 +123,7 @@ class _WorkerProcess:
         self.start()
 
     def start(self) -> None:
-        pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        pkg_root = str(repo_root())
         env = dict(_WORKER_ENV, PYTHONPATH=pkg_root)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "stepcoder_lib.executor.worker", self.base_dir, os.pathsep.join(self.read_roots),
