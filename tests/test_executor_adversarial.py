@@ -668,3 +668,22 @@ def test_a_replaced_test_directory_still_confines_the_next_test(tmp_path, monkey
         assert out["stdout"] == b"1\n"  # wrote in its own (new) directory, which was empty
         assert out["report"]["exc_type"] == "PermissionError"  # and nowhere else
     assert not (tmp_path / "outside.txt").exists()
+
+
+def test_an_executor_killed_without_closing_leaves_nothing_behind():
+    import sys
+
+    code = ("import os, sys\nfrom stepcoder_lib.executor import Executor, ExecutorConfig, Job\n"
+            "from stepcoder_lib.testcases import TestCases\n"
+            "ex = Executor(ExecutorConfig(workers=2, time_limit_s=1.0))\n"
+            "ex.run_batch([Job('print(1)', TestCases('stdin', ('',), ('1\\n',)))] * 4, progress=False)\n"
+            "print(ex._tmp, *[w.proc.pid for w in ex._all], flush=True)\n"
+            "os.kill(os.getpid(), 9)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    tmp, *pids = done.stdout.split()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (os.path.exists(tmp) or any(os.path.exists(f"/proc/{p}") for p in pids)):
+        time.sleep(0.1)
+    assert not os.path.exists(tmp), os.listdir(tmp)
+    assert not any(os.path.exists(f"/proc/{p}") for p in pids)

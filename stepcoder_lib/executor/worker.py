@@ -741,6 +741,8 @@ def main() -> None:
         with contextlib.suppress(OSError):
             os.kill(worker.zygote, signal.SIGKILL)
         remove_tree(base_dir)
+        with contextlib.suppress(OSError):  # the executor's folder, if it died without closing: last one out
+            os.rmdir(os.path.dirname(base_dir))
 
 
 if __name__ == "__main__":
