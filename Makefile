@@ -8,11 +8,15 @@ REAL_DATA ?= ../shared/realdata
 PYTEST_ARGS ?=
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: help venv test reproduce validate-real bench notebooks-sync lock clean
+.PHONY: help venv test test-fast lint reproduce check-reproduction validate-real bench notebooks-sync lock clean
 
 help:
-	@echo "make reproduce   run the notebooks headlessly with papermill (PROFILE=$(PROFILE)) into papermill_runs/$(PROFILE)/"
+	@echo "make reproduce   run notebooks 01-06 headlessly with papermill (PROFILE=$(PROFILE)) into papermill_runs/$(PROFILE)/;"
+	@echo "                 unchanged steps are skipped (FORCE=1 redoes them); ends with the table and where the figures are"
+	@echo "make check-reproduction   reproduce, then each table cell against papermill_runs/reference/$(PROFILE)/"
 	@echo "make test        run the test suite"
+	@echo "make test-fast   the suite without tests marked slow (the inner loop)"
+	@echo "make lint        ruff (style, imports, bugs) and mypy (types of stepcoder_lib)"
 	@echo "make validate-real [REAL_DATA=dir]  check the executor on real known-good solutions"
 	@echo "make bench       executor, masking and prompt benchmarks"
 	@echo "make notebooks-sync   re-pair notebooks/*.ipynb from their jupytext .py sources"
@@ -29,8 +33,18 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 test: venv
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
 reproduce: venv
-	$(PY) -m stepcoder_lib.reproduce --profile $(PROFILE) --out papermill_runs/$(PROFILE)
+	$(PY) -m stepcoder_lib.reproduce --profile $(PROFILE) --out papermill_runs/$(PROFILE) $(if $(filter 1 yes true,$(FORCE)),--force)
+
+check-reproduction: venv
+	$(PY) -m stepcoder_lib.reproduce --profile $(PROFILE) --out papermill_runs/$(PROFILE) $(if $(filter 1 yes true,$(FORCE)),--force) --check
 
 validate-real: venv
 	$(PY) -m stepcoder_lib.validate_real $(REAL_DATA)

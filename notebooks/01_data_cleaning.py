@@ -16,52 +16,68 @@
 # # 01 · From APPS to APPS+: cleaning the training data
 #
 # **What it shows.** The paper's APPS+ cleaning (Sec. 4.1 of StepCoder), stage by stage, on APPS-format
-# data: problems missing inputs, outputs or solutions are dropped; tests are standardised; candidate
-# solutions are *run* and the first that passes every test becomes the canonical solution; its
-# conditional statements (the CCCS start points) and starter code are extracted; the survivors are split
-# train / validation / test per difficulty. Every dropped problem keeps its reason.
+# data: problems missing inputs, outputs or solutions are dropped; tests and solutions are standardised
+# (solutions written for APPS's own harness become standalone programs); candidate solutions are *run*
+# and the first that passes every test, with headroom under the time limit, becomes the canonical
+# solution; problems whose answer is not unique (APPS has no checker) are dropped; the canonical
+# solution's conditional statements (the CCCS start points) and starter code are extracted; the
+# survivors are split train / validation / test per difficulty, APPS's own test split staying test.
+# Every dropped problem keeps its reason, and the report has a section for each.
 #
-# **What it needs.** Nothing by default: it generates the offline benchmark (APPS folder layout, with a
+# **What it needs.** Nothing by default: it generates the synthetic dataset (APPS folder layout, with a
 # known share of injected defects in `truth.json`) and grades the cleaning against that truth. Give
-# `apps_path` to clean real APPS instead (the original `train/`+`test/` folders, a `train.jsonl` from
-# `codeparrot/apps`, or a hub id when the hub is reachable).
+# `real_apps` (a folder under the real-data directory, e.g. `"apps_train5"`) or `apps_path` (the original
+# `train/`+`test/` folders, a `train.jsonl` from `codeparrot/apps` with `split`, a hub id when the hub is
+# reachable) to clean real APPS instead.
 #
 # **What it writes.** `out_dir/apps_plus.jsonl` (one problem per line, read by the later notebooks with
 # `stepcoder_lib.data.load_apps_plus`), `dropped.jsonl`, `report.json`, `report.md` and the plots. A rerun
-# on the same input writes byte-identical files.
+# on the same input writes byte-identical files, on any machine and under load.
 #
-# **How long.** `smoke` (40 problems): about 10 s. `tiny` (3,500 problems, 10-15 tests each): several
+# **How long.** `smoke` (48 problems): about 15 s. `tiny` (3,500 problems, 10-15 tests each): several
 # minutes on 2 cores, nearly all of it running solutions in the sandboxed executor.
-
-# %% tags=["parameters"]
-apps_path = None  # None: generate the benchmark into artifacts/benchmark/<profile>; else an APPS source
-profile = "tiny"  # benchmark size when apps_path is None: "smoke" or "tiny" (others fall back to tiny)
-n_train = None  # None: the profile's number of generated training problems
-n_test = None  # None: the profile's number of generated held-out test problems
-seed = 0  # benchmark generation and the train/validation/test split
-defect_rate = None  # None: the profile's share of generated problems with an injected defect
-out_dir = None  # None: artifacts/apps_plus/<profile>
-bench_dir = None  # where the benchmark is generated; None: artifacts/benchmark/<profile>
-workers = None  # executor processes; None: all cores
-max_candidates = 10  # solutions tried per problem before it is dropped
-time_limit_s = 2.0  # CPU seconds per test when judging candidate solutions
-respect_source_split = True  # keep the source's test/ folder as the test split (False: pool, as the paper)
 
 # %%
 import json
-from collections import Counter
 from pathlib import Path
 
+import pandas as pd
+from IPython.display import Image, Markdown, display
 
-from stepcoder_lib.data import repo_root  # noqa: E402  (installed into .venv by `make venv`)
+from stepcoder_lib.data import (
+    NEW_REASONS,
+    clean_apps,
+    grade_against_truth,
+    load_apps_plus,
+    make_plots,
+    realdata_dir,
+    repo_root,
+)
+from stepcoder_lib.data.report import figure_png
+from stepcoder_lib.synthetic import SIZES, generate_benchmark
 
+# %% tags=["parameters"]
+apps_path = None  # an APPS source (folder, JSON lines, hub id); None: real_apps, else the synthetic dataset
+real_apps = None  # a folder under the real-data directory ($STEPCODER_REALDATA or ../shared/realdata)
+split = None  # APPS's split ("train"/"test") of a source that does not say it (e.g. MapCoder's JSON lines)
+profile = "tiny"  # synthetic dataset size when no APPS source is given: "smoke" or "tiny" (others: tiny)
+n_train = None  # None: the profile's number of generated training problems
+n_test = None  # None: the profile's number of generated held-out test problems
+seed = 0  # synthetic generation and the train/validation/test split
+defect_rate = None  # None: the profile's share of generated problems with an injected defect
+out_dir = None  # None: artifacts/apps_plus/<profile>
+bench_dir = None  # where the synthetic dataset is generated; None: artifacts/benchmark/<profile>
+workers = None  # executor processes; None: all cores
+max_candidates = 10  # solutions tried per problem before it is dropped
+time_limit_s = None  # training limit (CPU s per test); None: 1 s for synthetic data, 4 s for real APPS
+headroom = 4.0  # candidates run under headroom x the limit; canonical ones should need < limit / headroom
+answer_checks = 2  # candidates run after the canonical one, as evidence of several valid answers
+several_answers = "drop"  # "drop" problems whose answer is not unique, or "keep" them flagged
+respect_source_split = True  # the source's train problems are cut train/validation (False: 50/25/25)
+
+# %%
 ROOT = repo_root()
-
-from IPython.display import Image, Markdown, display  # noqa: E402
-
-from stepcoder_lib.data import clean_apps, grade_against_truth, load_apps_plus, make_plots  # noqa: E402
-from stepcoder_lib.data.report import difficulty_order, figure_png  # noqa: E402
-from stepcoder_lib.synthetic.generate import SIZES, generate_benchmark  # noqa: E402
+pd.set_option("display.width", 160)  # plain-text tables (papermill logs, terminals) on one line
 
 
 def resolve(path) -> Path:
@@ -69,39 +85,40 @@ def resolve(path) -> Path:
     return p if p.is_absolute() else ROOT / p
 
 
-def table(rows, columns) -> Markdown:
-    """A Markdown table (no pandas needed)."""
-    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return Markdown(head + "".join("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |\n" for r in rows))
-
-
 # %% [markdown]
 # ## The input
-# By default the generated benchmark: APPS-format problems in three difficulties (introductory,
-# interview, competition), stdin and call-based (module functions and LeetCode-style `class Solution`),
-# with defects injected into a known share of them (missing tests, a wrong expected output, solutions that
-# do not compile, import a missing library or loop forever, no solutions at all).
+# By default the synthetic dataset: APPS-format problems in three difficulties (introductory, interview,
+# competition), stdin and call-based (module functions and LeetCode-style `class Solution`), with defects
+# injected into a known share of them (missing tests, a wrong expected output, solutions that do not
+# compile, import a missing library or loop forever, no solutions at all).
 
 # %%
 truth = None
-if apps_path is None:
+source = None
+if apps_path is not None:
+    local = resolve(apps_path)  # relative paths are relative to the checkout
+    hub_like = str(apps_path).startswith("hf://") or str(apps_path).count("/") == 1
+    source = local if local.exists() or not hub_like else str(apps_path)  # "owner/name": a hub dataset id
+elif real_apps is not None:
+    source = realdata_dir() / real_apps
+    if not source.exists():
+        print(f"real data {source} is absent (set STEPCODER_REALDATA): cleaning the synthetic dataset instead")
+        source = None
+if source is None:
     bench_cfg = dict(SIZES.get(profile, SIZES["tiny"]))
     if profile not in SIZES:
-        print(f"profile {profile!r} has no benchmark size; using 'tiny'")
+        print(f"profile {profile!r} has no synthetic size; using 'tiny'")
     for key, value in (("n_train", n_train), ("n_test", n_test), ("seed", seed), ("defect_rate", defect_rate)):
         if value is not None:
             bench_cfg[key] = value
     source = resolve(bench_dir) if bench_dir is not None else ROOT / "artifacts" / "benchmark" / profile
     truth = generate_benchmark(source, **bench_cfg, progress=True)
-    print(f"generated benchmark in {source}: {bench_cfg}")
-    display(table([{"split": s, **c} for s, c in truth["counts"].items()],
-                  ["split", "clean", *[k for k in next(iter(truth["counts"].values())) if k != "clean"]]))
-else:
-    local = resolve(apps_path)  # relative paths are relative to the checkout
-    hub_like = str(apps_path).startswith("hf://") or str(apps_path).count("/") == 1
-    source = local if local.exists() or not hub_like else str(apps_path)  # "owner/name": a hub dataset id
-    print(f"cleaning {source}")
+    print(f"generated the synthetic dataset in {source}: {bench_cfg}")
+    display(pd.DataFrame(truth["counts"]).T.rename_axis("split"))
+if time_limit_s is None:
+    time_limit_s = 1.0 if truth is not None else 4.0
 out = resolve(out_dir) if out_dir is not None else ROOT / "artifacts" / "apps_plus" / profile
+print(f"cleaning {source}; training time limit {time_limit_s:g} s, candidates run under {headroom * time_limit_s:g} s")
 
 # %% [markdown]
 # ## Running the pipeline
@@ -110,41 +127,45 @@ out = resolve(out_dir) if out_dir is not None else ROOT / "artifacts" / "apps_pl
 # next candidate only for the problems still unresolved, up to `max_candidates`.
 
 # %%
-result = clean_apps(source, out, max_candidates=max_candidates, seed=seed, workers=workers,
-                    time_limit_s=time_limit_s, respect_source_split=respect_source_split, progress=True)
+result = clean_apps(source, out, split=split, max_candidates=max_candidates, seed=seed, workers=workers,
+                    time_limit_s=time_limit_s, headroom=headroom, answer_checks=answer_checks,
+                    several_answers=several_answers, respect_source_split=respect_source_split, progress=True)
 report = result.report
-display(table(result.stage_counts, ["stage", "in", "kept", "dropped"]))
-print(f"{result.n_input} problems read, {len(result.problems)} kept; "
-      f"seconds per stage: {result.timings}")
+display(report.stage_table())
+print(f"{result.n_input} problems read, {len(result.problems)} kept; seconds per stage: {result.timings}")
+dropped = pd.DataFrame([d.to_dict() for d in result.dropped],
+                       columns=["id", "stage", "reason", "detail", "difficulty", "source_split", "split_source"])
 
 
 # %%
 def show_drops(stage: str, n_examples: int = 3) -> None:
-    drops = result.dropped_at(stage)
-    counts = Counter(d.reason for d in drops)
-    print(f"stage {stage!r}: {len(drops)} dropped " + (str(dict(sorted(counts.items()))) if drops else ""))
-    examples = []
-    for reason in sorted(counts):
-        examples += [d for d in drops if d.reason == reason][:n_examples]
-    if examples:
-        display(table([{**d.to_dict(), "detail": d.detail[:160].replace("|", "\\|")} for d in examples],
-                      ["id", "difficulty", "reason", "detail"]))
+    """How many problems a stage dropped per reason, and a few of them."""
+    here = dropped[dropped["stage"] == stage]
+    print(f"stage {stage!r}: {len(here)} dropped")
+    if len(here):
+        display(here.groupby("reason").size().rename("problems").to_frame())
+        display(here.groupby("reason").head(n_examples)[["id", "difficulty", "reason", "detail"]])
 
 
 # %% [markdown]
 # ## Stages 0 and 1: readable, and complete
-# A corrupt JSON file or a statement that is not UTF-8 drops that problem (stage `read`), as does a
-# problem without tests, inputs, outputs, solutions or statement (stage `require`). The run goes on.
+# A corrupt JSON file, a statement that is not UTF-8 or a row in a form that cannot be used drops that
+# problem (stage `read`), as does a problem without tests, inputs, outputs, solutions or statement
+# (stage `require`). The run goes on. Each problem's APPS split comes from the source (its folder, the
+# hub's split, a `split` field, or the `split` parameter), never from a file name:
 
 # %%
 show_drops("read")
 show_drops("require")
+display(report.split_sources_table())
 
 # %% [markdown]
-# ## Stage 2: standardised tests
+# ## Stage 2: standardised tests and solutions
 # stdin tests become text with `\n` newlines (APPS sometimes stores lists of lines); call-based inputs
 # are argument lists. Whether APPS's extra list around call-based outputs is removed is decided in stage 3,
-# by what the canonical solution returns.
+# by what the canonical solution returns. APPS's harness runs stdin programs inside a function, so some
+# solutions `return` at top level; such a solution (only when it does not compile as it is) becomes
+# `def main(): ...` plus `main()`, a program that runs as it is stored.
 
 # %%
 show_drops("standardise")
@@ -154,23 +175,58 @@ if example is not None:
     print("  input :", json.dumps(example.tests.inputs[0])[:200])
     print("  output:", json.dumps(example.tests.outputs[0])[:200])
     print("  outputs unwrapped:", example.metadata.get("outputs_unwrapped"))
+wrapped = next((p for p in result.problems if p.metadata.get("canonical_wrapped")), None)
+if wrapped is not None:
+    print(f"\n{wrapped.id}: canonical solution written for APPS's harness, stored wrapped:\n")
+    print(wrapped.canonical_solution[:600])
 
 # %% [markdown]
 # ## Stage 3: run the solutions
-# The first candidate that passes every test becomes the canonical solution. A problem none of whose
-# candidates passes is dropped with the first candidate's failure class: syntax error, missing library,
-# runtime error, wrong output or timeout.
+# Candidates run under `headroom` x the training limit, so a correct but slow solution passes on any
+# machine, loaded or not. The canonical solution is the first passing candidate whose slowest test needs
+# at most limit / `headroom` of CPU, else the first passing one; each problem records the limit training
+# should use, in two coarse steps (measured times stay in memory: they differ run to run). A problem none
+# of whose candidates passes is dropped with the first candidate's failure class.
 
 # %%
 show_drops("execute")
-idx = Counter(p.metadata.get("canonical_index") for p in result.problems)
-print("canonical solution = candidate #k:", dict(sorted(idx.items())))
-print("comparison rules that accepted the canonical solutions:",
-      dict(sorted(Counter(r for p in result.problems for r, n in p.metadata.get("comparison_rules", {}).items()
-                          for _ in range(n)).items())))
+kept = pd.DataFrame(report.per_problem)
+if len(kept):
+    display(kept.groupby(["difficulty", "canonical_index"]).size().unstack(fill_value=0)
+            .rename_axis(columns="canonical = candidate #"))
+    rules = pd.DataFrame([p.metadata.get("comparison_rules", {}) for p in result.problems]).fillna(0).astype(int)
+    display(rules.sum().rename("tests accepted").to_frame().rename_axis("comparison rule"))
+    display(report.time_limits_table())
+    display(pd.Series(result.measured_cpu_s, name="canonical solution, slowest test (CPU s)").describe().to_frame())
 
 # %% [markdown]
-# ## Stage 4: conditional statements and starter code
+# ## Stage 4: several valid answers
+# APPS ships no checker, so where a statement says "print any of them" or "in any order", a correct
+# program that prints another valid answer would get the wrong-answer reward. Such problems, and those
+# where candidates passing some tests print one test's expected tokens in two different other orders, are
+# dropped by default (`several_answers="keep"` keeps them, flagged). A single reordering, or candidates
+# that pass some tests and answer another differently, are only counted: near-miss wrong solutions do
+# the same.
+
+# %%
+show_drops("answers")
+display(report.standardised_table())
+
+# %% [markdown]
+# ## The new drop reasons, per difficulty
+# One section per reason added for real APPS: an API that no longer exists (`from fractions import gcd`,
+# `time.clock`), Python 2 code, several valid answers, rows in an APPS-derived form that cannot be used.
+
+# %%
+for reason in NEW_REASONS:
+    section = report.reason_sections[reason]
+    display(Markdown(f"**{reason}**: {section['what']} ({section['total']} dropped)"))
+    display(report.reason_table(reason))
+    for line in section["examples"]:
+        print("  ", line)
+
+# %% [markdown]
+# ## Stage 5: conditional statements and starter code
 # The CCCS curriculum starts completions at conditional statements of the canonical solution; here are
 # their positions for one problem (`>>` marks the lines where one starts). The starter code is the
 # beginning of the canonical solution through the signature for call-based problems.
@@ -186,23 +242,22 @@ if richest is not None:
     print("starter code:", repr(richest.starter_code))
 
 # %% [markdown]
-# ## Stage 5: the split, and the report
-# Deterministic per difficulty (sha256 of seed and problem id). With `respect_source_split`, the source's
-# own `test/` problems stay the held-out test split and the rest is cut 2:1 into train and validation
-# (the paper's 50/25/25 overall); otherwise everything is pooled and cut 50/25/25.
+# ## Stage 6: the split, and the report
+# Deterministic per difficulty (sha256 of seed and problem id). Problems of the source's test split always
+# stay test; with `respect_source_split` the rest is cut 2:1 into train and validation (the paper's
+# 50/25/25 overall), otherwise 50/25/25.
 
 # %%
-display(table([{"split": s, **report.splits.get(s, {}), "total": sum(report.splits.get(s, {}).values())}
-               for s in ("train", "validation", "test")],
-              ["split", *difficulty_order(report.kept_by_difficulty), "total"]))
-display(Markdown(report.to_markdown().split("## Kept problems", 1)[1].split("## Plots", 1)[0]))
+display(report.splits_table())
+display(report.survivors_table())
+display(pd.Series(report.summary()).drop(["formats"]).rename("kept problems").to_frame())
 
 # %%
-for name, fig in make_plots(report).items():
+for fig in make_plots(report).values():
     display(Image(figure_png(fig)))
 
 # %% [markdown]
-# ## Against the truth (generated benchmark only)
+# ## Against the truth (synthetic dataset only)
 # Every injected defect must be dropped, for the matching reason, and every clean problem kept.
 
 # %%
@@ -211,8 +266,7 @@ if truth is not None:
     print(f"defects caught: {grade['defects_caught']:.1%} of {grade['n_defects']}; "
           f"clean kept: {grade['clean_kept']:.1%} of {grade['n_clean']}; "
           f"reason agrees: {grade['reason_agrees']:.1%}")
-    display(table([{"injected": k, **{r: n for r, n in v.items()}} for k, v in grade["confusion"].items()],
-                  ["injected", *sorted({r for v in grade["confusion"].values() for r in v})]))
+    display(pd.DataFrame(grade["confusion"]).T.fillna(0).astype(int).rename_axis("injected"))
     for key in ("missed_defects", "lost_clean", "wrong_reason", "not_in_run"):
         if grade[key]:
             print(f"{key}: {grade[key][:10]}")
@@ -227,5 +281,4 @@ files = sorted(p.name for p in out.iterdir())
 print(out, files)
 reloaded = load_apps_plus(out / "apps_plus.jsonl")
 assert len(reloaded) == len(result.problems)
-print(f"apps_plus.jsonl: {len(reloaded)} problems; "
-      + ", ".join(f"{s}: {sum(p.split == s for p in reloaded)}" for s in ("train", "validation", "test")))
+display(pd.Series([p.split for p in reloaded], dtype="object").value_counts().rename("apps_plus.jsonl").to_frame())

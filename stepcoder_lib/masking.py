@@ -35,7 +35,8 @@ from __future__ import annotations
 import ast
 import bisect
 import warnings
-from typing import Any, Collection, Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
 
 import torch
 

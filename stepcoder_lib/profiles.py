@@ -135,6 +135,12 @@ class EvalConfig:
     max_new_tokens: int = 1024
     humaneval: bool = True
     mbpp: bool = True
+    seed: int = 0  # sampling seed of every evaluation: same seed, same samples, same numbers
+    batch_size: int = 64  # prompts x samples per generate call (part of the cache key: it shapes the draws)
+    max_problems: int | None = None  # APPS+ test problems per model, stratified by difficulty (None: all)
+    zero_shot_style: str = "instruct"  # HumanEval/MBPP prompts: "instruct" (template) or "completion" (base models)
+    max_zero_shot_problems: int | None = None  # HumanEval / MBPP problems per model (None: all)
+    mbpp_split: str = "test"  # MBPP's upstream test split (tasks 11-510), the zero-shot convention
 
 
 @dataclass(frozen=True)
@@ -216,10 +222,14 @@ _RL = {
 }
 
 _EVAL = {
-    "smoke": EvalConfig(n_samples=2, ks=(1, 2), max_new_tokens=64, humaneval=False, mbpp=False),
-    "tiny": EvalConfig(n_samples=4, ks=(1, 2, 4), max_new_tokens=256, humaneval=False, mbpp=False),
-    "small": EvalConfig(n_samples=5, ks=(1, 5)),
-    "paper": EvalConfig(n_samples=5, ks=(1, 5)),
+    "smoke": EvalConfig(n_samples=2, ks=(1, 2), max_new_tokens=64, humaneval=False, mbpp=False, batch_size=32,
+                        zero_shot_style="completion"),
+    # A CPU budget: 120 test problems x 4 samples per model keeps notebook 06 to minutes; a tiny model
+    # trained from scratch is a base model, so zero-shot sets (skipped: near zero) would use raw prompts.
+    "tiny": EvalConfig(n_samples=4, ks=(1, 2, 4), max_new_tokens=256, humaneval=False, mbpp=False, batch_size=64,
+                       max_problems=120, zero_shot_style="completion"),
+    "small": EvalConfig(n_samples=5, ks=(1, 5)),  # an instruction-tuned hub model: the instruct prompts
+    "paper": EvalConfig(n_samples=5, ks=(1, 5)),  # paper: pass@1 at temperature 0.2, top-p 0.95
 }
 
 _EXEC = {

@@ -87,7 +87,7 @@ class TestCases:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TestCases":
+    def from_dict(cls, d: dict[str, Any]) -> TestCases:
         return cls(
             format=d["format"],
             inputs=tuple(d.get("inputs") or ()),

@@ -15,8 +15,8 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from transformers import PreTrainedTokenizerFast
 
@@ -30,7 +30,7 @@ _STDLIB_MODULES = (  # a fixed, varied slice of the standard library: code, docs
 )
 
 
-def _wrap(tok: "object") -> PreTrainedTokenizerFast:
+def _wrap(tok: object) -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", model_max_length=4096,
         clean_up_tokenization_spaces=False,

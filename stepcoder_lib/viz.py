@@ -8,7 +8,8 @@ characters once, so tokens that share a character (byte pieces of one UTF-8 char
 from __future__ import annotations
 
 import html
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from stepcoder_lib.curriculum import Curriculum, CurriculumConfig, StagePlan, line_offsets
 from stepcoder_lib.masking import line_status, token_mask
@@ -24,8 +25,10 @@ STYLE = """<style>
 .sc-legend span{padding:1px 6px;margin-right:6px;font:11px sans-serif}
 </style>"""
 
-LEGEND = ('<div class="sc-legend"><span class="sc-prefix">prefix (prompt, no gradient)</span>'
-          '<span class="sc-exe">executed (in the loss)</span><span class="sc-unexe">not executed (masked out)</span></div>')
+LEGEND = (
+    '<div class="sc-legend"><span class="sc-prefix">prefix (prompt, no gradient)</span>'
+    '<span class="sc-exe">executed (in the loss)</span><span class="sc-unexe">not executed (masked out)</span></div>'
+)
 
 
 def _spans(text: str, pieces: Iterable[tuple[int, int, str]]) -> str:
@@ -43,16 +46,24 @@ def _spans(text: str, pieces: Iterable[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def render_coverage_html(program: str, prefix_len: int, executed_lines: Collection[int], tokenizer: Any = None,
-                         compiled: bool = True, legend: bool = True) -> str:
+def render_coverage_html(
+    program: str,
+    prefix_len: int,
+    executed_lines: Collection[int],
+    tokenizer: Any = None,
+    compiled: bool = True,
+    legend: bool = True,
+) -> str:
     """The program with the prefix shaded and completion tokens (or lines) coloured by the FGO mask."""
     completion = program[prefix_len:]
     pieces: list[tuple[int, int, str]] = [(0, prefix_len, "sc-prefix")] if prefix_len else []
     if tokenizer is not None:
         offsets = tokenizer(completion, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
         mask = token_mask(program, prefix_len, offsets, executed_lines, compiled=compiled)
-        pieces += [(prefix_len + a, prefix_len + b, f"sc-tok {'sc-exe' if m else 'sc-unexe'}")
-                   for (a, b), m in zip(offsets, mask)]
+        pieces += [
+            (prefix_len + a, prefix_len + b, f"sc-tok {'sc-exe' if m else 'sc-unexe'}")
+            for (a, b), m in zip(offsets, mask)
+        ]
     else:
         status = line_status(program, executed_lines) if compiled and executed_lines else None
         starts = line_offsets(program) + [len(program)]
@@ -76,9 +87,11 @@ def render_stage_html(solution: str, plan: StagePlan, stage: int, task: str = ""
         if m < len(solution):
             parts.append(f'<span class="sc-cut" title="start of stage {plan.cuts.index(m)}">▸</span>')
         cursor = m
-    head = (f"<p><b>stage {stage}</b> of {plan.n_stages} (0 = whole program) · E = {plan.n_conditionals} "
-            f"conditional statements · stride {plan.stride} · prefix {cut} chars · "
-            f"to complete {len(solution) - cut} chars</p>")
+    head = (
+        f"<p><b>stage {stage}</b> of {plan.n_stages} (0 = whole program) · E = {plan.n_conditionals} "
+        f"conditional statements · stride {plan.stride} · prefix {cut} chars · "
+        f"to complete {len(solution) - cut} chars</p>"
+    )
     task_html = f"<details><summary>task</summary><pre>{html.escape(task[:3000])}</pre></details>" if task else ""
     return STYLE + head + task_html + f'<div class="sc-code">{"".join(parts)}</div>'
 
@@ -93,7 +106,9 @@ def _solutions(problems: Mapping[str, str] | Iterable[Any]) -> tuple[dict[str, s
     return sols, tasks
 
 
-def curriculum_explorer(problems: Mapping[str, str] | Iterable[Any], config: CurriculumConfig = CurriculumConfig()) -> Any:
+def curriculum_explorer(
+    problems: Mapping[str, str] | Iterable[Any], config: CurriculumConfig = CurriculumConfig()
+) -> Any:
     """An ipywidgets explorer: pick a problem, slide through its stages, see prefix and what is left."""
     import ipywidgets as w
 
@@ -139,8 +154,12 @@ def plot_curriculum_progress(history: Sequence[Mapping[str, int]], ax: Any = Non
         _, ax = plt.subplots(figsize=(7, 3.2))
     steps = list(range(len(counts)))
     series = [[row[c] for row in counts] for c in range(len(counts[0]) if counts else 0)]
-    ax.stackplot(steps, *series, labels=[f"stage {c}" for c in range(len(series))],
-                 colors=plt.cm.viridis([i / max(1, len(series) - 1) for i in range(len(series))]))
+    ax.stackplot(
+        steps,
+        *series,
+        labels=[f"stage {c}" for c in range(len(series))],
+        colors=plt.cm.viridis([i / max(1, len(series) - 1) for i in range(len(series))]),
+    )
     ax.set_xlabel("update step")
     ax.set_ylabel("problems")
     ax.set_title(title)

@@ -29,7 +29,7 @@ def realdata() -> Path:
 
 
 #: Limits small enough that hostile programs fail fast, large enough for honest ones.
-TEST_LIMITS = dict(workers=2, time_limit_s=1.0, memory_limit_mb=512, output_limit_mb=2)
+TEST_LIMITS = {"workers": 2, "time_limit_s": 1.0, "memory_limit_mb": 512, "output_limit_mb": 2}
 
 
 @pytest.fixture(scope="session")

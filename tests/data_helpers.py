@@ -1,4 +1,4 @@
-"""Hand-made APPS folders for the data tests (the layout of the original APPS release)."""
+"""Hand-made APPS data for the data tests: folders (the original release's layout), hub rows, MapCoder rows."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ DEFECTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "0104": ("require", "missing solutions", {"solutions": None}),
     "0105": ("require", "missing solutions", {"solutions": []}),
     "0106": ("require", "missing outputs", {"input_output": {"inputs": ["1\n", "2\n"], "outputs": ["2\n"]}}),
-    "0113": ("standardise", "malformed tests", {"input_output": {"inputs": ["1\n", {"x": 2}], "outputs": ["2\n", "3\n"]}}),
+    "0113": ("standardise", "malformed tests",
+             {"input_output": {"inputs": ["1\n", {"x": 2}], "outputs": ["2\n", "3\n"]}}),
     "0114": ("require", "missing inputs", {"input_output": {"inputs": [], "outputs": ["2\n"]}}),
     "0107": ("execute", "syntax error", {"solutions": ["print(int(input()) + 1\n"]}),
     "0108": ("execute", "missing library", {"solutions": ["import no_such_module_xyz\nprint(int(input()) + 1)\n"]}),
@@ -49,5 +50,37 @@ DEFECTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "0110": ("execute", "wrong output", {"solutions": ["print(int(input()) + 2)\n"]}),
     "0111": ("execute", "timeout", {"solutions": ["while True:\n    pass\n"]}),
     "0112": ("standardise", "malformed tests",
-             {"input_output": {"fn_name": "f", "inputs": [5], "outputs": [[6]]}, "solutions": ["def f(x):\n    return x + 1\n"]}),
+             {"input_output": {"fn_name": "f", "inputs": [5], "outputs": [[6]]},
+              "solutions": ["def f(x):\n    return x + 1\n"]}),
 }
+
+
+def codeparrot_row(pid: int, **over: Any) -> dict[str, Any]:
+    """One row as the hub's codeparrot/apps ``train.jsonl``/``test.jsonl`` hold it (JSON strings inside)."""
+    row = {"problem_id": pid, "question": "Print n + 1.", "difficulty": "interview", "url": f"https://example.org/{pid}",
+           "starter_code": "", "solutions": json.dumps(["print(int(input()) + 1)"]),
+           "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]})}
+    row.update(over)
+    return row
+
+
+def mapcoder_row(pid: int, *, call: bool = False, **over: Any) -> dict[str, Any]:
+    """One row in the form of MapCoder's ``data/APPS/selected150.jsonl`` (its converter's fields; no solutions)."""
+    if call:  # the converter joins str(argument) lines and keeps the expected value in a list
+        row = {"name": str(pid), "description": "Return the sum.", "difficulty": "introductory", "id": pid,
+               "sample_io": [{"input": "1\n2", "output": [3]}], "test_list": [{"input": "1\n2", "output": [3]}],
+               "starter_code": "\ndef add(a, b):\n\t"}
+    else:
+        row = {"name": str(pid), "description": "Read n, print n + 1.", "difficulty": "interview", "id": pid,
+               "sample_io": [{"input": "1\n", "output": ["2\n"]}],
+               "test_list": [{"input": "1\n", "output": ["2\n"]}, {"input": "41\n", "output": ["42\n"]}],
+               "starter_code": ""}
+    row.update(over)
+    return row
+
+
+def write_rows(path: Path, rows: list[Any], *, bom: bool = False) -> Path:
+    """JSON lines, one row per line (``bom`` prefixes a UTF-8 byte order mark, as some editors save)."""
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    return path

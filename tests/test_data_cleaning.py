@@ -7,8 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from data_helpers import DEFECTS, write_apps_problem
+
 from stepcoder_lib.curriculum import find_conditional_statements
 from stepcoder_lib.data import (
     STAGES,
@@ -17,6 +17,7 @@ from stepcoder_lib.data import (
     assign_splits,
     classify_failure,
     clean_apps,
+    cleaning,
     extract_starter_code,
     load_apps_plus,
     read_apps,
@@ -25,7 +26,6 @@ from stepcoder_lib.data import (
     stage_require,
     stage_standardise,
 )
-from stepcoder_lib.data import cleaning
 from stepcoder_lib.executor import ExecutionResult, Verdict
 from stepcoder_lib.executor import TestResult as TR  # (a Test* name would be collected by pytest)
 from stepcoder_lib.testcases import TestCases
@@ -71,10 +71,26 @@ def _result(verdict: Verdict, *tests: TR, error: str | None = None) -> Execution
 def test_classify_failure_maps_verdicts_to_reasons() -> None:
     t = TR
     cases = [
-        (_result(Verdict.COMPILE_ERROR, t(0, Verdict.COMPILE_ERROR, error_type="SyntaxError"), error="line 1"), "syntax error"),
-        (_result(Verdict.RUNTIME_ERROR, t(0, Verdict.RUNTIME_ERROR, error_type="ModuleNotFoundError", detail="No module")), "missing library"),
-        (_result(Verdict.RUNTIME_ERROR, t(0, Verdict.RUNTIME_ERROR, error_type="ImportError")), "missing library"),
-        (_result(Verdict.TIMEOUT, t(0, Verdict.PASSED), t(1, Verdict.TIMEOUT, detail="cpu limit")), "timeout"),
+        (_result(Verdict.COMPILE_ERROR, t(0, Verdict.COMPILE_ERROR, error_type="SyntaxError"), error="line 1"),
+         "syntax error"),
+        (_result(Verdict.RUNTIME_ERROR, t(0, Verdict.RUNTIME_ERROR, error_type="ModuleNotFoundError",
+                                          detail="No module")), "missing library"),
+        (_result(Verdict.RUNTIME_ERROR, t(0, Verdict.RUNTIME_ERROR, error_type="ImportError",
+                                          detail="ImportError: cannot import name 'gcd' from 'fractions'")),
+         "removed API"),
+        (_result(Verdict.RUNTIME_ERROR, t(0, Verdict.RUNTIME_ERROR, error_type="AttributeError",
+                                          detail="AttributeError: module 'time' has no attribute 'clock'")),
+         "removed API"),
+        (_result(Verdict.RUNTIME_ERROR, t(0, Verdict.RUNTIME_ERROR, error_type="AttributeError",
+                                          detail="AttributeError: 'list' object has no attribute 'x'")),
+         "runtime error"),
+        (_result(Verdict.RUNTIME_ERROR, t(0, Verdict.RUNTIME_ERROR, error_type="NameError",
+                                          detail="NameError: name 'xrange' is not defined")), "python 2 code"),
+        (_result(Verdict.COMPILE_ERROR, t(0, Verdict.COMPILE_ERROR, error_type="SyntaxError"),
+                 error="SyntaxError: Missing parentheses in call to 'print'. Did you mean print(...)?"),
+         "python 2 code"),
+        (_result(Verdict.TIMEOUT, t(0, Verdict.PASSED),
+                 t(1, Verdict.TIMEOUT, detail="CPU time limit 4s exceeded (4.01s)")), "timeout"),
         (_result(Verdict.RUNTIME_ERROR, t(0, Verdict.RUNTIME_ERROR, error_type="ZeroDivisionError")), "runtime error"),
         (_result(Verdict.MEMORY_EXCEEDED, t(0, Verdict.MEMORY_EXCEEDED)), "runtime error"),
         (_result(Verdict.WRONG_ANSWER, t(0, Verdict.WRONG_ANSWER, detail="expected 2, got 3")), "wrong output"),
@@ -82,11 +98,17 @@ def test_classify_failure_maps_verdicts_to_reasons() -> None:
     ]
     for res, reason in cases:
         assert classify_failure(res)[0] == reason, res
-    assert classify_failure(cases[3][0])[1] == "test 1: cpu limit"
+    timeout = next(res for res, reason in cases if reason == "timeout")
+    assert classify_failure(timeout, 8.0)[1] == "test 1: time limit 8s exceeded"  # no measured time: reruns agree
+    path = _result(Verdict.RUNTIME_ERROR, t(0, Verdict.RUNTIME_ERROR, error_type="ImportError", detail=(
+        "ImportError: cannot import name 'gcd' from 'fractions' (/opt/py/lib/python3.11/fractions.py) (line 1)")))
+    assert classify_failure(path)[1] == ("test 0: ImportError: cannot import name 'gcd' from 'fractions' "
+                                         "(fractions.py) (line 1)")
 
 
 def _problem(pid: str, solutions: list[str], tests: TestCases) -> Problem:
-    return Problem(pid, "apps", "introductory", "s", tests, solutions=tuple(solutions), metadata={"source_split": "train"})
+    return Problem(pid, "apps", "introductory", "s", tests, solutions=tuple(solutions),
+                   metadata={"source_split": "train"})
 
 
 def test_stage_execute_picks_first_passing_candidate_and_unwraps(executor) -> None:
@@ -95,7 +117,8 @@ def test_stage_execute_picks_first_passing_candidate_and_unwraps(executor) -> No
     list_valued = TestCases("call", ([2],), ([[0, 1]],), fn_name="rng")  # returns a list: wrapped once more
     really_lists = TestCases("call", ([1],), ([1],), fn_name="one")  # returns [1]: the list is the value
     problems = [
-        _problem("a/1", ["print(int(input()) + 2)\n", "print(int(input())+1)\n", "print(int(input()) + 1)  # 3rd\n"], stdin),
+        _problem("a/1", ["print(int(input()) + 2)\n", "print(int(input())+1)\n", "print(int(input()) + 1)  # 3rd\n"],
+                 stdin),
         _problem("a/2", ["def odd(n):\n    return n % 2 == 1\n"], wrapped),
         _problem("a/3", ["def rng(n):\n    return list(range(n))\n"], list_valued),
         _problem("a/4", ["def one(n):\n    return [n]\n"], really_lists),
@@ -141,10 +164,11 @@ def test_stage_execute_survives_a_crashing_batch(executor) -> None:
 
 # ----------------------------------------------------------------------------- stage 4
 def test_extract_starter_code_is_the_prefix_through_the_signature() -> None:
-    src = "import math\n\n\ndef helper():\n    return 1\n\ndef solve(a,\n          b: int = (1, 2)) -> int:  # sig\n    return a\n"
+    src = ("import math\n\n\ndef helper():\n    return 1\n\n"
+           "def solve(a,\n          b: int = (1, 2)) -> int:  # sig\n    return a\n")
     assert extract_starter_code(src, "solve") == src[: src.index("    return a")]
     cls = "class Solution:\n    def twoSum(self, nums: List[int], target: int) -> List[int]:\n        return []\n"
-    assert extract_starter_code(cls, "twoSum") == "class Solution:\n    def twoSum(self, nums: List[int], target: int) -> List[int]:\n"
+    assert extract_starter_code(cls, "twoSum") == cls[: cls.index("        return")]
     one_line = "def f(x): return x\n"
     assert extract_starter_code(one_line, "f") == "def f(x):"
     deco = "import functools\n@functools.lru_cache(None)\nasync def g(n):\n    return n\n"
@@ -157,7 +181,8 @@ def test_extract_starter_code_is_the_prefix_through_the_signature() -> None:
 
 def test_stage_extract_conditionals_and_starter(tmp_path) -> None:
     sol = "def f(x):\n    if x > 1:\n        return 1\n    elif x < 0:\n        return 2\n    return 0 if x else 3\n"
-    call = Problem("c/1", "apps", "interview", "s", TestCases("call", ([1],), (0,), fn_name="f"), canonical_solution=sol)
+    call = Problem("c/1", "apps", "interview", "s", TestCases("call", ([1],), (0,), fn_name="f"),
+                   canonical_solution=sol)
     stdin = Problem("c/2", "apps", "interview", "s", TestCases("stdin", ("1",), ("1",)),
                     canonical_solution="n = int(input())\nif n:\n    print(n)\n")
     broken = Problem("c/3", "apps", "interview", "s", TestCases("stdin", ("1",), ("1",)), canonical_solution="if :\n")
@@ -178,11 +203,12 @@ def _n(pid: str, diff: str, source_split: str = "train") -> Problem:
 
 
 def test_assign_splits_is_deterministic_per_difficulty_and_respects_test() -> None:
-    probs = [_n(f"apps/train/{i:04d}", d) for i, d in enumerate(["introductory"] * 40 + ["interview"] * 20 + ["competition"] * 2)]
+    diffs = ["introductory"] * 40 + ["interview"] * 20 + ["competition"] * 2
+    probs = [_n(f"apps/train/{i:04d}", d) for i, d in enumerate(diffs)]
     out = assign_splits(probs, seed=3, respect_source_split=False)
     assert [p.id for p in out] == sorted(p.id for p in probs)
     cnt = Counter((p.difficulty, p.split) for p in out)
-    assert (cnt["introductory", "train"], cnt["introductory", "validation"], cnt["introductory", "test"]) == (20, 10, 10)
+    assert [cnt["introductory", s] for s in ("train", "validation", "test")] == [20, 10, 10]
     assert (cnt["interview", "train"], cnt["interview", "validation"], cnt["interview", "test"]) == (10, 5, 5)
     assert cnt["competition", "train"] == 1 and sum(v for (d, _), v in cnt.items() if d == "competition") == 2
     # order of the input does not matter, the seed does, and the same seed repeats
@@ -214,8 +240,9 @@ def _defect_tree(root: Path) -> dict[str, tuple[str, str]]:
                        solutions=["def twice(x):\n    if x < 0:\n        return 0\n    return 2 * x\n"])
     write_apps_problem(root, "train", "0004", difficulty="interview",
                        input_output={"fn_name": "kth", "inputs": [[[2, 3, 4, 7, 11], 5]], "outputs": [9]},
-                       solutions=["class Solution:\n    def kth(self, arr: List[int], k: int) -> int:\n        s = set(arr)\n"
-                                  "        n = 0\n        while k:\n            n += 1\n            if n not in s:\n                k -= 1\n"
+                       solutions=["class Solution:\n    def kth(self, arr: List[int], k: int) -> int:\n"
+                                  "        s = set(arr)\n        n = 0\n        while k:\n            n += 1\n"
+                                  "            if n not in s:\n                k -= 1\n"
                                   "        return n\n"])
     write_apps_problem(root, "test", "0005", solutions=["print(int(input()) + 3)\n", "print(int(input()) + 1)\n"])
     expect = {f"apps/train/{k}": v[:2] for k, v in DEFECTS.items()}
@@ -247,13 +274,15 @@ def test_clean_apps_catches_every_defect_and_keeps_every_clean_problem(tmp_path,
     plus = {p.id: p for p in load_apps_plus(tmp_path / "out" / "apps_plus.jsonl")}
     assert plus == {p.id: p for p in res.problems}
     assert plus["apps/test/0005"].split == "test" and plus["apps/test/0005"].metadata["canonical_index"] == 1
-    assert plus["apps/train/0003"].starter_code == "def twice(x):\n" and plus["apps/train/0003"].tests.outputs == (2, 10)
+    assert plus["apps/train/0003"].starter_code == "def twice(x):\n"
+    assert plus["apps/train/0003"].tests.outputs == (2, 10)
     assert plus["apps/train/0004"].starter_code.startswith("class Solution:\n    def kth(")
     assert all(p.canonical_solution.startswith(p.starter_code) for p in plus.values())
     assert len(plus["apps/train/0003"].conditionals) == 1
     dropped_lines = [json.loads(x) for x in (tmp_path / "out" / "dropped.jsonl").read_text().splitlines()]
     assert {d["id"] for d in dropped_lines} == set(expect)
-    assert next(d for d in dropped_lines if d["id"].endswith("0100"))["detail"].startswith("solutions.json: invalid JSON")
+    corrupt = next(d for d in dropped_lines if d["id"].endswith("0100"))
+    assert corrupt["detail"].startswith("solutions.json: invalid JSON")
 
 
 def test_rerun_is_byte_identical(tmp_path, executor) -> None:
@@ -300,9 +329,9 @@ def test_jsonl_source_with_a_repeated_id_and_a_corrupt_line(tmp_path, executor) 
     row = {"problem_id": 1, "question": "Print n + 1.", "difficulty": "interview", "starter_code": "",
            "solutions": json.dumps(["print(int(input()) + 1)"]),
            "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]})}
-    lines = [json.dumps(row), json.dumps({**row, "question": "again"}), "{not json", json.dumps({**row, "problem_id": 2})]
-    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
-    res = clean_apps(tmp_path / "train.jsonl", executor=executor, progress=False)
+    lines = [json.dumps(row), json.dumps(row), "{not json", json.dumps({**row, "problem_id": 2})]
+    (tmp_path / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    res = clean_apps(tmp_path / "rows.jsonl", split="train", executor=executor, progress=False)
     assert [p.id for p in res.problems] == ["apps/train/0001", "apps/train/0002"]
     assert res.problems[0].statement == "Print n + 1."
     assert [(d.id, d.reason) for d in res.dropped] == [("apps/train/0001", "duplicate id"),
@@ -314,28 +343,37 @@ def test_jsonl_source_with_a_repeated_id_and_a_corrupt_line(tmp_path, executor) 
 @pytest.mark.realdata
 def test_realdata_train5_survives_with_first_solutions_and_test10_dropped(realdata, executor, tmp_path) -> None:
     res = clean_apps(realdata / "apps_train5", tmp_path / "t5", executor=executor, progress=False)
-    assert res.dropped == []
-    assert [p.id for p in res.problems] == ["apps/train/0001", "apps/train/0111", "apps/train/2287",
-                                            "apps/train/2404", "apps/train/4184"]
-    for p in res.problems:
+    # 2287 (AtCoder, "If there are multiple ways ..., any of those is accepted") has no unique answer
+    assert [(d.id, d.stage, d.reason) for d in res.dropped] == [("apps/train/2287", "answers", "several valid answers")]
+    assert [p.id for p in res.problems] == ["apps/train/0001", "apps/train/0111", "apps/train/2404", "apps/train/4184"]
+    kept = clean_apps(realdata / "apps_train5", executor=executor, several_answers="keep", progress=False)
+    assert [p.id for p in kept.problems] == ["apps/train/0001", "apps/train/0111", "apps/train/2287",
+                                             "apps/train/2404", "apps/train/4184"]
+    assert kept.dropped == [] and kept.problems[2].metadata["several_answers"] == ["statement: 'any of those'"]
+    for p in kept.problems:
         first = json.loads((realdata / "apps_train5" / "train" / p.id[-4:] / "solutions.json").read_text())[0]
-        assert p.metadata["canonical_index"] == 0
+        assert p.metadata["canonical_index"] == 0 and p.metadata["time_limit_s"] == 1.0
         assert p.canonical_solution == first.replace("\r\n", "\n")
         assert p.canonical_solution.startswith(p.starter_code) and p.split in ("train", "validation")
-    by = {p.id: p for p in res.problems}
-    assert by["apps/train/4184"].metadata["outputs_unwrapped"] is True and by["apps/train/4184"].tests.outputs[0] is False
+    by = {p.id: p for p in kept.problems}
+    assert by["apps/train/4184"].metadata["outputs_unwrapped"] is True
+    assert by["apps/train/4184"].tests.outputs[0] is False
     assert by["apps/train/2404"].metadata["outputs_unwrapped"] is False and by["apps/train/2404"].tests.outputs == (9,)
-    assert by["apps/train/2404"].starter_code == (realdata / "apps_train5/train/2404/starter_code.py").read_text().rstrip() + "\n"
+    stored = (realdata / "apps_train5/train/2404/starter_code.py").read_text()
+    assert by["apps/train/2404"].starter_code == stored.rstrip() + "\n"
+    # three of 2287's candidates were written for APPS's harness and are stored wrapped
+    assert by["apps/train/2287"].metadata["standardised"]["wrapped_solutions"] == [2, 4, 9]
     res10 = clean_apps(realdata / "apps_test10", executor=executor, progress=False)
     assert res10.problems == [] and len(res10.dropped) == 10
-    assert {(d.stage, d.reason) for d in res10.dropped} == {("require", "missing solutions")}
+    assert {(d.stage, d.reason, d.source_split, d.split_source) for d in res10.dropped} == {
+        ("require", "missing solutions", "test", "folder")}
 
 
 # ----------------------------------------------------------------------------- the generated benchmark
 @pytest.mark.slow
 def test_generated_benchmark_every_defect_caught_every_clean_problem_kept(tmp_path, executor) -> None:
-    from stepcoder_lib.synthetic.generate import generate_benchmark
     from stepcoder_lib.data.cleaning import DEFECT_REASONS, grade_against_truth
+    from stepcoder_lib.synthetic.generate import generate_benchmark
 
     truth = generate_benchmark(tmp_path / "bench", n_train=48, n_test=12, seed=7, defect_rate=0.25, progress=False)
     kinds = Counter(r["defect"] for r in truth["problems"].values())

@@ -51,4 +51,5 @@ def test_a_wrong_solution_fails_its_tests(realdata, eval_executor) -> None:
     swapped = [a.replace(canonical_solution=b.canonical_solution), b.replace(canonical_solution=a.canonical_solution)]
     assert len(_failures(eval_executor, swapped)) == 2
     he = load_humaneval()[:2]
-    assert len(_failures(eval_executor, [he[0].replace(canonical_solution=he[0].starter_code + "    return None\n")])) == 1
+    broken = he[0].replace(canonical_solution=he[0].starter_code + "    return None\n")
+    assert len(_failures(eval_executor, [broken])) == 1

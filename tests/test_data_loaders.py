@@ -6,8 +6,8 @@ import json
 import time
 
 import pytest
+from data_helpers import codeparrot_row, write_apps_problem
 
-from data_helpers import write_apps_problem
 from stepcoder_lib.data import (
     DataError,
     DataUnavailable,
@@ -82,39 +82,34 @@ def test_standardise_tests_errors_name_problem_and_field() -> None:
         standardise_tests({"inputs": ["1", {"a": 1}], "outputs": ["1", "2"]}, "p/1")
 
 
-def _codeparrot_row(pid: int, **over) -> dict:
-    row = {"problem_id": pid, "question": "Print n + 1.", "difficulty": "interview", "url": "u", "starter_code": "",
-           "solutions": json.dumps(["print(int(input()) + 1)"]),
-           "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]})}
-    row.update(over)
-    return row
-
-
 def test_apps_jsonl_rows(tmp_path) -> None:
-    lines = [json.dumps(_codeparrot_row(3)), "{broken", json.dumps(_codeparrot_row(12, solutions="", input_output="")),
-             json.dumps(_codeparrot_row(13, input_output="{nope"))]
+    lines = [json.dumps(codeparrot_row(3)), "{broken", json.dumps(codeparrot_row(12, solutions="", input_output="")),
+             json.dumps(codeparrot_row(13, input_output="{nope"))]
     (tmp_path / "test.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    raws = {r.id: r for r in read_apps(tmp_path / "test.jsonl")}
+    raws = {r.id: r for r in read_apps(tmp_path / "test.jsonl", split="test")}
     assert set(raws) == {"apps/test/0003", "apps/test/line00002", "apps/test/0012", "apps/test/0013"}
     assert raws["apps/test/0003"].solutions == ["print(int(input()) + 1)"] and raws["apps/test/0003"].error is None
-    assert raws["apps/test/line00002"].error[0] == "corrupt file" and "test.jsonl:2" in raws["apps/test/line00002"].error[1]
+    assert raws["apps/test/line00002"].error[0] == "corrupt file"
+    assert "test.jsonl:2" in raws["apps/test/line00002"].error[1]
     assert raws["apps/test/0012"].solutions is None and raws["apps/test/0012"].input_output is None
-    assert raws["apps/test/0013"].error == ("corrupt file", "test.jsonl:4: field 'input_output': invalid JSON (Expecting property name enclosed in double quotes)")
-    # a folder holding train.jsonl / test.jsonl works too
+    assert raws["apps/test/0013"].error == ("corrupt file", "test.jsonl:4: field 'input_output': invalid JSON "
+                                                            "(Expecting property name enclosed in double quotes)")
+    # a folder laid out as the codeparrot/apps repository (train.jsonl / test.jsonl): the hub's split
     assert {r.id for r in read_apps(tmp_path)} == set(raws)
+    assert {r.split_source for r in read_apps(tmp_path)} == {"hub split"}
 
 
 def test_apps_from_datasets_objects(tmp_path) -> None:
     import datasets
 
-    ds = datasets.DatasetDict({"train": datasets.Dataset.from_list([_codeparrot_row(1), _codeparrot_row(2)])})
+    ds = datasets.DatasetDict({"train": datasets.Dataset.from_list([codeparrot_row(1), codeparrot_row(2)])})
     problems = load_apps(ds)
     assert [p.id for p in problems] == ["apps/train/0001", "apps/train/0002"]
     assert problems[0].tests.outputs == ("2\n",)
     ds.save_to_disk(str(tmp_path / "saved"))
     assert [p.id for p in load_apps(tmp_path / "saved")] == ["apps/train/0001", "apps/train/0002"]
     # the datasets json builder reading a local codeparrot-style file
-    (tmp_path / "train.jsonl").write_text(json.dumps(_codeparrot_row(5)) + "\n")
+    (tmp_path / "train.jsonl").write_text(json.dumps(codeparrot_row(5)) + "\n")
     local = datasets.load_dataset("json", data_files={"train": str(tmp_path / "train.jsonl")})
     assert [p.id for p in load_apps(local)] == ["apps/train/0005"]
 
@@ -162,7 +157,8 @@ def test_hub_probe_detects_an_unreachable_endpoint(monkeypatch) -> None:
 
 # ----------------------------------------------------------------------------- APPS+
 def test_apps_plus_paper_rows_and_own_format(tmp_path) -> None:
-    rows = [{"problem_id": 17, "description": "Return x + 1.", "canonical_solution": "def f(x):\n    if x:\n        return x + 1\n    return 1\n",
+    rows = [{"problem_id": 17, "description": "Return x + 1.",
+             "canonical_solution": "def f(x):\n    if x:\n        return x + 1\n    return 1\n",
              "fn_name": "f", "inputs": [[1], [0]], "outputs": [2, 1], "starter_code": "def f(x):\n",
              "difficulty": "introductory"},
             {"question": "Echo.", "solutions": json.dumps(["print(input())"]),

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import distributed_curriculum_worker as worker
 import pytest
 
-import distributed_curriculum_worker as worker
 from stepcoder_lib.curriculum import Curriculum
 
 HERE = Path(__file__).resolve().parent

@@ -5,11 +5,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from conftest import TEST_LIMITS
 
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job, RewardTable, Verdict
 from stepcoder_lib.testcases import TestCases
-
-from conftest import TEST_LIMITS
 
 ADD_STDIN = TestCases("stdin", ("1 2\n", "10 -4\n", "5 5\n"), ("3\n", "6\n", "10\n"))
 
@@ -68,7 +67,8 @@ def test_reward_table_is_configurable():
 def test_worst_verdict_wins_and_early_stop_marks_not_run(executor):
     tests = TestCases("stdin", ("1\n", "2\n", "0\n", "3\n"), ("1\n", "2\n", "0\n", "3\n"))
     r = run(executor, "n = int(input())\nprint(n if n != 2 else 5)\nassert n != 0\n", tests)
-    assert [t.verdict for t in r.tests] == [Verdict.PASSED, Verdict.WRONG_ANSWER, Verdict.RUNTIME_ERROR, Verdict.NOT_RUN]
+    assert [t.verdict for t in r.tests] == [Verdict.PASSED, Verdict.WRONG_ANSWER, Verdict.RUNTIME_ERROR,
+                                            Verdict.NOT_RUN]
     assert r.verdict == Verdict.RUNTIME_ERROR
     with Executor(ExecutorConfig(**TEST_LIMITS, early_stop=False)) as ex:
         assert run(ex, "n = int(input())\nprint(n if n != 2 else 5)\nassert n != 0\n", tests).tests[3].passed
@@ -152,15 +152,19 @@ def test_big_integers_compared_exactly(executor):
 # --- habits of competitive programmers ----------------------------------------------------------
 HABITS = {
     "sys.stdin.readline": "import sys\ninput = sys.stdin.readline\na, b = map(int, input().split())\nprint(a + b)\n",
-    "buffer.read": "import sys\na, b = map(int, sys.stdin.buffer.read().split())\nsys.stdout.write(str(a + b) + '\\n')\n",
+    "buffer.read": ("import sys\na, b = map(int, sys.stdin.buffer.read().split())\n"
+                    "sys.stdout.write(str(a + b) + '\\n')\n"),
     "open(0)": "a, b = map(int, open(0).read().split())\nprint(a + b)\n",
     "os.read(0)": "import os\na, b = map(int, os.read(0, 1 << 20).split())\nos.write(1, b'%d\\n' % (a + b))\n",
-    "__main__ guard": "def main():\n    a, b = map(int, input().split())\n    print(a + b)\n\nif __name__ == '__main__':\n    main()\n",
+    "__main__ guard": ("def main():\n    a, b = map(int, input().split())\n    print(a + b)\n\n"
+                       "if __name__ == '__main__':\n    main()\n"),
     "sys.exit at end": "import sys\na, b = map(int, input().split())\nprint(a + b)\nsys.exit(0)\n",
     "exit() at end": "a, b = map(int, input().split())\nprint(a + b)\nexit()\n",
-    "os._exit after flush": "import os, sys\na, b = map(int, input().split())\nprint(a + b)\nsys.stdout.flush()\nos._exit(0)\n",
+    "os._exit after flush": ("import os, sys\na, b = map(int, input().split())\nprint(a + b)\nsys.stdout.flush()\n"
+                             "os._exit(0)\n"),
     "atexit fast io": ("import atexit, io, sys\n_buf = io.StringIO()\n_out = sys.stdout\nsys.stdout = _buf\n"
-                       "atexit.register(lambda: _out.write(_buf.getvalue()))\na, b = map(int, input().split())\nprint(a + b)\n"),
+                       "atexit.register(lambda: _out.write(_buf.getvalue()))\na, b = map(int, input().split())\n"
+                       "print(a + b)\n"),
     "deep recursion in a big-stack thread": (
         "import sys, threading\nsys.setrecursionlimit(1 << 20)\nthreading.stack_size(1 << 27)\n"
         "def depth(n):\n    return 0 if n == 0 else 1 + depth(n - 1)\n"
@@ -171,7 +175,8 @@ HABITS = {
         "@lru_cache(None)\ndef g(n):\n    return 0 if n == 0 else g(n - 1) + 1\n"
         "a, b = map(int, input().split())\nprint(a + b + g(30000) - 30000)\n"),
     "numpy": "import numpy as np\nprint(int(np.array(list(map(int, input().split()))).sum()))\n",
-    "temp file in cwd": "import tempfile\nwith tempfile.TemporaryFile('w+') as f:\n    f.write(input())\n    f.seek(0)\n    print(sum(map(int, f.read().split())))\n",
+    "temp file in cwd": ("import tempfile\nwith tempfile.TemporaryFile('w+') as f:\n    f.write(input())\n"
+                         "    f.seek(0)\n    print(sum(map(int, f.read().split())))\n"),
 }
 
 

@@ -8,15 +8,21 @@ import re
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
-
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from program_strategies import programs
+
 from stepcoder_lib.curriculum import Curriculum, line_offsets
 from stepcoder_lib.executor import run_program
 from stepcoder_lib.executor.results import ExecutionResult, Verdict
 from stepcoder_lib.executor.tracing import LineTracer
 from stepcoder_lib.masking import (
-    apply_token_mask, completion_offsets, line_status, mask_from_result, pad_masks, token_mask,
+    apply_token_mask,
+    completion_offsets,
+    line_status,
+    mask_from_result,
+    pad_masks,
+    token_mask,
 )
 from stepcoder_lib.testcases import TestCases
 from stepcoder_lib.tokenizer import stdlib_corpus, tiny_tokenizer, train_code_tokenizer
@@ -24,7 +30,7 @@ from stepcoder_lib.tokenizer import stdlib_corpus, tiny_tokenizer, train_code_to
 NO_INPUT = TestCases("stdin", ("",), ("",))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def unsplit_tokenizer():
     """Second style: BPE without pre-tokenisation, so tokens cross spaces and line breaks."""
     return train_code_tokenizer(stdlib_corpus(150_000), vocab_size=1024, pretokenize=False)

@@ -21,16 +21,26 @@ from typing import Any
 import pytest
 
 from stepcoder_lib.curriculum import find_conditional_statements
-from stepcoder_lib.synthetic.generate import (
-    SIZES, build_truth, benchmark_stats, generate_benchmark, generate_problems, load_truth,
-    truth_by_problem_id,
-)
+from stepcoder_lib.executor import Job, Verdict
 from stepcoder_lib.synthetic.compose import (
-    IF_BANDS, TIERS, comp_constants, render_program, sample_composition, source_names,
+    IF_BANDS,
+    TIERS,
+    comp_constants,
+    render_program,
+    sample_composition,
+    source_names,
 )
 from stepcoder_lib.synthetic.defects import DEFECT_KINDS, alter_stdout, alter_value
+from stepcoder_lib.synthetic.generate import (
+    SIZES,
+    benchmark_stats,
+    build_truth,
+    generate_benchmark,
+    generate_problems,
+    load_truth,
+    truth_by_problem_id,
+)
 from stepcoder_lib.synthetic.text import NUM_WORDS, render_statement
-from stepcoder_lib.executor import Job, Verdict
 from stepcoder_lib.testcases import TestCases
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,8 +77,10 @@ def tree_digest(root: Path) -> str:
 
 # ----------------------------------------------------------------------------- determinism
 def test_byte_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
-    code = ("import sys; from stepcoder_lib.synthetic.generate import generate_benchmark; "
-            "generate_benchmark(sys.argv[1], n_train=30, n_test=10, seed=11, defect_rate=0.2, progress=False)")
+    code = (
+        "import sys; from stepcoder_lib.synthetic.generate import generate_benchmark; "
+        "generate_benchmark(sys.argv[1], n_train=30, n_test=10, seed=11, defect_rate=0.2, progress=False)"
+    )
     digests = []
     for hash_seed in ("1", "2"):
         out = tmp_path / f"run{hash_seed}"
@@ -107,6 +119,7 @@ def test_apps_layout_and_truth(tmp_path: Path) -> None:
     assert truth_by_problem_id(truth)["bench/train/00000"] == recs["00000"]["defect"]
     # the data engineer's folder reader recognises the benchmark by its truth.json
     from stepcoder_lib.data.apps import read_apps_folder
+
     raws = read_apps_folder(tmp_path)
     assert len(raws) == 32 and {r.source for r in raws} == {"bench"}
 
@@ -189,6 +202,7 @@ def _traced_arcs(src: str, p: dict[str, Any], inp: Any) -> set[tuple[int, int]]:
             elif ev == "return":
                 arcs.add((last[0], -1))
             return tracer
+
         return tracer
 
     g: dict[str, Any] = {"__name__": "__main__"}
@@ -215,8 +229,9 @@ def _traced_arcs(src: str, p: dict[str, Any], inp: Any) -> set[tuple[int, int]]:
 def test_every_arm_executes_under_executor_coverage(problems, cov_executor) -> None:
     """What FGO will see: each if/elif/else arm's first line is among the executed lines."""
     clean = [p for p in problems if p["defect"] == "clean"]
-    results = cov_executor.run_batch([Job(p["reference_solution"], clean_tests(p), p["id"]) for p in clean],
-                                     progress=False)
+    results = cov_executor.run_batch(
+        [Job(p["reference_solution"], clean_tests(p), p["id"]) for p in clean], progress=False
+    )
     for p, r in zip(clean, results):
         assert r.passed, r.summary()
         for node in ast.walk(ast.parse(p["reference_solution"])):
@@ -271,7 +286,9 @@ def test_call_based_problems_look_like_apps(problems) -> None:
 def _mentions(question: str, n: int) -> bool:
     words = [NUM_WORDS[n]] if 0 <= n <= 10 else []
     words += ["twice"] if n == 2 else []
-    return bool(re.search(rf"(?<![\d]){abs(n)}(?!\d)", question)) or any(re.search(rf"\b{w}\b", question) for w in words)
+    return bool(re.search(rf"(?<![\d]){abs(n)}(?!\d)", question)) or any(
+        re.search(rf"\b{w}\b", question) for w in words
+    )
 
 
 def _thresholds(comp: Any) -> set[int]:
@@ -356,12 +373,18 @@ def test_injected_defects_are_defective(problems, executor) -> None:
     for p in by_kind["missing_import"]:
         for sol in p["solutions"]:
             jobs.append(Job(sol, clean_tests(p), p["id"]))
-            checks.append(lambda r: r.verdict == Verdict.RUNTIME_ERROR and r.tests[0].error_type == "ModuleNotFoundError")
+            checks.append(
+                lambda r: r.verdict == Verdict.RUNTIME_ERROR and r.tests[0].error_type == "ModuleNotFoundError"
+            )
     for p in by_kind["wrong_output"]:
         j = p["defect_detail"]["test"]
         jobs.append(Job(p["solutions"][0], written_tests(p), p["id"]))
-        checks.append(lambda r, j=j: r.verdict == Verdict.WRONG_ANSWER
-                      and [t.index for t in r.tests if t.verdict == Verdict.WRONG_ANSWER] == [j])
+        checks.append(
+            lambda r, j=j: (
+                r.verdict == Verdict.WRONG_ANSWER
+                and [t.index for t in r.tests if t.verdict == Verdict.WRONG_ANSWER] == [j]
+            )
+        )
     for p in by_kind["timeout"]:
         assert p["defect_detail"]["hanging_tests"]
         jobs.append(Job(p["solutions"][0], clean_tests(p), p["id"], time_limit_s=0.5))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stepcoder_lib.tokenizer import stdlib_corpus, tiny_tokenizer, train_code_tokenizer
 

@@ -30,3 +30,24 @@ def test_apps_train5_first_solutions_pass_and_a_broken_copy_is_reported(realdata
 def test_absent_folder_skips_with_a_message(tmp_path, capsys):
     assert validate_real.main([str(tmp_path / "nowhere")]) == 0
     assert "skipped" in capsys.readouterr().out
+
+
+def test_a_folder_with_nothing_recognisable_fails(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "other" / "train" / "misc").mkdir(parents=True)
+    (tmp_path / "other" / "notes.txt").write_text("not real data")
+    for folder in ("empty", "other"):
+        assert validate_real.main([str(tmp_path / folder)]) == 2
+        err = capsys.readouterr().err
+        assert "FAILED" in err and "holds no real data" in err and "mbpp/mbpp.jsonl" in err
+
+
+def test_make_validate_real_on_an_empty_folder_exits_non_zero(tmp_path):
+    import subprocess
+    import sys
+
+    from stepcoder_lib.paths import repo_root
+
+    proc = subprocess.run([sys.executable, "-m", "stepcoder_lib.validate_real", str(tmp_path)], cwd=repo_root(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "holds no real data" in proc.stderr

@@ -9,11 +9,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from stepcoder_lib.curriculum import Curriculum, CurriculumConfig, simulate, remaining_share_policy  # noqa: E402
-from stepcoder_lib.masking import token_mask  # noqa: E402
-from stepcoder_lib.tokenizer import tiny_tokenizer  # noqa: E402
-from stepcoder_lib.viz import (  # noqa: E402
-    curriculum_explorer, plot_curriculum_progress, render_coverage_html, render_stage_html, stage_counts,
+from stepcoder_lib.curriculum import Curriculum, CurriculumConfig, remaining_share_policy, simulate
+from stepcoder_lib.masking import token_mask
+from stepcoder_lib.tokenizer import tiny_tokenizer
+from stepcoder_lib.viz import (
+    curriculum_explorer,
+    plot_curriculum_progress,
+    render_coverage_html,
+    render_stage_html,
+    stage_counts,
 )
 
 PROGRAM = "def f(n):\n    if n > 2:\n        return '<big & é>'\n    return 0\nprint(f(1))\n"

@@ -1,7 +1,8 @@
 """Data: one ``Problem`` record for APPS, APPS+, MBPP and HumanEval; the APPS -> APPS+ cleaning.
 
 * ``problem``   the ``Problem`` record, its JSON-lines form (``schema_version``), errors.
-* ``apps``      APPS (folder layout, JSON lines, hub / ``datasets``) and APPS+ loaders.
+* ``apps``      APPS (folder layout, JSON lines of the hub's or MapCoder's rows, ``datasets``) and APPS+
+                loaders; the APPS split always comes from the source.
 * ``mbpp``, ``humaneval``  the zero-shot evaluation sets.
 * ``loaders``   hub access that fails fast with one sentence; where real data lives.
 * ``cleaning``  the paper's cleaning, one function per stage (run by notebook 01).
@@ -11,8 +12,18 @@
 The synthetic (offline) dataset is its own package, ``stepcoder_lib.synthetic``.
 """
 
-from stepcoder_lib.data.apps import RawApps, load_apps, load_apps_plus, read_apps, standardise_tests
+from stepcoder_lib.data.apps import (
+    APPS_SPLITS,
+    RawApps,
+    load_apps,
+    load_apps_plus,
+    read_apps,
+    standardise_solution,
+    standardise_tests,
+)
 from stepcoder_lib.data.cleaning import (
+    NEW_REASONS,
+    REASONS,
     STAGES,
     CleaningResult,
     Dropped,
@@ -22,11 +33,14 @@ from stepcoder_lib.data.cleaning import (
     extract_conditionals,
     extract_starter_code,
     grade_against_truth,
+    run_candidates,
+    stage_answers,
     stage_execute,
     stage_extract,
     stage_read,
     stage_require,
     stage_standardise,
+    statement_allows_several_answers,
 )
 from stepcoder_lib.data.humaneval import load_humaneval
 from stepcoder_lib.data.loaders import hub_reachable, realdata_dir, repo_root
@@ -43,11 +57,11 @@ from stepcoder_lib.data.problem import (
 from stepcoder_lib.data.report import CleaningReport, make_plots, write_report
 
 __all__ = [
-    "SCHEMA_VERSION", "SPLITS", "STAGES", "CleaningReport", "CleaningResult", "DataError", "DataUnavailable",
-    "Dropped", "Problem", "RawApps", "assign_splits", "classify_failure", "clean_apps", "extract_conditionals",
-    "extract_starter_code", "grade_against_truth", "hub_reachable", "load_apps", "load_apps_plus", "load_humaneval", "load_mbpp",
-    "make_plots", "read_apps", "read_problems_jsonl", "realdata_dir", "repo_root", "stage_execute",
-    "stage_extract", "stage_read", "stage_require", "stage_standardise", "standardise_tests", "write_jsonl",
-    "write_report",
+    "APPS_SPLITS", "NEW_REASONS", "REASONS", "SCHEMA_VERSION", "SPLITS", "STAGES", "CleaningReport", "CleaningResult",
+    "DataError", "DataUnavailable", "Dropped", "Problem", "RawApps", "assign_splits", "classify_failure", "clean_apps",
+    "extract_conditionals", "extract_starter_code", "grade_against_truth", "hub_reachable", "load_apps",
+    "load_apps_plus", "load_humaneval", "load_mbpp", "make_plots", "read_apps", "read_problems_jsonl",
+    "realdata_dir", "repo_root", "run_candidates", "stage_answers", "stage_execute", "stage_extract", "stage_read",
+    "stage_require", "stage_standardise", "standardise_solution", "standardise_tests",
+    "statement_allows_several_answers", "write_jsonl", "write_report",
 ]
-

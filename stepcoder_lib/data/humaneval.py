@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from stepcoder_lib.data.loaders import missing_local
 from stepcoder_lib.data.problem import DataError, DataUnavailable, Problem

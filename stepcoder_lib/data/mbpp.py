@@ -12,8 +12,9 @@ difficulty ``mbpp``; ``metadata["mbpp_split"]`` is the upstream split by task id
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from stepcoder_lib.data.apps import normalise_newlines
 from stepcoder_lib.data.loaders import load_hub_dataset, missing_local
@@ -57,7 +58,8 @@ def mbpp_row_to_problem(row: Mapping[str, Any], variant: str = "full", include_c
     if not all(isinstance(t, str) for t in tests):
         raise DataError(f"MBPP task {pid}: field 'test_list': every test must be code (a string)")
     code = normalise_newlines(str(row["code"]))
-    meta: dict[str, Any] = {"task_id": int(tid), "mbpp_split": mbpp_split(int(tid))}
+    task_id = int(row["task_id"])
+    meta: dict[str, Any] = {"task_id": task_id, "mbpp_split": mbpp_split(task_id)}
     if variant == "sanitized" and row.get("source_file"):
         meta["source_file"] = row["source_file"]
     if include_challenge and row.get("challenge_test_list"):
@@ -65,7 +67,8 @@ def mbpp_row_to_problem(row: Mapping[str, Any], variant: str = "full", include_c
     problem = Problem(
         id=pid, source="mbpp" if variant == "full" else "mbpp-sanitized", difficulty="mbpp",
         statement=normalise_newlines(str(row[text_field])),
-        tests=TestCases("assert", tuple(normalise_newlines(t) for t in tests), (), setup_code=normalise_newlines(setup)),
+        tests=TestCases("assert", tuple(normalise_newlines(t) for t in tests), (),
+                        setup_code=normalise_newlines(setup)),
         starter_code="", solutions=(code,), canonical_solution=code, split="", metadata=meta,
     )
     return _with_conditionals(problem)

@@ -6,9 +6,11 @@ files notebook 01 writes), each line carrying ``schema_version``.
 
 Problem ids (unique across sources, stable across runs, readable in reports):
 
-* ``apps/<split>/<folder>``: APPS folder layout, e.g. ``apps/train/0001`` (the folder name
-  as is); APPS JSON lines / hub rows use the row's ``problem_id`` zero-padded to 4 digits,
-  which is the folder name of the same problem.
+* ``apps/<split>/<folder>``: APPS, ``<split>`` being APPS's own split (``train`` or ``test``) as
+  the source states it (folder, hub split, a row's ``split`` field or the caller's ``split=``;
+  never a file name), e.g. ``apps/train/0001`` (the folder name as is); JSON lines / hub rows
+  use the row's ``problem_id`` zero-padded to 4 digits, which is the folder name of the same
+  problem. The hub numbers each split from 0, so the split in the id keeps them apart.
 * ``bench/<split>/<folder>``: the generated benchmark (same layout, source ``bench``).
 * ``mbpp/<task_id>`` (``mbpp.jsonl``) and ``mbpp-sanitized/<task_id>`` (``sanitized-mbpp.json``).
 * ``humaneval/<task_id>``, e.g. ``humaneval/HumanEval/0``.
@@ -18,9 +20,10 @@ Problem ids (unique across sources, stable across runs, readable in reports):
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from stepcoder_lib.testcases import TestCases
 
@@ -77,7 +80,7 @@ class Problem:
     def fn_name(self) -> str | None:
         return self.tests.fn_name
 
-    def replace(self, **changes: Any) -> "Problem":
+    def replace(self, **changes: Any) -> Problem:
         """A copy with some fields changed (the record is frozen)."""
         return replace(self, **changes)
 
@@ -105,7 +108,7 @@ class Problem:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Problem":
+    def from_dict(cls, d: Mapping[str, Any]) -> Problem:
         """Inverse of ``to_dict``; raises DataError naming the id and field on bad input."""
         pid = d.get("id", "<no id>") if isinstance(d, Mapping) else "<not a dict>"
         if not isinstance(d, Mapping):
@@ -126,7 +129,7 @@ class Problem:
             source=str(d["source"]),
             difficulty=str(d.get("difficulty") or ""),
             statement=str(d["statement"]),
-            tests=TestCases.from_dict(tests),
+            tests=TestCases.from_dict(dict(tests)),
             starter_code=str(d.get("starter_code") or ""),
             solutions=tuple(d.get("solutions") or ()),
             canonical_solution=d.get("canonical_solution"),

@@ -13,16 +13,19 @@ Default rules for standard output (tried in order):
     the same whitespace-separated tokens in the same order (how most judges compare: line
     breaks and runs of spaces do not matter).
 ``numeric``
-    the same number of tokens; each token pair is equal as text, or both are integers with the
-    same value (exactly, whatever their size: ``007`` == ``7``), or both are numbers, at least
-    one with a fraction or exponent, within ``rel_tol`` / ``abs_tol`` (``math.isclose``).
+    the same number of tokens; each token pair is equal as text, or the expected token is an
+    integer and the output's is an integer with the same value (compared as digit strings,
+    exactly, whatever their size: ``007`` == ``7``; ``1e9`` or ``1.0`` are not integers), or the
+    expected token has a fraction or exponent and the output's is a number within ``rel_tol`` /
+    ``abs_tol`` of it (``math.isclose``). Tolerance applies only where a float is expected.
 
 Default rules for call-based return values (APPS ``fn_name`` problems):
 
 ``exact``
     equal after normalising tuples to lists (recursively); ints compare exactly.
 ``numeric``
-    same structure, floats within tolerance.
+    same structure, floats within tolerance where the expected value is a float; an expected
+    integer needs an integer (``True`` is not ``1``, ``1e9`` is not ``999999999``).
 ``unwrapped``
     the expected value is a one-element list (APPS's extra wrapper) and the value matches its
     element by one of the rules above.
@@ -61,13 +64,20 @@ def _norm_newlines(s: str) -> str:
     return s.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _tokens_equal(a: str, b: str, cfg: CompareConfig) -> bool:
-    if a == b:
+def _canonical_int(token: str) -> str:
+    """An integer token as sign + digits without leading zeros (no ``int()``: no digit limit)."""
+    sign = "-" if token[0] == "-" else ""
+    digits = token.lstrip("+-").lstrip("0") or "0"
+    return ("" if digits == "0" else sign) + digits
+
+
+def _tokens_equal(got: str, expected: str, cfg: CompareConfig) -> bool:
+    if got == expected:
         return True
-    if _INT.match(a) and _INT.match(b):
-        return int(a) == int(b)
-    if _NUM.match(a) and _NUM.match(b):
-        fa, fb = float(a), float(b)
+    if _INT.match(expected):  # an integer is expected: only the same integer will do
+        return bool(_INT.match(got)) and _canonical_int(got) == _canonical_int(expected)
+    if _NUM.match(got) and _NUM.match(expected):
+        fa, fb = float(got), float(expected)  # float() has no digit limit (huge values become inf)
         if math.isinf(fa) or math.isinf(fb):
             return fa == fb
         return math.isclose(fa, fb, rel_tol=cfg.rel_tol, abs_tol=cfg.abs_tol)
@@ -133,12 +143,17 @@ def normalise_value(v: Any) -> Any:
     return v
 
 
+# Returned values arrive decoded by ``values.decode(..., plain=True)``; an object that is not
+# plain data arrives as ``values.Opaque``, which equals nothing.
+
+
 def _values_close(a: Any, b: Any, cfg: CompareConfig) -> bool:
+    """``a`` (returned) close to ``b`` (expected): tolerance only where ``b`` is a float."""
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b if isinstance(a, bool) and isinstance(b, bool) else False
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        if isinstance(a, int) and isinstance(b, int):
-            return a == b
+        if isinstance(b, int):
+            return isinstance(a, int) and a == b
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)
         if math.isinf(a) or math.isinf(b):
@@ -162,11 +177,13 @@ def _value_rule(got: Any, expected: Any, cfg: CompareConfig) -> str | None:
 
 
 def _same_shape(a: Any, b: Any) -> bool:
-    """Guard ``==`` against bool/int and int/float conflation inside containers."""
+    """Guard ``==`` against bool/int conflation and a float standing for an expected int."""
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same_shape(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
         return all(_same_shape(a[k], b[k]) for k in a if k in b)
+    if type(b) is int and type(a) is float:
+        return False
     return (type(a) is bool) == (type(b) is bool)
 
 
@@ -176,49 +193,11 @@ def compare_value(got: Any, expected: Any, cfg: CompareConfig = CompareConfig())
     rule = _value_rule(g, e, cfg)
     if rule:
         return rule
-    if cfg.mode != "exact" and isinstance(e, list) and len(e) == 1:
-        if _value_rule(g, e[0], cfg):
-            return "unwrapped"
+    if cfg.mode != "exact" and isinstance(e, list) and len(e) == 1 and _value_rule(g, e[0], cfg):
+        return "unwrapped"
     if cfg.mode == "apps_compat" and isinstance(g, str) and isinstance(e, str):
         return _apps_stdout_rules(g, e)
     return None
-
-
-# --- value transport from the sandbox --------------------------------------------------------
-# The sandbox encodes return values as JSON with tagged special cases (see harness.encode_value).
-def decode_value(obj: Any) -> Any:
-    """Inverse of ``harness.encode_value``; unknown objects decode to an ``Opaque`` marker."""
-    if isinstance(obj, list):
-        return [decode_value(x) for x in obj]
-    if isinstance(obj, dict):
-        if "__float__" in obj:
-            return float(obj["__float__"])
-        if "__set__" in obj:
-            return Opaque("set", repr(sorted(map(repr, obj["__set__"]))))
-        if "__pairs__" in obj:
-            return {_hashable(decode_value(k)): decode_value(v) for k, v in obj["__pairs__"]}
-        if "__opaque__" in obj:
-            return Opaque(obj["__opaque__"], obj.get("repr", ""))
-        return {k: decode_value(v) for k, v in obj.items()}
-    return obj
-
-
-def _hashable(v: Any) -> Any:
-    return tuple(_hashable(x) for x in v) if isinstance(v, list) else v
-
-
-@dataclass(frozen=True)
-class Opaque:
-    """A returned object that is not plain data; it never equals an expected output."""
-
-    type_name: str
-    text: str
-
-    def __eq__(self, other: object) -> bool:
-        return False
-
-    def __hash__(self) -> int:
-        return hash((self.type_name, self.text))
 
 
 def excerpt(text: str, limit: int) -> str:

@@ -12,25 +12,36 @@ distributed trainer can call the executor from its reward function without overs
 from __future__ import annotations
 
 import atexit
+import contextlib
+import functools
+import math
 import os
 import queue
 import select
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ..testcases import InvalidTestCases, TestCases
 from . import sandbox
 from .compare import CompareConfig
 from .judge import judge_job
 from .results import ExecutionResult, RewardTable, TestResult, Verdict
-from .worker import read_message, write_message
+from .values import dumps as encode_args
+from .values import encode as encode_value
+from .values import is_plain
+from .worker import read_message, remove_tree, write_message
+
+#: The worker's whole environment: fixed values, nothing of the caller's (API keys stay out).
+_WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1",
+               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HOME": "/nonexistent"}
+_MAX_LIMIT_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class ExecutorConfig:
     time_scale_floor_s: float = 1.0
     memory_limit_mb: int | None = 2048  # address space a test may add to the worker's baseline
     output_limit_mb: int = 16  # per stream (stdout, stderr) and for a returned value
+    disk_limit_mb: int | None = 256  # files a test may leave in its directory at once (they may sit in RAM)
     coverage: bool = False
     coverage_time_factor: float = 2.0  # tracing slows code ~2x; limits scale so verdicts don't flip
     compare: str = "default"  # "default" | "exact" | "apps_compat"
@@ -55,13 +67,18 @@ class ExecutorConfig:
     reward: RewardTable = field(default_factory=RewardTable)
     excerpt_chars: int = 1000
     read_roots: tuple[str, ...] | None = None  # None: sandbox.default_read_roots()
+    sandbox_uid: int | None = 65534  # run programs as this user (nobody) when the executor runs as root
+    max_threads: int = 1024  # threads of all programs running as sandbox_uid at once (RLIMIT_NPROC)
 
     def __post_init__(self) -> None:
         CompareConfig(mode=self.compare)  # validates the mode
         if self.prelude not in ("auto", "none", "apps"):
             raise ValueError(f"prelude {self.prelude!r}: expected 'auto', 'none' or 'apps'")
-        if self.time_limit_s <= 0:
-            raise ValueError("time_limit_s must be positive")
+        for name in ("time_limit_s", "wall_factor", "program_wall_s", "time_scale_factor", "coverage_time_factor"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1e6 \
+                    or math.isnan(value):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
 
     def n_workers(self) -> int:
         if self.workers:
@@ -96,22 +113,22 @@ class WorkerDied(RuntimeError):
 class _WorkerProcess:
     """One sandbox worker and the pipe protocol to it (used by one thread at a time)."""
 
-    def __init__(self, base_dir: str, read_roots: Sequence[str]) -> None:
+    def __init__(self, base_dir: str, read_roots: Sequence[str], uid: int | None) -> None:
         self.base_dir = base_dir
         self.read_roots = list(read_roots)
+        self.uid = uid
         self.proc: subprocess.Popen | None = None
         self.layers: tuple[str, ...] = ()
         self.start()
 
     def start(self) -> None:
         pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "STEPCODER_WORKER"))}
-        env.update(PYTHONPATH=pkg_root, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", PYTHONIOENCODING="utf-8",
-                   OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", LC_ALL="C.UTF-8")
+        env = dict(_WORKER_ENV, PYTHONPATH=pkg_root)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stepcoder_lib.executor.worker", self.base_dir, os.pathsep.join(self.read_roots)],
+            [sys.executable, "-m", "stepcoder_lib.executor.worker", self.base_dir, os.pathsep.join(self.read_roots),
+             "none" if self.uid is None else str(self.uid)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-            start_new_session=True, close_fds=True)
+            start_new_session=True, close_fds=True, cwd="/")
         hello = self._receive(timeout=60.0)
         self.layers = tuple(hello["layers"])
 
@@ -141,20 +158,15 @@ class _WorkerProcess:
     def kill(self) -> None:
         if self.proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         for stream in (self.proc.stdin, self.proc.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close() if stream else None
-            except OSError:
-                pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        shutil.rmtree(self.base_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            remove_tree(self.base_dir)
         self.proc = None
 
 
@@ -169,6 +181,7 @@ class Executor:
         self._memory = self.config.memory_limit_mb * (1 << 20) if self.config.memory_limit_mb else None
         self._last_death = "sandbox worker died"
         self._tmp = tempfile.mkdtemp(prefix="stepcoder-exec-")
+        os.chmod(self._tmp, 0o711)  # the unprivileged program may reach its own directory by path
         roots = list(self.config.read_roots or sandbox.default_read_roots())
         self._idle: queue.Queue[_WorkerProcess] = queue.Queue()
         self._all: list[_WorkerProcess] = []
@@ -176,7 +189,7 @@ class Executor:
         self._closed = False
         try:
             for k in range(self.config.n_workers()):
-                w = _WorkerProcess(os.path.join(self._tmp, f"w{k}"), roots)
+                w = _WorkerProcess(os.path.join(self._tmp, f"w{k}"), roots, self.config.sandbox_uid)
                 self._all.append(w)
                 self._idle.put(w)
         except BaseException:
@@ -214,7 +227,7 @@ class Executor:
             # Several jobs per round trip keep the workers busy while this process judges
             # results; chunks shrink towards the end so that no worker is left idle.
             while True:
-                chunk = []
+                chunk: list[tuple[int, Any]] = []
                 size = max(1, min(self.max_chunk, todo.qsize() // (2 * n_threads)))
                 while len(chunk) < size:
                     try:
@@ -224,7 +237,12 @@ class Executor:
                     chunk.append((i, jobs[i]))
                 if not chunk:
                     return
-                for (i, _), result in zip(chunk, self._run_chunk(chunk)):
+                try:
+                    chunk_results = self._run_chunk(chunk)
+                except BaseException as exc:  # never lose a job: each one gets a result saying why
+                    chunk_results = [_judge_error(job, f"executor error: {type(exc).__name__}: {exc}")
+                                     for _, job in chunk]
+                for (i, _), result in zip(chunk, chunk_results):
                     results[i] = result
                 if bar is not None:
                     with bar_lock:
@@ -237,7 +255,7 @@ class Executor:
             t.join()
         if bar is not None:
             bar.close()
-        return [r for r in results if r is not None]
+        return [r if r is not None else _judge_error(jobs[i], "no result was produced") for i, r in enumerate(results)]
 
     def close(self) -> None:
         if self._closed:
@@ -245,9 +263,10 @@ class Executor:
         self._closed = True
         for w in self._all:
             w.kill()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            remove_tree(self._tmp)
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -263,25 +282,56 @@ class Executor:
 
     def _validate(self, job: Any, index: int) -> str | None:
         pid = getattr(job, "problem_id", "") or f"job #{index}"
+        if not isinstance(pid, str):
+            pid = f"job #{index}"
         if not isinstance(job, Job):
             return f"{pid}: expected a Job, got {type(job).__name__}"
+        if not isinstance(job.problem_id, str):
+            return f"job #{index}: field 'problem_id': expected a string, got {type(job.problem_id).__name__}"
         if not isinstance(job.program, str):
             return f"{pid}: field 'program': expected source text, got {type(job.program).__name__}"
+        for name in ("time_limit_s", "reference_cpu_s"):
+            value = getattr(job, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+                return f"{pid}: field '{name}': expected a number of seconds, got {value!r}"
+            low_ok = value > 0 if name == "time_limit_s" else value >= 0
+            if not low_ok or value > _MAX_LIMIT_S:
+                return f"{pid}: field '{name}': {value!r} is outside (0, {_MAX_LIMIT_S:g}] seconds"
+        if job.time_limit_s is None and job.reference_cpu_s is not None \
+                and self.config.time_scale_factor * job.reference_cpu_s > _MAX_LIMIT_S:
+            return f"{pid}: field 'reference_cpu_s': {job.reference_cpu_s!r} scales to a limit over {_MAX_LIMIT_S:g} s"
         if not isinstance(job.tests, TestCases):
             return f"{pid}: field 'tests': expected TestCases, got {type(job.tests).__name__}"
         try:
             job.tests.validate()
             if job.tests.format == "assert":
-                compile(job.tests.setup_code, "<setup>", "exec")
+                _check_compiles(job.tests.setup_code, "<setup>")
                 for k, code in enumerate(job.tests.inputs):
                     try:
-                        compile(code, "<test>", "exec")
-                    except SyntaxError as exc:
-                        raise InvalidTestCases(f"field 'inputs[{k}]': test code does not compile: {exc.msg}") from None
+                        _check_compiles(code, "<test>")
+                    except (SyntaxError, ValueError) as exc:
+                        raise InvalidTestCases(f"field 'inputs[{k}]': test code does not compile: {exc}") from None
+            elif job.tests.format == "call":
+                for k, args in enumerate(job.tests.inputs):
+                    try:
+                        plain = is_plain(encode_value(list(args)))
+                    except (TypeError, ValueError, RecursionError) as exc:
+                        raise InvalidTestCases(f"field 'inputs[{k}]': call arguments must be plain data: "
+                                               f"{exc}") from None
+                    if not plain:
+                        raise InvalidTestCases(f"field 'inputs[{k}]': call arguments must be plain data "
+                                               "(numbers, strings, lists, dicts...), not arbitrary objects")
+            elif job.tests.format == "stdin":
+                for text in job.tests.inputs:
+                    text.encode("utf-8", "surrogatepass")
         except InvalidTestCases as exc:
             return f"{pid}: {exc}"
-        except SyntaxError as exc:
-            return f"{pid}: field 'setup_code': does not compile: {exc.msg}"
+        except (SyntaxError, ValueError) as exc:
+            return f"{pid}: field 'setup_code': does not compile: {exc}"
+        except Exception as exc:  # anything else odd in a job is the job's fault, named
+            return f"{pid}: malformed job: {type(exc).__name__}: {exc}"
         return None
 
     def _request(self, job: Job) -> tuple[dict[str, Any], float]:
@@ -291,15 +341,18 @@ class Executor:
         tests = job.tests
         wall = cpu_limit * cfg.wall_factor + 1.0
         output_limit = cfg.output_limit_mb * (1 << 20)
+        inputs = [encode_args(list(a)) for a in tests.inputs] if tests.format == "call" else list(tests.inputs)
         request = {
-            "program": job.program, "format": tests.format, "inputs": list(tests.inputs), "fn_name": tests.fn_name,
+            "program": job.program, "format": tests.format, "inputs": inputs, "fn_name": tests.fn_name,
             "setup_code": tests.setup_code, "cpu_limit_s": cpu_limit, "wall_limit_s": wall,
             "program_wall_s": cfg.program_wall_s, "memory_bytes": self._memory, "output_limit": output_limit,
-            "report_limit": output_limit + (1 << 20), "coverage": cfg.coverage, "early_stop": cfg.early_stop,
-            "excerpt_chars": cfg.excerpt_chars,
-            "prelude": {"auto": "call" if tests.format == "call" else "none", "none": "none", "apps": "apps"}[cfg.prelude],
+            "coverage": cfg.coverage, "early_stop": cfg.early_stop, "excerpt_chars": cfg.excerpt_chars,
+            "max_threads": cfg.max_threads,
+            "disk_limit": cfg.disk_limit_mb * (1 << 20) if cfg.disk_limit_mb else None,
+            "prelude": {"auto": "call" if tests.format == "call" else "none", "none": "none",
+                        "apps": "apps"}[cfg.prelude],
         }
-        return request, min(cfg.program_wall_s, len(tests) * (wall + 1.0)) + wall
+        return request, min(cfg.program_wall_s, len(tests) * (4 * wall + 1.0)) + 4 * wall
 
     def _run_chunk(self, chunk: list[tuple[int, Any]]) -> list[ExecutionResult]:
         """Judge several jobs in one round trip to a worker; on a worker failure, one by one."""
@@ -314,25 +367,33 @@ class Executor:
                 valid.append((index, job))
         if valid:
             requests = [self._request(job) for _, job in valid]
+            # the budget allows for the worker stretching deadlines of CPU-starved programs (4x)
             budget = sum(b for _, b in requests) + 30.0
             outcomes = self._call([r for r, _ in requests], budget, retry=len(valid) == 1)
             if outcomes is None and len(valid) > 1:  # a worker died: find the job that did it
                 for item in valid:
                     results[item[0]] = self._run_chunk([item])[0]
             else:
-                for (index, job), outcome in zip(valid, outcomes or [None] * len(valid)):
+                answers: list[dict[str, Any] | None] = list(outcomes) if outcomes else [None] * len(valid)
+                for (index, job), outcome in zip(valid, answers):
                     results[index] = self._judge(job, outcome)
         return [results[index] for index, _ in chunk]
 
     def _call(self, requests: list[dict[str, Any]], budget: float, retry: bool) -> list[dict[str, Any]] | None:
-        """Send jobs to an idle worker; a worker that dies is replaced (and a single job retried once)."""
+        """Send jobs to an idle worker; a worker that fails in any way is replaced (a single job retried once)."""
         for _attempt in range(2 if retry else 1):
             worker = self._idle.get()
             try:
-                return worker.call({"jobs": requests}, timeout=budget)["results"]
-            except WorkerDied as exc:
-                self._last_death = str(exc)
-                worker.restart()
+                results = worker.call({"jobs": requests}, timeout=budget)["results"]
+                if len(results) != len(requests):
+                    raise WorkerDied("sandbox worker answered for the wrong number of jobs")
+                return results
+            except Exception as exc:  # WorkerDied, a broken pipe, an unreadable answer
+                self._last_death = str(exc) if isinstance(exc, WorkerDied) else f"sandbox worker failed: {exc!r}"
+                try:
+                    worker.restart()
+                except Exception as restart_exc:
+                    self._last_death += f"; restart failed: {restart_exc!r}"
             finally:
                 self._idle.put(worker)
         return None
@@ -344,9 +405,25 @@ class Executor:
             test = TestResult(index=0, verdict=Verdict.RUNTIME_ERROR, detail=died, error_type="WorkerDied")
             return ExecutionResult(problem_id=job.problem_id, verdict=Verdict.RUNTIME_ERROR,
                                    reward=cfg.reward(Verdict.RUNTIME_ERROR), tests=(test,), error=died)
-        return judge_job(job.problem_id, job.tests, outcome, cpu_limit=self._limits(job), memory_bytes=self._memory,
-                         output_limit=cfg.output_limit_mb * (1 << 20), compare=self._compare, reward=cfg.reward,
-                         excerpt_chars=cfg.excerpt_chars, coverage=cfg.coverage)
+        try:
+            return judge_job(job.problem_id, job.tests, outcome, cpu_limit=self._limits(job),
+                             memory_bytes=self._memory, output_limit=cfg.output_limit_mb * (1 << 20),
+                             compare=self._compare, reward=cfg.reward, excerpt_chars=cfg.excerpt_chars,
+                             coverage=cfg.coverage, program=job.program)
+        except Exception as exc:  # a judging bug must not cost the caller the batch
+            return _judge_error(job, f"judging failed: {type(exc).__name__}: {exc}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_compiles(code: str, name: str) -> None:
+    """Raise SyntaxError/ValueError if ``code`` does not compile (test code repeats across rollouts)."""
+    compile(code, name, "exec")
+
+
+def _judge_error(job: Any, reason: str) -> ExecutionResult:
+    pid = getattr(job, "problem_id", "")
+    return ExecutionResult(problem_id=pid if isinstance(pid, str) else "", verdict=Verdict.JUDGE_ERROR, reward=None,
+                           error=reason[:1000])
 
 
 _shared: dict[ExecutorConfig, Executor] = {}

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
-class Verdict(str, Enum):
-    """Outcome of a program (or of one test). ``INVALID_JOB`` means the job itself was malformed."""
+class Verdict(str, Enum):  # noqa: UP042 - the public results API stays as it is
+    """Outcome of a program (or of one test). ``INVALID_JOB`` means the job itself was malformed,
+    ``JUDGE_ERROR`` that the executor failed to judge it; neither carries a reward."""
 
     PASSED = "passed"
     WRONG_ANSWER = "wrong_answer"
@@ -17,6 +18,7 @@ class Verdict(str, Enum):
     COMPILE_ERROR = "compile_error"
     NOT_RUN = "not_run"  # a test skipped because the program's verdict was already settled
     INVALID_JOB = "invalid_job"
+    JUDGE_ERROR = "judge_error"  # the executor could not judge this job (its ``error`` says why); no reward
 
     def __str__(self) -> str:  # print as the plain value
         return self.value
@@ -50,7 +52,7 @@ class RewardTable:
             return self.runtime_error if self.memory_exceeded is None else self.memory_exceeded
         if verdict == Verdict.RUNTIME_ERROR:
             return self.runtime_error
-        return None  # INVALID_JOB / NOT_RUN carry no reward
+        return None  # INVALID_JOB / JUDGE_ERROR / NOT_RUN carry no reward
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ solution as the canonical one), for code that wants problems without cleaning th
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.synthetic.generate import (
@@ -24,15 +25,29 @@ from stepcoder_lib.synthetic.generate import (
 )
 from stepcoder_lib.testcases import TestCases
 
-__all__ = ["SIZES", "benchmark_stats", "generate_benchmark", "generate_problems", "load_truth", "to_problem",
-           "truth_by_problem_id"]
+__all__ = [
+    "SIZES",
+    "benchmark_stats",
+    "generate_benchmark",
+    "generate_problems",
+    "load_truth",
+    "to_problem",
+    "truth_by_problem_id",
+]
 
 
 def to_problem(record: Mapping[str, Any], source: str = "bench") -> Problem:
     """A generated record as a ``Problem`` with its clean tests and reference solution (defects ignored)."""
     fmt = "stdin" if record["format"] == "stdin" else "call"
     tests = TestCases(fmt, tuple(record["tests"]["inputs"]), tuple(record["tests"]["outputs"]), record["fn_name"])
-    return Problem(id=f"{source}/{record['split']}/{record['id']}", source=source, difficulty=record["difficulty"],
-                   statement=record["question"], tests=tests, starter_code=record["starter_code"],
-                   solutions=(record["reference_solution"],), canonical_solution=record["reference_solution"],
-                   split=record["split"])
+    return Problem(
+        id=f"{source}/{record['split']}/{record['id']}",
+        source=source,
+        difficulty=record["difficulty"],
+        statement=record["question"],
+        tests=tests,
+        starter_code=record["starter_code"],
+        solutions=(record["reference_solution"],),
+        canonical_solution=record["reference_solution"],
+        split=record["split"],
+    )

@@ -25,7 +25,8 @@ import ast
 import copy
 import json
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from stepcoder_lib.curriculum import find_conditional_statements
 
@@ -49,8 +50,31 @@ LABEL_THEMES: tuple[tuple[str, ...], ...] = (
     ("Alice", "Bob", "Carol", "Dave", "Eve"),
 )
 EXTRA_LABELS: tuple[str, ...] = (
-    "lucky", "plain", "odd", "even", "special", "none", "both", "tie", "win", "lose", "draw", "ok", "fail",
-    "alpha", "beta", "gamma", "delta", "up", "down", "left", "right", "star", "moon", "sun", "rock",
+    "lucky",
+    "plain",
+    "odd",
+    "even",
+    "special",
+    "none",
+    "both",
+    "tie",
+    "win",
+    "lose",
+    "draw",
+    "ok",
+    "fail",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "up",
+    "down",
+    "left",
+    "right",
+    "star",
+    "moon",
+    "sun",
+    "rock",
 )
 
 
@@ -121,7 +145,7 @@ def cond_code(c: list, var: str) -> str:
     if k == "clt":
         return f"{var} < '{c[1]}'"
     if k in ("vgt", "vlt", "veq"):
-        return f"{var} {dict(vgt='>', vlt='<', veq='==')[k]} {c[1]}"
+        return f"{var} { {'vgt': '>', 'vlt': '<', 'veq': '=='}[k]} {c[1]}"
     raise ValueError(f"unknown condition {c!r}")
 
 
@@ -173,8 +197,17 @@ def _arm_masses(conds: list[list], vals: list, others: list | None = None) -> li
     return [n / max(1, len(vals)) for n in counts]
 
 
-def threshold_chain(rng: random.Random, vals: list[int], n_conds: int, *, raw: bool, allow_mixed: bool,
-                    min_mass: float = 0.07, others: list | None = None, other_name: str | None = None) -> list[list]:
+def threshold_chain(
+    rng: random.Random,
+    vals: list[int],
+    n_conds: int,
+    *,
+    raw: bool,
+    allow_mixed: bool,
+    min_mass: float = 0.07,
+    others: list | None = None,
+    other_name: str | None = None,
+) -> list[list]:
     """``n_conds`` conditions for an if/elif chain over integer ``vals`` whose arms all get mass.
 
     Shapes: ascending cuts (``x < t1``, ``x <= t2``...), descending (``x > t1``...), or a first
@@ -200,8 +233,9 @@ def threshold_chain(rng: random.Random, vals: list[int], n_conds: int, *, raw: b
         elif first == "var":
             conds.append([rng.choice(["vgt", "vlt"]), other_name])
         n_cuts = n_conds - len(conds)
-        rest = sorted(x for i, x in enumerate(vals)
-                      if not (conds and cond_eval(conds[0], x, others[i] if others else None)))
+        rest = sorted(
+            x for i, x in enumerate(vals) if not (conds and cond_eval(conds[0], x, others[i] if others else None))
+        )
         if len(rest) < 2 * (n_cuts + 1):
             continue
         desc = rng.random() < 0.35
@@ -300,8 +334,13 @@ def case_key(src: dict[str, Any], case: Any) -> int:
 def source_names(src_kind: str, fmt: str, rng: random.Random) -> dict[str, str]:
     """Variable / parameter names; stdin programs use the statement's letters (n, a, s, g)."""
     if fmt == "stdin":
-        return {"int": {"n": "n"}, "pair": {"a": "a", "b": "b"}, "list": {"a": "a"}, "str": {"s": "s"},
-                "grid": {"g": "g"}}[src_kind]
+        return {
+            "int": {"n": "n"},
+            "pair": {"a": "a", "b": "b"},
+            "list": {"a": "a"},
+            "str": {"s": "s"},
+            "grid": {"g": "g"},
+        }[src_kind]
     if src_kind == "int":
         return {"n": rng.choice(["n", "x", "k", "value"])}
     if src_kind == "pair":
@@ -375,8 +414,9 @@ def _nested(code: Lines, a: list, subj: str, leaf: Callable[[Lines, list], None]
         leaf(code, a)
 
 
-def _loop_code(code: Lines, red: dict[str, Any], src: dict[str, Any], names: dict[str, str],
-               probe: bool = False) -> None:
+def _loop_code(
+    code: Lines, red: dict[str, Any], src: dict[str, Any], names: dict[str, str], probe: bool = False
+) -> None:
     k = src["kind"]
     acc = red["acc"]
     if acc == "counts":
@@ -428,18 +468,29 @@ def _builtin_code(red: dict[str, Any], names: dict[str, str]) -> str:
     f = red["fn"]
     a, s, g = names.get("a"), names.get("s"), names.get("g")
     table = {
-        "sum": f"sum({a})", "max": f"max({a})", "min": f"min({a})", "range": f"max({a}) - min({a})",
-        "distinct": f"len(set({a}))", "countk": f"{a}.count({red.get('k')})", "first": f"{a}[0]",
-        "last": f"{a}[-1]", "len": f"len({s})", "countc": f"{s}.count('{red.get('c')}')",
-        "sdistinct": f"len(set({s}))", "reverse": f"{s}[::-1]", "upper": f"{s}.upper()",
-        "cells": f"sum(row.count('#') for row in {g})", "maxrow": f"max(row.count('#') for row in {g})",
+        "sum": f"sum({a})",
+        "max": f"max({a})",
+        "min": f"min({a})",
+        "range": f"max({a}) - min({a})",
+        "distinct": f"len(set({a}))",
+        "countk": f"{a}.count({red.get('k')})",
+        "first": f"{a}[0]",
+        "last": f"{a}[-1]",
+        "len": f"len({s})",
+        "countc": f"{s}.count('{red.get('c')}')",
+        "sdistinct": f"len(set({s}))",
+        "reverse": f"{s}[::-1]",
+        "upper": f"{s}.upper()",
+        "cells": f"sum(row.count('#') for row in {g})",
+        "maxrow": f"max(row.count('#') for row in {g})",
         "rows": f"len({g})",
     }
     return table[f]
 
 
-def core_lines(comp: dict[str, Any], names: dict[str, str], fmt: str, indent: int = 0,
-               probe: tuple | None = None) -> list[str]:
+def core_lines(
+    comp: dict[str, Any], names: dict[str, str], fmt: str, indent: int = 0, probe: tuple | None = None
+) -> list[str]:
     """The logic after the input is available; ``probe`` stops early at a ``_probe(...)`` call."""
     code = Lines(indent)
     src = comp["src"]
@@ -448,8 +499,14 @@ def core_lines(comp: dict[str, Any], names: dict[str, str], fmt: str, indent: in
             code.add(f"{red['var']} = {_builtin_code(red, names)}")
         elif red["kind"] == "combine":
             a, b = names["a"], names["b"]
-            expr = {"+": f"{a} + {b}", "-": f"{a} - {b}", "*": f"{a} * {b}", "max": f"max({a}, {b})",
-                    "min": f"min({a}, {b})", "absdiff": f"abs({a} - {b})"}[red["op"]]
+            expr = {
+                "+": f"{a} + {b}",
+                "-": f"{a} - {b}",
+                "*": f"{a} * {b}",
+                "max": f"max({a}, {b})",
+                "min": f"min({a}, {b})",
+                "absdiff": f"abs({a} - {b})",
+            }[red["op"]]
             code.add(f"{red['var']} = {expr}")
         elif red["kind"] == "loop":
             if probe == ("loop", i):
@@ -479,6 +536,7 @@ def core_lines(comp: dict[str, Any], names: dict[str, str], fmt: str, indent: in
     elif out["kind"] == "multi":
         emit(code, reducer_vars(comp["reducers"][0]))
     else:
+
         def leaf(c: Lines, r: list) -> None:
             emit(c, [f'"{r[1]}"' if r[0] == "label" else expr_code(r[1], value)])
 
@@ -522,8 +580,13 @@ def stdin_key_expr(src: dict[str, Any], multi: bool) -> str:
 
 def call_key_expr(src: dict[str, Any], names: dict[str, str]) -> str:
     k = src["kind"]
-    return {"int": names.get("n"), "pair": names.get("a"), "list": f"len({names.get('a')})",
-            "str": f"len({names.get('s')})", "grid": f"len({names.get('g')})"}[k]
+    return {
+        "int": names.get("n"),
+        "pair": names.get("a"),
+        "list": f"len({names.get('a')})",
+        "str": f"len({names.get('s')})",
+        "grid": f"len({names.get('g')})",
+    }[k]
 
 
 _TYPES = {"int": "int", "list": "list[int]", "str": "str", "grid": "list[str]"}
@@ -547,13 +610,19 @@ def return_type(comp: dict[str, Any]) -> str:
     if out["kind"] == "plain":
         red = comp["reducers"][0] if comp["reducers"] else None
         return "str" if red and red["kind"] == "builtin" and red["fn"] in ("reverse", "upper") else "int"
-    leaves = [a for a in out["chain"]["acts"]]
+    leaves = list(out["chain"]["acts"])
     flat = [x for a in leaves for x in ((a[2], a[3]) if a[0] == "if" else (a,))]
     return "str" if all(r[0] == "label" for r in flat) else "int"
 
 
-def render_program(comp: dict[str, Any], fmt: str, names: dict[str, str], fn_name: str | None,
-                   inject: list[str] | None = None, header: list[str] | None = None) -> str:
+def render_program(
+    comp: dict[str, Any],
+    fmt: str,
+    names: dict[str, str],
+    fn_name: str | None,
+    inject: list[str] | None = None,
+    header: list[str] | None = None,
+) -> str:
     """The full canonical solution. ``inject`` lines go right after the input is read (defects)."""
     lines: list[str] = list(header or [])
     inject = inject or []
@@ -629,14 +698,14 @@ def instrument(source: str) -> tuple[Any, list[tuple[int, bool]]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.If):
             universe += [(node.lineno, True), (node.lineno, False)]
-            node.test = ast.Call(func=ast.Name(id="_br", ctx=ast.Load()),
-                                 args=[ast.Constant(node.lineno), node.test], keywords=[])
+            node.test = ast.Call(
+                func=ast.Name(id="_br", ctx=ast.Load()), args=[ast.Constant(node.lineno), node.test], keywords=[]
+            )
     ast.fix_missing_locations(tree)
     return compile(tree, "<solution>", "exec"), sorted(universe)
 
 
-def run_in_process(code: Any, fmt: str, fn_name: str | None, test_input: Any,
-                   br: Callable | None = None) -> Any:
+def run_in_process(code: Any, fmt: str, fn_name: str | None, test_input: Any, br: Callable | None = None) -> Any:
     """Run one compiled solution on one test: stdin -> printed text, call/class -> return value.
 
     ``print``/``input`` are replaced by exact equivalents for the ints and strings these programs
@@ -726,7 +795,7 @@ def _labels(rng: random.Random, n: int) -> list[str]:
     theme = list(rng.choice(LABEL_THEMES))
     if n <= len(theme):
         start = rng.randint(0, len(theme) - n)
-        picked = theme[start:start + n]
+        picked = theme[start : start + n]
         if rng.random() < 0.3:
             rng.shuffle(picked)
         return picked
@@ -735,8 +804,9 @@ def _labels(rng: random.Random, n: int) -> list[str]:
     return theme + extra[: n - len(theme)]
 
 
-def _elem_chain(rng: random.Random, comp: dict[str, Any], red: dict[str, Any], idx: int, n_conds: int,
-                is_char: bool) -> list[list]:
+def _elem_chain(
+    rng: random.Random, comp: dict[str, Any], red: dict[str, Any], idx: int, n_conds: int, is_char: bool
+) -> list[list]:
     comp["reducers"].append({**red, "chain": {"conds": [], "acts": []}})
     vals, _ = probe(comp, ("loop", idx), rng)
     comp["reducers"].pop()
@@ -756,8 +826,9 @@ def _elem_chain(rng: random.Random, comp: dict[str, Any], red: dict[str, Any], i
             if min(m) >= 0.1:
                 return [c], vals
         raise Reject("filter condition")
-    return threshold_chain(rng, vals, n_conds, raw=not red.get("map") and comp["src"]["kind"] == "list",
-                           allow_mixed=True), vals
+    return threshold_chain(
+        rng, vals, n_conds, raw=not red.get("map") and comp["src"]["kind"] == "list", allow_mixed=True
+    ), vals
 
 
 def arm_values(conds: list[list], vals: list, arm: int, others: list | None = None) -> list:
@@ -786,8 +857,15 @@ def _nest_cond(rng: random.Random, arm_vals: list, is_char: bool) -> list:
     raise Reject("no condition splits the arm")
 
 
-def pick_nested(rng: random.Random, conds: list[list], vals: list, others: list | None, slots: list[int],
-                n_nested: int, is_char: bool) -> dict[int, list]:
+def pick_nested(
+    rng: random.Random,
+    conds: list[list],
+    vals: list,
+    others: list | None,
+    slots: list[int],
+    n_nested: int,
+    is_char: bool,
+) -> dict[int, list]:
     """Arms (among ``slots``) that get an inner if/else, with a condition splitting each arm."""
     slots = list(slots)
     rng.shuffle(slots)
@@ -810,8 +888,9 @@ def _sum_act(rng: random.Random, is_char: bool) -> list:
     return [rng.choice(["add", "add", "sub"]), sample_expr(rng, SUM_ACT_EXPR)]
 
 
-def sample_loop(rng: random.Random, comp: dict[str, Any], tier: str, idx: int, acc: str, n_conds: int,
-                n_nested: int, var: str) -> dict[str, Any]:
+def sample_loop(
+    rng: random.Random, comp: dict[str, Any], tier: str, idx: int, acc: str, n_conds: int, n_nested: int, var: str
+) -> dict[str, Any]:
     """An element loop: filter (1 cond, no else), piecewise sum, or per-class counters."""
     kind = comp["src"]["kind"]
     is_char = kind == "str"
@@ -834,8 +913,9 @@ def sample_loop(rng: random.Random, comp: dict[str, Any], tier: str, idx: int, a
             raise Reject("repeated actions")
         if n_nested == 0 and rng.random() < 0.25:
             acts[-1] = None
-        nested = pick_nested(rng, conds, vals, None, [i for i in range(len(acts)) if acts[i] is not None],
-                             n_nested, is_char)
+        nested = pick_nested(
+            rng, conds, vals, None, [i for i in range(len(acts)) if acts[i] is not None], n_nested, is_char
+        )
         for i in sorted(nested):
             acts[i] = ["if", nested[i], *_two_distinct(lambda: _sum_act(rng, is_char))]
     red["chain"] = {"conds": conds, "acts": acts}
@@ -868,8 +948,9 @@ def sample_out_chain(rng: random.Random, comp: dict[str, Any], n_conds: int, n_n
     vals, others = probe(comp, ("out",), rng)
     other = reducer_vars(comp["reducers"][1])[0] if len(comp["reducers"]) > 1 else None
     raw = comp["src"]["kind"] == "int" and not comp["post"]
-    conds = threshold_chain(rng, vals, n_conds, raw=raw, allow_mixed=True, others=others if other else None,
-                            other_name=other)
+    conds = threshold_chain(
+        rng, vals, n_conds, raw=raw, allow_mixed=True, others=others if other else None, other_name=other
+    )
     labels = _labels(rng, n_conds + 1 + n_nested)
     style = rng.random()
     all_labels = style < 0.6 or (fmt == "class" and style < 0.8)
@@ -878,8 +959,12 @@ def sample_out_chain(rng: random.Random, comp: dict[str, Any], n_conds: int, n_n
     nested = pick_nested(rng, conds, vals, others if other else None, list(range(n_conds + 1)), n_nested, False)
     for _ in range(8):  # every leaf says something different, else an arm would be pointless
         pool = list(labels)
-        acts = [["if", nested[i], *_two_distinct(lambda: _result(rng, pool, pick()))]
-                if i in nested else _result(rng, pool, pick()) for i in range(n_conds + 1)]
+        acts = [
+            ["if", nested[i], *_two_distinct(lambda pool=pool: _result(rng, pool, pick()))]
+            if i in nested
+            else _result(rng, pool, pick())
+            for i in range(n_conds + 1)
+        ]
         if _distinct_leaves(acts):
             break
     else:
@@ -890,16 +975,22 @@ def sample_out_chain(rng: random.Random, comp: dict[str, Any], n_conds: int, n_n
 def sample_composition(rng: random.Random, tier: str, fmt: str) -> dict[str, Any]:
     """One composition of ``tier``; raises Reject when a draw does not work out."""
     kind = _weighted(rng, SOURCE_WEIGHTS[tier])
-    comp: dict[str, Any] = {"src": sample_source(rng, kind), "reducers": [], "post": [],
-                            "out": {"kind": "plain"}, "multi": 0}
+    comp: dict[str, Any] = {
+        "src": sample_source(rng, kind),
+        "reducers": [],
+        "post": [],
+        "out": {"kind": "plain"},
+        "multi": 0,
+    }
     if fmt == "stdin" and rng.random() < MULTI_RATE[tier]:
         comp["multi"] = rng.choice([3, 4, 5])
     lo_if, hi_if = IF_BANDS[tier]
     target = rng.randint(lo_if, min(hi_if, 10))
     ints_ok = kind in ("int", "pair")
     if kind == "pair":
-        comp["reducers"].append({"kind": "combine", "op": rng.choice(["+", "-", "*", "max", "min", "absdiff"]),
-                                 "var": "v"})
+        comp["reducers"].append(
+            {"kind": "combine", "op": rng.choice(["+", "-", "*", "max", "min", "absdiff"]), "var": "v"}
+        )
     used = 0
     if not ints_ok:
         # element stage: how many ifs does it spend?
@@ -914,8 +1005,11 @@ def sample_composition(rng: random.Random, tier: str, fmt: str) -> dict[str, Any
             fn = rng.choice(fns)
             red = {"kind": "builtin", "fn": fn, "var": "v"}
             if fn == "countk":
-                red["k"] = rng.randint(comp["src"]["lo"], comp["src"]["hi"]) if comp["src"]["hi"] - comp["src"]["lo"] < 12 \
+                red["k"] = (
+                    rng.randint(comp["src"]["lo"], comp["src"]["hi"])
+                    if comp["src"]["hi"] - comp["src"]["lo"] < 12
                     else rng.randint(comp["src"]["lo"], comp["src"]["lo"] + 10)
+                )
             if fn == "countc":
                 red["c"] = rng.choice(LETTERS)
             comp["reducers"].append(red)
@@ -923,7 +1017,9 @@ def sample_composition(rng: random.Random, tier: str, fmt: str) -> dict[str, Any
                 return comp
         elif plan == "filter":
             acc = rng.choice(["filter_sum", "count"]) if kind == "list" else "count"
-            comp["reducers"].append(sample_loop(rng, comp, tier, 0, acc, 1, 0, "total" if acc == "filter_sum" else "cnt"))
+            comp["reducers"].append(
+                sample_loop(rng, comp, tier, 0, acc, 1, 0, "total" if acc == "filter_sum" else "cnt")
+            )
             used = 1
         elif plan == "counts":
             n = 1 if tier == "introductory" else rng.randint(3, 4)
@@ -945,8 +1041,11 @@ def sample_composition(rng: random.Random, tier: str, fmt: str) -> dict[str, Any
         if not lo_if <= used <= hi_if:
             raise Reject("counts outside band")
         return comp
-    n_post = {"introductory": rng.choice([0, 0, 1]), "interview": rng.choice([0, 1]),
-              "competition": rng.choice([0, 1, 1, 2])}[tier]
+    n_post = {
+        "introductory": rng.choice([0, 0, 1]),
+        "interview": rng.choice([0, 1]),
+        "competition": rng.choice([0, 1, 1, 2]),
+    }[tier]
     if ints_ok and tier == "introductory" and target == 0:
         n_post = max(1, n_post)
     red0 = comp["reducers"][0] if comp["reducers"] else {}
@@ -979,8 +1078,15 @@ def render_case_input(comp: dict[str, Any], fmt: str, cases: list[Any]) -> Any:
     return format_stdin(comp["src"], cases, bool(comp["multi"])) if fmt == "stdin" else call_args(comp["src"], cases[0])
 
 
-def choose_tests(rng: random.Random, comp: dict[str, Any], program: str, fmt: str, fn_name: str | None,
-                 n_tests: int, max_candidates: int = 240) -> tuple[list[list[Any]], list[Any], list[Any]]:
+def choose_tests(
+    rng: random.Random,
+    comp: dict[str, Any],
+    program: str,
+    fmt: str,
+    fn_name: str | None,
+    n_tests: int,
+    max_candidates: int = 240,
+) -> tuple[list[list[Any]], list[Any], list[Any]]:
     """Test cases that drive every ``if`` both ways, then varied extra tests up to ``n_tests``.
 
     Returns (cases per test, inputs, outputs); outputs come from running ``program`` itself.

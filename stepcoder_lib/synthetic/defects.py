@@ -20,16 +20,31 @@ import re
 from typing import Any
 
 from stepcoder_lib.synthetic.compose import (
-    EXTRA_LABELS, LABEL_THEMES, call_key_expr, case_key, render_program, run_in_process, stdin_key_expr,
+    EXTRA_LABELS,
+    LABEL_THEMES,
+    call_key_expr,
+    case_key,
+    render_program,
+    run_in_process,
+    stdin_key_expr,
 )
 
 DEFECT_KINDS: tuple[str, ...] = (
-    "missing_outputs", "wrong_output", "syntax_error", "missing_import", "timeout", "missing_solution",
+    "missing_outputs",
+    "wrong_output",
+    "syntax_error",
+    "missing_import",
+    "timeout",
+    "missing_solution",
 )
 #: Libraries no environment of this project installs (checked by the tests under the executor).
 MISSING_MODULES: tuple[tuple[str, str], ...] = (
-    ("gmpy2", "mpz"), ("bitarray", "bitarray"), ("blist", "sortedlist"), ("intervaltree", "IntervalTree"),
-    ("primesieve", "primes"), ("sortedcollections", "ValueSortedDict"),
+    ("gmpy2", "mpz"),
+    ("bitarray", "bitarray"),
+    ("blist", "sortedlist"),
+    ("intervaltree", "IntervalTree"),
+    ("primesieve", "primes"),
+    ("sortedcollections", "ValueSortedDict"),
 )
 _ALL_LABELS = tuple(w for theme in LABEL_THEMES for w in theme) + EXTRA_LABELS
 
@@ -49,7 +64,7 @@ def alter_value(rng: random.Random, value: Any) -> Any:
         return _other_label(rng, value) if value.isalpha() else value + "x"
     if isinstance(value, list) and value:
         i = rng.randrange(len(value))
-        return value[:i] + [alter_value(rng, value[i])] + value[i + 1:]
+        return value[:i] + [alter_value(rng, value[i])] + value[i + 1 :]
     raise ValueError(f"cannot alter {value!r}")
 
 
@@ -60,8 +75,13 @@ def alter_stdout(rng: random.Random, text: str) -> str:
     tokens = lines[i].split(" ")
     j = rng.randrange(len(tokens))
     tok = tokens[j]
-    tokens[j] = str(int(tok) + rng.choice([-3, -2, -1, 1, 2, 3, 5])) if re.fullmatch(r"-?\d+", tok) \
-        else _other_label(rng, tok) if tok.isalpha() else tok + "x"
+    tokens[j] = (
+        str(int(tok) + rng.choice([-3, -2, -1, 1, 2, 3, 5]))
+        if re.fullmatch(r"-?\d+", tok)
+        else _other_label(rng, tok)
+        if tok.isalpha()
+        else tok + "x"
+    )
     lines[i] = " ".join(tokens)
     return "\n".join(lines) + "\n"
 
@@ -83,9 +103,7 @@ def break_syntax(rng: random.Random, program: str) -> tuple[str, str]:
     rng.shuffle(options)
     for kind, i in options:
         new = list(lines)
-        if kind == "missing_colon":
-            new[i] = new[i].rstrip()[:-1]
-        elif kind == "unclosed_paren":
+        if kind == "missing_colon" or kind == "unclosed_paren":
             new[i] = new[i].rstrip()[:-1]
         elif kind == "assign_in_condition":
             new[i] = new[i].replace(" == ", " = ", 1)
@@ -99,8 +117,9 @@ def break_syntax(rng: random.Random, program: str) -> tuple[str, str]:
     raise ValueError("no syntax break applies")
 
 
-def wrong_solution(rng: random.Random, program: str, fmt: str, fn_name: str | None, inputs: list[Any],
-                   outputs: list[Any]) -> str | None:
+def wrong_solution(
+    rng: random.Random, program: str, fmt: str, fn_name: str | None, inputs: list[Any], outputs: list[Any]
+) -> str | None:
     """A plausible near-miss of ``program`` that gives a wrong answer on at least one test (no crash)."""
     lines = program.split("\n")
     muts: list[tuple[int, str]] = []
@@ -109,20 +128,28 @@ def wrong_solution(rng: random.Random, program: str, fmt: str, fn_name: str | No
         if s.startswith(("if ", "elif ")):
             for m in re.finditer(r"(?<![\w.])-?\d+", ln):
                 for d in (1, -1, 2):
-                    muts.append((i, ln[:m.start()] + str(int(m.group()) + d) + ln[m.end():]))
+                    muts.append((i, ln[: m.start()] + str(int(m.group()) + d) + ln[m.end() :]))
             for a, b in (("<=", "<"), (">=", ">"), ("< ", "<= "), ("> ", ">= ")):
                 if a in ln:
                     muts.append((i, ln.replace(a, b, 1)))
         if "+=" in ln and "+= 1" not in ln:
             muts.append((i, ln.replace("+=", "-=", 1)))
         if re.search(r"\b(print|return)\b", s) and '"' not in s and "[" not in s:
-            muts.append((i, re.sub(r"(print\((.*)\)|return (.*))$",
-                                   lambda m: f"print({m.group(2)} + 1)" if m.group(2) else f"return {m.group(3)} + 1", ln)))
+            muts.append(
+                (
+                    i,
+                    re.sub(
+                        r"(print\((.*)\)|return (.*))$",
+                        lambda m: f"print({m.group(2)} + 1)" if m.group(2) else f"return {m.group(3)} + 1",
+                        ln,
+                    ),
+                )
+            )
     rng.shuffle(muts)
     for i, new_line in muts[:20]:
         if new_line == lines[i]:
             continue
-        cand = "\n".join(lines[:i] + [new_line] + lines[i + 1:])
+        cand = "\n".join(lines[:i] + [new_line] + lines[i + 1 :])
         try:
             code = compile(cand, "<mutant>", "exec")
             got = [run_in_process(code, fmt, fn_name, inp) for inp in inputs]
@@ -169,11 +196,13 @@ def inject(rng: random.Random, p: dict[str, Any], kind: str) -> None:
         p["solutions"] = [line + "\n" + p["reference_solution"]]
         detail = {"module": mod}
     elif kind == "timeout":
-        keys = [len(c) if p["composition"]["multi"] else case_key(p["composition"]["src"], c[0])
-                for c in p["cases"]]
+        keys = [len(c) if p["composition"]["multi"] else case_key(p["composition"]["src"], c[0]) for c in p["cases"]]
         target = min(keys) + 1
-        key = stdin_key_expr(p["composition"]["src"], bool(p["composition"]["multi"])) if not call \
+        key = (
+            stdin_key_expr(p["composition"]["src"], bool(p["composition"]["multi"]))
+            if not call
             else call_key_expr(p["composition"]["src"], p["names"])
+        )
         loop = [f"steps = {key}", f"while steps != {target}:", "    steps -= 1"]
         p["solutions"] = [render_program(p["composition"], p["format"], p["names"], p["fn_name"], inject=loop)]
         detail = {"hanging_tests": [i for i, k in enumerate(keys) if k < target]}

@@ -25,12 +25,21 @@ import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from statistics import mean, median
-from typing import Any, Iterable, Sequence
+from typing import Any
 
+from stepcoder_lib.progress import Progress
 from stepcoder_lib.synthetic.compose import (
-    IF_BANDS, TIERS, Reject, choose_tests, count_ifs, render_program, sample_composition, signature_line,
+    IF_BANDS,
+    TIERS,
+    Reject,
+    choose_tests,
+    count_ifs,
+    render_program,
+    sample_composition,
+    signature_line,
     source_names,
 )
 from stepcoder_lib.synthetic.defects import DEFECT_KINDS, inject, wrong_solution
@@ -51,8 +60,13 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 APPS_FIELDS = ("question", "solutions", "input_output", "starter_code", "metadata")
 _VERBS = ("solve", "compute", "find", "get", "count", "classify", "evaluate", "score", "process", "analyze")
-_NOUNS = {"int": ("number", "value", "n"), "pair": ("pair", "numbers", "two"), "list": ("list", "array", "sequence", "numbers"),
-          "str": ("word", "string", "text"), "grid": ("grid", "map", "board")}
+_NOUNS = {
+    "int": ("number", "value", "n"),
+    "pair": ("pair", "numbers", "two"),
+    "list": ("list", "array", "sequence", "numbers"),
+    "str": ("word", "string", "text"),
+    "grid": ("grid", "map", "board"),
+}
 
 
 def _fn_name(rng: random.Random, kind: str, fmt: str) -> str:
@@ -78,8 +92,17 @@ def logic_signature(comp: dict[str, Any]) -> str:
     return render_program(comp, "stdin", source_names(comp["src"]["kind"], "stdin", random.Random(0)), None)
 
 
-def make_problem(seed: int, split: str, index: int, tier: str, taken: set[str], *, n_tests: tuple[int, int] = (10, 15),
-                 words_p: float = 0.15, max_attempts: int = 400) -> dict[str, Any]:
+def make_problem(
+    seed: int,
+    split: str,
+    index: int,
+    tier: str,
+    taken: set[str],
+    *,
+    n_tests: tuple[int, int] = (10, 15),
+    words_p: float = 0.15,
+    max_attempts: int = 400,
+) -> dict[str, Any]:
     """One clean problem of ``tier`` whose logic signature is not in ``taken``."""
     for attempt in range(max_attempts):
         rng = random.Random(f"{GENERATOR}/{seed}/{split}/{index}/{attempt}")
@@ -116,22 +139,45 @@ def make_problem(seed: int, split: str, index: int, tier: str, taken: set[str], 
             assert program.startswith(starter)
         taken.add(sig)
         return {
-            "id": "", "split": split, "difficulty": tier, "format": fmt, "fn_name": fn_name,
-            "question": question, "solutions": [program], "input_output": io, "starter_code": starter,
-            "metadata": {}, "reference_solution": program, "clean_input_output": io,
-            "tests": {"inputs": inputs, "outputs": outputs}, "cases": cases, "names": names,
-            "composition": comp, "signature": sig, "defect": "clean", "defect_detail": {},
-            "stats": {"conditionals": n_if, "lines": sum(1 for ln in program.splitlines() if ln.strip()),
-                      "tests": len(inputs), "words": len(question.split())},
+            "id": "",
+            "split": split,
+            "difficulty": tier,
+            "format": fmt,
+            "fn_name": fn_name,
+            "question": question,
+            "solutions": [program],
+            "input_output": io,
+            "starter_code": starter,
+            "metadata": {},
+            "reference_solution": program,
+            "clean_input_output": io,
+            "tests": {"inputs": inputs, "outputs": outputs},
+            "cases": cases,
+            "names": names,
+            "composition": comp,
+            "signature": sig,
+            "defect": "clean",
+            "defect_detail": {},
+            "stats": {
+                "conditionals": n_if,
+                "lines": sum(1 for ln in program.splitlines() if ln.strip()),
+                "tests": len(inputs),
+                "words": len(question.split()),
+            },
         }
     raise RuntimeError(f"could not generate {split} problem {index} ({tier}) in {max_attempts} attempts")
 
 
-def _assign_defects(rng: random.Random, problems: list[dict[str, Any]], defect_rate: float,
-                    kinds: Sequence[str], multi_solution_rate: float) -> None:
+def _assign_defects(
+    rng: random.Random,
+    problems: list[dict[str, Any]],
+    defect_rate: float,
+    kinds: Sequence[str],
+    multi_solution_rate: float,
+) -> None:
     n_def = round(defect_rate * len(problems))
     chosen = sorted(rng.sample(range(len(problems)), n_def))
-    labels = _exact_counts({k: 1.0 for k in kinds}, n_def)
+    labels = _exact_counts(dict.fromkeys(kinds, 1.0), n_def)
     rng.shuffle(labels)
     for i, kind in zip(chosen, labels):
         inject(random.Random(f"{GENERATOR}/defect/{problems[i]['id']}"), problems[i], kind)
@@ -141,8 +187,9 @@ def _assign_defects(rng: random.Random, problems: list[dict[str, Any]], defect_r
         prng = random.Random(f"{GENERATOR}/wrong-first/{p['id']}")
         wrongs = []
         for _ in range(2 if prng.random() < 0.25 else 1):
-            w = wrong_solution(prng, p["reference_solution"], p["format"], p["fn_name"], p["tests"]["inputs"],
-                               p["tests"]["outputs"])
+            w = wrong_solution(
+                prng, p["reference_solution"], p["format"], p["fn_name"], p["tests"]["inputs"], p["tests"]["outputs"]
+            )
             if w is not None and w not in wrongs:
                 wrongs.append(w)
         if wrongs:
@@ -150,11 +197,20 @@ def _assign_defects(rng: random.Random, problems: list[dict[str, Any]], defect_r
             p["defect_detail"] = {"first_passing_solution": len(wrongs)}
 
 
-def generate_problems(n_train: int = 3000, n_test: int = 500, seed: int = 0, defect_rate: float = 0.1, *,
-                      defect_kinds: Sequence[str] = DEFECT_KINDS, defect_splits: Sequence[str] = ("train", "test"),
-                      tier_shares: dict[str, float] | None = None, multi_solution_rate: float = 0.15,
-                      n_tests: tuple[int, int] = (10, 15), words_p: float = 0.15,
-                      progress: bool = False) -> list[dict[str, Any]]:
+def generate_problems(
+    n_train: int = 3000,
+    n_test: int = 500,
+    seed: int = 0,
+    defect_rate: float = 0.1,
+    *,
+    defect_kinds: Sequence[str] = DEFECT_KINDS,
+    defect_splits: Sequence[str] = ("train", "test"),
+    tier_shares: dict[str, float] | None = None,
+    multi_solution_rate: float = 0.15,
+    n_tests: tuple[int, int] = (10, 15),
+    words_p: float = 0.15,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
     """All problems in memory: APPS fields plus the truth (``defect``, ``reference_solution``, ...).
 
     Ids are 5-digit strings, unique across splits (train first). Test problems are drawn after
@@ -168,7 +224,7 @@ def generate_problems(n_train: int = 3000, n_test: int = 500, seed: int = 0, def
     shares = tier_shares or TIER_SHARES
     taken: set[str] = set()
     problems: list[dict[str, Any]] = []
-    bar = _bar(n_train + n_test, progress)
+    bar = Progress(total=n_train + n_test, desc="generating problems", unit="problem", enabled=progress)
     for split, n, offset in (("train", n_train, 0), ("test", n_test, n_train)):
         tiers = _exact_counts(shares, n)
         random.Random(f"{GENERATOR}/{seed}/{split}/tiers").shuffle(tiers)
@@ -176,35 +232,32 @@ def generate_problems(n_train: int = 3000, n_test: int = 500, seed: int = 0, def
         for i, tier in enumerate(tiers):
             p = make_problem(seed, split, i, tier, taken, n_tests=n_tests, words_p=words_p)
             p["id"] = f"{offset + i:05d}"
-            p["metadata"] = {"difficulty": tier, "url": f"{GENERATOR}://seed-{seed}/{split}/{p['id']}",
-                             "source": GENERATOR}
+            p["metadata"] = {
+                "difficulty": tier,
+                "url": f"{GENERATOR}://seed-{seed}/{split}/{p['id']}",
+                "source": GENERATOR,
+            }
             split_problems.append(p)
             bar.update(1)
         if split in defect_splits and split_problems:
-            _assign_defects(random.Random(f"{GENERATOR}/{seed}/{split}/defects"), split_problems,
-                            defect_rate, defect_kinds, multi_solution_rate)
+            _assign_defects(
+                random.Random(f"{GENERATOR}/{seed}/{split}/defects"),
+                split_problems,
+                defect_rate,
+                defect_kinds,
+                multi_solution_rate,
+            )
         elif split_problems:
-            _assign_defects(random.Random(f"{GENERATOR}/{seed}/{split}/defects"), split_problems, 0.0,
-                            defect_kinds, multi_solution_rate)
+            _assign_defects(
+                random.Random(f"{GENERATOR}/{seed}/{split}/defects"),
+                split_problems,
+                0.0,
+                defect_kinds,
+                multi_solution_rate,
+            )
         problems += split_problems
     bar.close()
     return problems
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="generating benchmark", unit="problem")
 
 
 # ----------------------------------------------------------------------------- files
@@ -226,22 +279,41 @@ def write_problem(folder: Path, p: dict[str, Any]) -> None:
 
 
 def truth_record(p: dict[str, Any]) -> dict[str, Any]:
-    return {"split": p["split"], "difficulty": p["difficulty"], "format": p["format"], "defect": p["defect"],
-            "detail": p["defect_detail"], "conditionals": p["stats"]["conditionals"]}
+    return {
+        "split": p["split"],
+        "difficulty": p["difficulty"],
+        "format": p["format"],
+        "defect": p["defect"],
+        "detail": p["defect_detail"],
+        "conditionals": p["stats"]["conditionals"],
+    }
 
 
 def build_truth(problems: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
     """``truth.json``: per problem id its defect kind ("clean" or one of DEFECT_KINDS) and details."""
     counts: dict[str, dict[str, int]] = {}
     for p in problems:
-        counts.setdefault(p["split"], {k: 0 for k in ("clean",) + DEFECT_KINDS})[p["defect"]] += 1
-    return {"generator": GENERATOR, "version": VERSION, "config": config, "counts": counts,
-            "problems": {p["id"]: truth_record(p) for p in problems}}
+        counts.setdefault(p["split"], dict.fromkeys(("clean",) + DEFECT_KINDS, 0))[p["defect"]] += 1
+    return {
+        "generator": GENERATOR,
+        "version": VERSION,
+        "config": config,
+        "counts": counts,
+        "problems": {p["id"]: truth_record(p) for p in problems},
+    }
 
 
-def generate_benchmark(out_dir: str | Path, n_train: int = 3000, n_test: int = 500, seed: int = 0,
-                       defect_rate: float = 0.1, *, overwrite: bool = True, progress: bool = True,
-                       **options: Any) -> dict[str, Any]:
+def generate_benchmark(
+    out_dir: str | Path,
+    n_train: int = 3000,
+    n_test: int = 500,
+    seed: int = 0,
+    defect_rate: float = 0.1,
+    *,
+    overwrite: bool = True,
+    progress: bool = True,
+    **options: Any,
+) -> dict[str, Any]:
     """Write ``out_dir/{train,test}/<id>/`` (APPS layout) and ``out_dir/truth.json``; return the truth.
 
     ``overwrite`` replaces earlier ``train/``, ``test/`` and ``truth.json`` there (nothing else).
@@ -255,11 +327,17 @@ def generate_benchmark(out_dir: str | Path, n_train: int = 3000, n_test: int = 5
     problems = generate_problems(n_train, n_test, seed, defect_rate, progress=progress, **options)
     for p in problems:
         write_problem(out / p["split"] / p["id"], p)
-    config = {"n_train": n_train, "n_test": n_test, "seed": seed, "defect_rate": defect_rate,
-              **{k: list(v) if isinstance(v, tuple) else v for k, v in sorted(options.items())}}
+    config = {
+        "n_train": n_train,
+        "n_test": n_test,
+        "seed": seed,
+        "defect_rate": defect_rate,
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in sorted(options.items())},
+    }
     truth = build_truth(problems, config)
-    (out / "truth.json").write_bytes((json.dumps(truth, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
-                                     .encode("utf-8"))
+    (out / "truth.json").write_bytes(
+        (json.dumps(truth, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    )
     return truth
 
 
@@ -308,8 +386,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg[key] = getattr(args, key)
     t0 = time.time()
     truth = generate_benchmark(args.out_dir, **cfg)
-    print(json.dumps({"out_dir": str(args.out_dir), "seconds": round(time.time() - t0, 1), "counts": truth["counts"]},
-                     indent=1), file=sys.stderr)
+    print(
+        json.dumps(
+            {"out_dir": str(args.out_dir), "seconds": round(time.time() - t0, 1), "counts": truth["counts"]}, indent=1
+        ),
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -1,0 +1,246 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Results: the paper's table, reproduced
+#
+# **What it shows.** Every model of the ablation (base model, SFT, and per RL algorithm vanilla RL, FGO
+# only, CCCS only, StepCoder) evaluated the paper's way: pass@1 from *n* samples per problem with the
+# unbiased estimator of Chen et al. (temperature 0.2, top-p 0.95), per difficulty and overall on the
+# APPS+ test split, then HumanEval and MBPP zero-shot where the profile runs them. Our numbers sit beside
+# the paper's (Tables 1-2) as mean ± std over training seeds. Then the figures: training reward per
+# configuration, curriculum progress (CCCS), the share of tokens FGO keeps, the failure breakdown of the
+# paper's Figure 4 (compile errors vs runtime errors + wrong answers) and pass@k curves.
+#
+# **What it needs.** The base model and SFT baseline of notebook 02, the RL runs of notebooks 03-05 under
+# `artifacts/runs/<profile>/` (`config.json`, `metrics.jsonl` and the model of each run; the layout is
+# documented in `stepcoder_lib/runs.py`) and the APPS+ test split (notebook 01). Every evaluation is cached (`artifacts/eval_cache/`) under a key of the
+# model's weights, the problems and prompts, the decoding and the executor settings: a re-run only
+# re-renders.
+#
+# **What it writes.** `papermill_runs/<profile>/results/`: `table.md`, `table.csv`, `table.png`,
+# `cells.csv` and `provenance.json` (every number with the run and cache entry that computed it),
+# `evaluations.csv`, the figures as PNG and their data as CSV.
+#
+# **How long.** Cached: seconds. Uncached, `smoke`: under a minute; `tiny` (120 problems x 4 samples,
+# ~10 models): several minutes on 2 cores, mostly sampling.
+
+# %% tags=["parameters"]
+profile = "tiny"  # smoke | tiny | small | paper: sizes, decoding and limits come from stepcoder_lib.profiles
+overrides = {}  # dotted profile overrides, e.g. {"eval.n_samples": 8}
+runs_dir = None  # None: artifacts/runs/<profile> (where notebooks 02-05 write their runs)
+apps_plus = None  # None: the profile's APPS+ test split (notebook 01); else an APPS+ JSON-lines path
+out_dir = None  # None: papermill_runs/<profile>/results
+include_base = True  # evaluate the base model (runs_dir/base when present, else the profile's base model)
+base_model = None  # None: the profile's base model (the tiny model built by notebook 02); else a folder or hub id
+include_sft = True  # evaluate the SFT baseline (runs_dir/sft when present, else the profile's, notebook 02)
+sft_model = None  # None: the profile's SFT baseline; else a folder
+configs = None  # None: every config found; else a list such as ["sft", "ppo-vanilla", "ppo-stepcoder"]
+n_samples = None  # None: the profile's eval.n_samples (samples per problem)
+ks = None  # None: the profile's eval.ks, the k of pass@k (each at most n_samples)
+temperature = None  # None: the profile's (the paper's 0.2)
+top_p = None  # None: the profile's (the paper's 0.95)
+greedy = None  # None: the profile's; True: one greedy sample per problem
+max_new_tokens = None  # None: the profile's
+max_problems = None  # None: the profile's cap on test problems (stratified by difficulty)
+seed = None  # None: the profile's sampling seed
+batch_size = None  # None: the profile's generation batch
+humaneval = None  # None: the profile decides (tiny/smoke skip: a model trained from scratch scores ~0)
+mbpp = None  # None: the profile decides
+mbpp_path = None  # None: realdata_dir()/mbpp/mbpp.jsonl when present, else the hub
+max_zero_shot_problems = None  # None: the profile's cap for HumanEval and MBPP
+use_cache = True  # False: regenerate every evaluation (and overwrite its cache entry)
+workers = None  # executor processes; None: all cores
+smooth = 1  # rolling mean window (steps) for the training curves
+
+# %%
+import json
+import time
+from pathlib import Path
+
+from IPython.display import Image, Markdown, display
+
+from stepcoder_lib.data import DataUnavailable, load_apps_plus, load_humaneval, load_mbpp, realdata_dir
+from stepcoder_lib.eval_prompts import apps_format, humaneval_format, mbpp_format
+from stepcoder_lib.evaluation import (
+    EvalSettings,
+    executor_config_from_profile,
+    failure_breakdown_by_model,
+    select_problems,
+)
+from stepcoder_lib.executor import Executor
+from stepcoder_lib.paths import repo_root
+from stepcoder_lib.profiles import get_profile
+from stepcoder_lib.results import (
+    by_model,
+    collect_cells,
+    default_base_source,
+    default_sft_source,
+    evaluate_entries,
+    evaluations_frame,
+    model_entries,
+    results_dir,
+    runs_frame,
+    write_figures,
+)
+from stepcoder_lib.results_table import build_table, display_table, write_table
+from stepcoder_lib.runs import discover_runs, load_metrics, runs_root
+
+ROOT = repo_root()
+started = time.time()
+knobs = {"n_samples": n_samples, "ks": ks, "temperature": temperature, "top_p": top_p, "greedy": greedy,
+         "max_new_tokens": max_new_tokens, "max_problems": max_problems, "seed": seed, "batch_size": batch_size,
+         "humaneval": humaneval, "mbpp": mbpp, "max_zero_shot_problems": max_zero_shot_problems}
+prof = get_profile(profile, {**overrides, **{f"eval.{k}": v for k, v in knobs.items() if v is not None}})
+settings = EvalSettings.from_profile(prof)
+
+
+def resolve(path) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else ROOT / p
+
+
+runs_path = resolve(runs_dir) if runs_dir else runs_root(prof.name)
+out = resolve(out_dir) if out_dir else results_dir(prof.name)
+out.mkdir(parents=True, exist_ok=True)
+print(f"profile {prof.name}: {prof.description}")
+print(f"decoding: {settings.decoding()}  pass@k for k in {settings.ks}")
+print(f"runs: {runs_path}\nresults: {out}")
+
+# %% [markdown]
+# ## The runs
+# One folder per trained model; the table's rows are the configs, the spread comes from the seeds.
+
+# %%
+runs, run_notes = discover_runs(runs_path)
+display(runs_frame(runs))
+for note in run_notes:
+    print("note:", note)
+
+# %% [markdown]
+# ## The problems
+# The APPS+ test split (held out from training), capped per the profile with a draw that keeps each
+# difficulty's share, so the overall column weighs the tiers as the full split does.
+
+# %%
+if apps_plus is not None:
+    all_test = load_apps_plus(resolve(apps_plus), split="test")
+else:
+    from stepcoder_lib.data.prepare import load_splits  # notebook 01's APPS+ for this profile
+
+    all_test = load_splits(prof)["test"]
+test_problems = select_problems(all_test, prof.eval.max_problems, seed=settings.seed)
+counts = {d: sum(p.difficulty == d for p in test_problems) for d in ("introductory", "interview", "competition")}
+print(f"{len(test_problems)} of {len(all_test)} test problems: {counts}")
+benchmarks = {"apps_plus": (test_problems, apps_format(prof))}
+
+zero_shot_notes = []
+if prof.eval.humaneval:
+    he = select_problems(load_humaneval(), prof.eval.max_zero_shot_problems, seed=settings.seed)
+    benchmarks["humaneval"] = (he, humaneval_format(prof.eval.zero_shot_style, prof.model.prompt_template))
+else:
+    zero_shot_notes.append(f"HumanEval skipped by the profile ({prof.name}: eval.humaneval=False)")
+if prof.eval.mbpp:
+    local = Path(mbpp_path) if mbpp_path else realdata_dir() / "mbpp" / "mbpp.jsonl"
+    try:
+        mb = load_mbpp(local if local.exists() else None, split=prof.eval.mbpp_split)
+    except DataUnavailable as exc:
+        zero_shot_notes.append(f"MBPP not evaluated: {exc}")
+    else:
+        mb = select_problems(mb, prof.eval.max_zero_shot_problems, seed=settings.seed)
+        benchmarks["mbpp"] = (mb, mbpp_format(prof.eval.zero_shot_style, prof.model.prompt_template))
+else:
+    zero_shot_notes.append(f"MBPP skipped by the profile ({prof.name}: eval.mbpp=False)")
+for name, (problems, fmt) in benchmarks.items():
+    print(f"{name}: {len(problems)} problems, prompt format {fmt.name.split(':')[0]}")
+for note in zero_shot_notes:
+    print("note:", note)
+
+# %% [markdown]
+# ## Evaluating every model
+# Sampling, then every sample judged in the sandboxed executor. Cached evaluations are read back instead
+# (`from_cache`); `cache_key` names the entry under `artifacts/eval_cache/` holding each model's samples,
+# programs and verdicts.
+
+# %%
+sources = {"base_source": (lambda p: str(base_model)) if base_model else default_base_source,
+           "sft_source": (lambda p: str(sft_model)) if sft_model else default_sft_source}
+entries, entry_notes = model_entries(prof, runs_path, include_base=include_base, include_sft=include_sft,
+                                     configs=configs, **sources)
+for note in entry_notes:
+    print("note:", note)
+if not entries:
+    raise RuntimeError(f"no model to evaluate under {runs_path}: train first (notebooks 02-05, or give runs_dir). "
+                       + " ".join(run_notes + entry_notes))
+t0 = time.time()
+with Executor(executor_config_from_profile(prof, workers=workers)) as executor:
+    evals = evaluate_entries(entries, benchmarks, settings, executor, prof, use_cache=use_cache)
+eval_seconds = time.time() - t0
+evaluations = evaluations_frame(entries, evals, settings.ks)
+evaluations.to_csv(out / "evaluations.csv", index=False, float_format="%.4f")
+print(f"{len(evaluations)} evaluations in {eval_seconds:.0f}s ({int(evaluations.from_cache.sum())} from the cache)")
+display(evaluations.drop(columns=["origin"]).round(2))
+
+# %% [markdown]
+# ## The table
+# Rows and columns as the paper prints them; our pass@1 is the mean ± sample standard deviation over
+# training seeds, the paper's number beside it. `cells.csv` and `provenance.json` hold each seed's value
+# with the run folder and cache entry behind it.
+
+# %%
+cells = collect_cells(entries, evals, k=1)
+table = build_table(cells)
+notes = [(f"profile {prof.name}: {len(test_problems)} APPS+ test problems, {settings.n_samples} samples each, "
+         f"decoding {json.dumps(settings.decoding())}."), *zero_shot_notes]
+written = write_table(table, cells, out, notes=notes)
+display(Markdown(display_table(table).to_markdown(index=False, disable_numparse=True)))
+for n in notes:
+    print("note:", n)
+
+# %%
+display(Image(written["figure"].read_bytes()))
+
+# %% [markdown]
+# ## Figures
+# Training curves come from the runs' `metrics.jsonl` (mean over seeds, min-max band); the failure
+# breakdown and pass@k from the cached verdicts.
+
+# %%
+metrics = load_metrics(runs)
+grouped = by_model(entries, evals, "apps_plus")
+figure_paths = write_figures(metrics, grouped, settings.ks, out, smooth=smooth)
+for name, path in figure_paths.items():
+    display(Markdown(f"**{name.replace('_', ' ')}** (`{path.name}`)"))
+    display(Image(path.read_bytes()))
+
+# %% [markdown]
+# ### Failures by kind (the data of the failure-breakdown figure)
+
+# %%
+breakdown = failure_breakdown_by_model(grouped)
+display(breakdown.pivot_table(index=["model", "difficulty"], columns="family", values="share", sort=False).round(1))
+
+# %% [markdown]
+# ## Where everything is
+
+# %%
+summary = {"profile": prof.name, "decoding": settings.decoding(), "ks": list(settings.ks),
+           "problems": {name: len(p) for name, (p, _) in benchmarks.items()}, "models": len(entries),
+           "evaluations": len(evaluations), "from_cache": int(evaluations.from_cache.sum()),
+           "evaluation_s": round(eval_seconds, 1), "notebook_s": round(time.time() - started, 1)}
+(out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+print(f"table:   {written['markdown']}  (and {written['csv'].name}, {written['figure'].name})")
+print(f"cells:   {written['cells']}  (provenance: {written['provenance'].name})")
+print(f"figures: {', '.join(str(p) for p in figure_paths.values())}")
+print(f"done in {time.time() - started:.0f}s")

@@ -1,0 +1,44 @@
+"""The progress bar reaches the terminal when papermill runs a notebook, and the notebook too."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from stepcoder_lib.paths import repo_root
+from stepcoder_lib.progress import TERMINAL_ENV, progress
+
+
+def test_plain_iteration_counts_every_item() -> None:
+    bar = progress(range(5), desc="t", enabled=False)
+    assert list(bar) == [0, 1, 2, 3, 4]
+
+
+def _run_papermill(tmp_path: Path, terminal: bool) -> tuple[str, nbformat.NotebookNode]:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from stepcoder_lib.progress import progress\n"
+                                          "total = sum(progress(range(7), desc='unit-test-bar'))\nprint(total)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    src, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, str(src))
+    env = {**os.environ, "PYTHONPATH": str(repo_root()), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop(TERMINAL_ENV, None)
+    if terminal:
+        env[TERMINAL_ENV] = "1"
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(src), str(out), "-k", "python3", "--no-progress-bar"],
+                          capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stderr, nbformat.read(str(out), as_version=4)
+
+
+def test_bar_draws_in_the_terminal_under_papermill_only_when_asked(tmp_path: Path) -> None:
+    stderr, nb = _run_papermill(tmp_path / "on", terminal=True)
+    assert "unit-test-bar" in stderr and "7/7" in stderr
+    assert "21" in str(nb.cells[0].outputs)
+    stderr, _ = _run_papermill(tmp_path / "off", terminal=False)
+    assert "unit-test-bar" not in stderr
