@@ -39,9 +39,10 @@ import math
 import random
 import re
 import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 ALL_KINDS: tuple[str, ...] = ("if", "elif", "ifexp", "while", "for", "try", "match")
 DEFAULT_KINDS: tuple[str, ...] = ("if", "elif")
@@ -76,7 +77,7 @@ class ConditionalStatement:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ConditionalStatement":
+    def from_dict(cls, d: Mapping[str, Any]) -> ConditionalStatement:
         return cls(str(d["kind"]), int(d["start_char"]), int(d["end_char"]), int(d["start_line"]), int(d["end_line"]))
 
 
@@ -203,7 +204,7 @@ class Curriculum:
             self.add(pid, sol)
 
     @classmethod
-    def from_problems(cls, problems: Iterable[Any], config: CurriculumConfig = CurriculumConfig()) -> "Curriculum":
+    def from_problems(cls, problems: Iterable[Any], config: CurriculumConfig = CurriculumConfig()) -> Curriculum:
         """From records with ``.id`` and ``.canonical_solution`` (``stepcoder_lib.data.Problem``)."""
         problems = list(problems)
         missing = [p.id for p in problems if not p.canonical_solution]
