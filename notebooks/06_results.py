@@ -25,9 +25,9 @@
 #
 # **What it needs.** The base model and SFT baseline of notebook 02, the RL runs of notebooks 03-05 under
 # `artifacts/runs/<profile>/` (`config.json`, `metrics.jsonl` and the model of each run; the layout is
-# documented in `stepcoder_lib/runs.py`) and the APPS+ test split (notebook 01). Every evaluation is cached (`artifacts/eval_cache/`) under a key of the
-# model's weights, the problems and prompts, the decoding and the executor settings: a re-run only
-# re-renders.
+# documented in `stepcoder_lib/runs.py`) and the APPS+ test split (notebook 01). Every evaluation is
+# cached (`artifacts/eval_cache/`) under a key of the model's weights, the problems and prompts, the
+# decoding and the executor settings: a re-run only re-renders.
 #
 # **What it writes.** `papermill_runs/<profile>/results/`: `table.md`, `table.csv`, `table.png`,
 # `cells.csv` and `provenance.json` (every number with the run and cache entry that computed it),

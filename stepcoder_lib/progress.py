@@ -2,20 +2,19 @@
 
 Why not plain ``tqdm.auto``: when papermill runs a notebook, the kernel's widget bar lands in the
 executed notebook only, and the person who typed ``make reproduce`` sees nothing move for minutes.
-``stepcoder_lib.reproduce`` sets ``STEPCODER_TERMINAL_PROGRESS=1`` for the kernels it starts; a
-bar made here then also draws on the kernel's own stderr, which is papermill's terminal.
-
-``terminal_bar`` / ``TerminalProgressCallback`` (pretraining, SFT, RL runs) draw the terminal copy
-whenever the code runs inside a kernel whose stderr is captured, whoever started it.
+Inside a Jupyter kernel ``sys.stderr`` is captured into the notebook, while ``sys.__stderr__`` is
+the kernel process's own stderr, which papermill's terminal inherits: a bar made here draws there
+too (``STEPCODER_TERMINAL_PROGRESS=0`` turns that off, e.g. for a JupyterLab server's log).
+Outside a kernel there is one terminal already, and nothing is added.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from typing import Any, Iterable, Iterator, TypeVar
-
-from transformers import TrainerCallback
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 TERMINAL_ENV = "STEPCODER_TERMINAL_PROGRESS"
@@ -36,11 +35,9 @@ class Progress:
         from tqdm.auto import tqdm as auto_tqdm
 
         self._bars.append(auto_tqdm(total=total, desc=desc, unit=unit, **kwargs))
-        if os.environ.get(TERMINAL_ENV) == "1" and _in_kernel() and sys.__stderr__ is not None:
-            from tqdm.std import tqdm as text_tqdm
-
-            self._bars.append(text_tqdm(total=total, desc=desc, unit=unit, file=sys.__stderr__, mininterval=2.0,
-                                        ascii=True, dynamic_ncols=False, ncols=100, **kwargs))
+        mirror = terminal_bar(total, desc, unit, **kwargs)
+        if mirror is not None:
+            self._bars.append(mirror)
 
     def update(self, n: int = 1) -> None:
         for bar in self._bars:
@@ -68,21 +65,11 @@ class Progress:
         finally:
             self.close()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def _in_kernel() -> bool:
-    """Whether this process is a Jupyter kernel (whose sys.stderr is the notebook, not the terminal)."""
-    return "ipykernel" in sys.modules
-
-
-def progress(iterable: Iterable[T] | None = None, **kwargs: Any) -> Progress:
-    """``Progress(iterable, total=..., desc=..., unit=..., enabled=...)``: see the module docstring."""
-    return Progress(iterable, **kwargs)
 
 
 def in_kernel() -> bool:
@@ -90,35 +77,54 @@ def in_kernel() -> bool:
     return "ipykernel" in sys.modules and sys.stderr is not sys.__stderr__ and sys.__stderr__ is not None
 
 
-def terminal_bar(total: int, desc: str, unit: str = "it") -> Any:
-    """A tqdm bar on the kernel's own stderr (the terminal running papermill), or None outside a kernel."""
-    if not in_kernel():
+def terminal_bar(total: int | None, desc: str, unit: str = "it", **kwargs: Any) -> Any:
+    """A text bar on the kernel's own stderr (the terminal running papermill), or None outside a kernel."""
+    if not in_kernel() or os.environ.get(TERMINAL_ENV) == "0":
         return None
     from tqdm.std import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.__stderr__, mininterval=5.0, dynamic_ncols=False,
-                ncols=100)
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.__stderr__, mininterval=2.0, ascii=True,
+                dynamic_ncols=False, ncols=100, **kwargs)
 
 
-class TerminalProgressCallback(TrainerCallback):
-    """A ``transformers`` Trainer callback mirroring training progress (and the running loss) to the terminal."""
+def progress(iterable: Iterable[T] | None = None, **kwargs: Any) -> Progress:
+    """``Progress(iterable, total=..., desc=..., unit=..., enabled=...)``: see the module docstring."""
+    return Progress(iterable, **kwargs)
 
-    def __init__(self, desc: str) -> None:
-        self.desc = desc
-        self.bar: Any = None
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.bar = terminal_bar(state.max_steps, self.desc, unit="step")
+@functools.cache
+def _terminal_progress_callback() -> type:
+    """``TerminalProgressCallback``, built on first use so that importing this module never imports transformers."""
+    from transformers import TrainerCallback
 
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.bar is not None:
-            self.bar.update(state.global_step - self.bar.n)
+    class TerminalProgressCallback(TrainerCallback):
+        """A ``transformers`` Trainer callback mirroring training progress (and the running loss) to the terminal."""
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
-        if self.bar is not None and logs and "loss" in logs:
-            self.bar.set_postfix(loss=f"{logs['loss']:.3f}", refresh=False)
+        def __init__(self, desc: str) -> None:
+            self.desc = desc
+            self.bar: Any = None
 
-    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.bar = terminal_bar(state.max_steps, self.desc, unit="step")
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.bar is not None:
+                self.bar.update(state.global_step - self.bar.n)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None,
+                   **kwargs: Any) -> None:
+            if self.bar is not None and logs and "loss" in logs:
+                self.bar.set_postfix(loss=f"{logs['loss']:.3f}", refresh=False)
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    return TerminalProgressCallback
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TerminalProgressCallback":
+        return _terminal_progress_callback()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

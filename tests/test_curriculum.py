@@ -7,12 +7,20 @@ import json
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from program_strategies import programs
+
 from stepcoder_lib.curriculum import (
-    ALL_KINDS, DEFAULT_KINDS, ConditionalStatement, Curriculum, CurriculumConfig, find_conditional_statements,
-    n_stages, plan_stages, stride,
+    ALL_KINDS,
+    DEFAULT_KINDS,
+    ConditionalStatement,
+    Curriculum,
+    CurriculumConfig,
+    find_conditional_statements,
+    n_stages,
+    plan_stages,
+    stride,
 )
 
 SOLUTION = (
@@ -88,7 +96,8 @@ def test_finder_on_generated_programs(prog) -> None:
             assert source.count("\n", 0, c.start_char) + 1 == c.start_line
             assert source.count("\n", 0, c.end_char) + 1 == c.end_line
     # oracle for char offsets: the stdlib's own segment extraction
-    nodes = sorted((n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.If)), key=lambda n: (n.lineno, n.col_offset))
+    ifs = (n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.If))
+    nodes = sorted(ifs, key=lambda n: (n.lineno, n.col_offset))
     segs = [ast.get_source_segment(source, n) for n in nodes]
     assert [source[c.start_char:c.end_char] for c in find_conditional_statements(source)] == segs
 

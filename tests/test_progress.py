@@ -27,16 +27,14 @@ def _run_papermill(tmp_path: Path, terminal: bool) -> tuple[str, nbformat.Notebo
     src, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
     nbformat.write(nb, str(src))
     env = {**os.environ, "PYTHONPATH": str(repo_root()), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    env.pop(TERMINAL_ENV, None)
-    if terminal:
-        env[TERMINAL_ENV] = "1"
+    env[TERMINAL_ENV] = "1" if terminal else "0"
     proc = subprocess.run([sys.executable, "-m", "papermill", str(src), str(out), "-k", "python3", "--no-progress-bar"],
                           capture_output=True, text=True, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stderr, nbformat.read(str(out), as_version=4)
 
 
-def test_bar_draws_in_the_terminal_under_papermill_only_when_asked(tmp_path: Path) -> None:
+def test_bar_draws_in_the_terminal_under_papermill_unless_turned_off(tmp_path: Path) -> None:
     stderr, nb = _run_papermill(tmp_path / "on", terminal=True)
     assert "unit-test-bar" in stderr and "7/7" in stderr
     assert "21" in str(nb.cells[0].outputs)
