@@ -44,7 +44,7 @@ runs_dir = None  # where runs live; None: artifacts/runs
 overrides = {}  # profile overrides for the runs, e.g. {"rl.steps": 10}
 apps_plus = None  # path to APPS+ JSON lines for the mechanics; first choice when given
 apps_path = None  # an APPS folder / file; used when apps_plus is None
-use_realdata = True  # real APPS from realdata_dir()/apps_train5 ($STEPCODER_REALDATA or ../shared/realdata) when present
+use_realdata = True  # real APPS from realdata_dir()/apps_train5 ($STEPCODER_REALDATA or ../shared/realdata)
 n_problems = 8  # problems to show
 seed = 0  # synthetic dataset and the simulated run
 kinds = ["if", "elif"]  # which statements are start points; add "for", "while", "try", "match", "ifexp"
@@ -127,7 +127,8 @@ for i, line in enumerate(richest.canonical_solution.splitlines(), 1):
     print(f"{'>>' if i in starts else '  '} {i:3d} {line}")
 wide = Counter(c.kind for p in problems for c in find_conditional_statements(p.canonical_solution, ALL_KINDS))
 print("all kinds over these problems:", dict(sorted(wide.items())))
-display(pd.DataFrame([c.to_dict() for c in conds], columns=["kind", "start_line", "end_line", "start_char", "end_char"]))
+columns = ["kind", "start_line", "end_line", "start_char", "end_char"]
+display(pd.DataFrame([c.to_dict() for c in conds], columns=columns))
 
 # %% [markdown]
 # ## Every stage of one problem

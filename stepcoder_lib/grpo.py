@@ -71,10 +71,10 @@ class SeamRollout:
         self.task_prompts, self.executor, self.sampling = dict(task_prompts), executor, sampling
         self.curriculum, self.fgo, self.seed, self.reward_table = curriculum, fgo, seed, reward_table
         self.sampler = sampler
-        self.metrics: dict[int, dict[str, float]] = {}  # by global step at generation time (0-based)
+        self.metrics: dict[int, dict[str, Any]] = {}  # by global step at generation time (0-based)
         self.last_rollouts: list[Any] = []
 
-    def __call__(self, prompts: list[Any], trainer: StepCoderGRPOTrainer) -> dict[str, Any]:
+    def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:  # a StepCoderGRPOTrainer
         rows = trainer.stepcoder_rows
         if len(rows) != len(prompts):
             raise RuntimeError(f"rollout got {len(prompts)} prompts for {len(rows)} rows")
@@ -116,7 +116,8 @@ class StepCoderCallback(TrainerCallback):
     """Per-step log (the seam's metrics + TRL's losses) and the curriculum state inside every checkpoint."""
 
     #: TRL's log names -> this project's metric names (the same names PPO logs).
-    RENAMES: ClassVar[dict[str, str]] = {"loss": "policy_loss", "kl": "kl", "entropy": "entropy", "clip_ratio/region_mean": "clip_fraction",
+    RENAMES: ClassVar[dict[str, str]] = {"loss": "policy_loss", "kl": "kl", "entropy": "entropy",
+                                         "clip_ratio/region_mean": "clip_fraction",
                "grad_norm": "grad_norm", "learning_rate": "lr/policy"}
 
     def __init__(self, seam: SeamRollout, runlog: RunLog | None) -> None:
@@ -130,7 +131,8 @@ class StepCoderCallback(TrainerCallback):
         m = self.seam.metrics.get(state.global_step - 1)
         if m is not None:
             m["time/step"] = time.perf_counter() - self._step_start
-            m["time/optimisation"] = m["time/step"] - m["time/generation"] - m["time/execution"] - m["time/masks_prompts"]
+            seam_s = m["time/generation"] + m["time/execution"] + m["time/masks_prompts"]
+            m["time/optimisation"] = m["time/step"] - seam_s
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **kw: Any) -> None:
         if not logs or "loss" not in logs:
@@ -182,12 +184,12 @@ def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prom
                  executor: Executor, curriculum: Curriculum | None, fgo: bool, seed: int, output_dir: str | Path,
                  runlog: RunLog | None = None, reward_table: RewardTable = PAPER_REWARD,
                  sampler: Sampler = sample_completions) -> tuple[StepCoderGRPOTrainer, SeamRollout]:
-    """A ready ``StepCoderGRPOTrainer`` (policy = the SFT model, loaded from a path: TRL builds the reference from it)."""
+    """A ready ``StepCoderGRPOTrainer``; the policy is the SFT model loaded from a path (TRL builds the reference
+    from that path)."""
     import os
+    import warnings
 
     from accelerate import PartialState
-
-    import warnings
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL 1.16
     # TRL 1.16 still calls transformers' gradient_checkpointing names, which warn once per step

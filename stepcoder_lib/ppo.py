@@ -88,7 +88,7 @@ class PPOConfig:
 class ValueModel(nn.Module):
     """The critic: a copy of the policy's transformer body and a zero-initialised scalar head, one value per token."""
 
-    def __init__(self, causal_lm: nn.Module) -> None:
+    def __init__(self, causal_lm: Any) -> None:
         super().__init__()
         self.body = copy.deepcopy(causal_lm.base_model)
         self.head = nn.Linear(causal_lm.config.hidden_size, 1)
@@ -213,7 +213,7 @@ def whiten(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def policy_loss(new_logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
                 clip_range: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The clipped surrogate, a token mean over ``mask`` (completion x FGO): masked tokens contribute exactly nothing."""
+    """The clipped surrogate, a token mean over ``mask`` (completion x FGO): masked tokens contribute nothing."""
     log_ratio = (new_logp - old_logp) * mask
     ratio = log_ratio.exp()
     loss1 = -advantages * ratio
@@ -300,7 +300,8 @@ class PPOTrainer:
     @torch.no_grad()
     def _score(self, batch: PPOBatch) -> dict[str, torch.Tensor]:
         """Old log-probs, reference log-probs and values, in minibatches (no gradient)."""
-        cfg, parts = self.config, {"logp": [], "ref_logp": [], "values": [], "entropy": []}
+        cfg = self.config
+        parts: dict[str, list[torch.Tensor]] = {"logp": [], "ref_logp": [], "values": [], "entropy": []}
         self.policy.eval()
         for start in range(0, len(batch), cfg.minibatch_size):
             mb = batch.select(torch.arange(start, min(start + cfg.minibatch_size, len(batch))))
@@ -313,7 +314,7 @@ class PPOTrainer:
         width = batch.actions.shape[1]
         return {k: torch.cat([F.pad(t, (0, width - t.shape[1])) for t in v]) for k, v in parts.items()}
 
-    def train_step(self) -> tuple[dict[str, float], list[Rollout]]:
+    def train_step(self) -> tuple[dict[str, Any], list[Rollout]]:
         """Sample, judge, score and optimise once; returns the step's metrics (identical on every rank) and rollouts."""
         import time
 
@@ -360,7 +361,8 @@ class PPOTrainer:
                     acc.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
                 self.opt_critic.step()
                 self.sched_critic.step()
-                for k, v in {"policy_loss": p_loss.detach(), "value_loss": v_loss.detach(), "value_clip_fraction": v_clip,
+                for k, v in {"policy_loss": p_loss.detach(), "value_loss": v_loss.detach(),
+                             "value_clip_fraction": v_clip,
                              "entropy": masked_mean(entropy.detach(), mb.completion_mask), **p_stats}.items():
                     sums[k] = sums.get(k, 0.0) + float(v)
                 n_updates += 1
@@ -452,7 +454,8 @@ def _max_over_ranks(value: float, acc: Any) -> float:
 def _rng_state() -> dict[str, Any]:
     import numpy as np
 
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    # the legacy global numpy state is what a checkpoint must restore: libraries draw from it
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}  # noqa: NPY002
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -462,7 +465,7 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
     import numpy as np
 
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

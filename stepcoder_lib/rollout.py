@@ -201,11 +201,11 @@ def collect_rollouts(model: Any, tokenizer: Any, problems: Sequence[Any], task_p
     return RolloutBatch(rollouts, summaries, timings, moved)
 
 
-def step_metrics(summaries: Sequence[Summary], curriculum: Curriculum | None, fgo: bool) -> dict[str, float | None]:
+def step_metrics(summaries: Sequence[Summary], curriculum: Curriculum | None, fgo: bool) -> dict[str, Any]:
     """Per-step log values from the gathered summaries: reward, verdict shares, pass rates, stages, FGO kept share."""
     n = max(1, len(summaries))
     verdicts = Counter(s.verdict for s in summaries)
-    out: dict[str, float] = {
+    out: dict[str, Any] = {  # floats; None where a value does not exist this step
         "reward_mean": sum(s.reward for s in summaries) / n,
         "pass_rate": verdicts[Verdict.PASSED.value] / n,
         "completion_tokens": float(sum(s.n_tokens for s in summaries)),
@@ -236,5 +236,6 @@ def step_metrics(summaries: Sequence[Summary], curriculum: Curriculum | None, fg
     return out
 
 
-__all__ = ["PAPER_REWARD", "Rollout", "RolloutBatch", "Sampler", "SamplingSettings", "Summary", "collect_rollouts", "fgo_mask",
+__all__ = ["PAPER_REWARD", "Rollout", "RolloutBatch", "Sampler", "SamplingSettings", "Summary", "collect_rollouts",
+           "fgo_mask",
            "gather_summaries", "judge", "reward_of", "stage_prompts", "step_metrics", "update_curriculum"]

@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from stepcoder_lib.paths import artifacts_dir, repo_root
 from stepcoder_lib.profiles import Profile, get_profile, save_effective_config
@@ -130,7 +130,7 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
     hf_logging.disable_progress_bar()  # loading/saving shards; the run's own bar shows progress
     if algo not in ALGOS:
         raise ValueError(f"algo {algo!r}: choose one of {ALGOS}")
-    profile = get_profile(profile, overrides)
+    profile = get_profile(cast(Any, profile), overrides)  # a name or a Profile
     sft = resolve_sft(profile, sft_path)
     run_dir = run_dir_for(profile, algo, cccs, fgo, seed, sft, out_dir)
     acc = Accelerator(cpu=not torch.cuda.is_available())
@@ -146,7 +146,8 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
                                                  "world_size": acc.num_processes})
     torch.manual_seed(seed)
     rl = profile.rl
-    problems = [limit_tests(p, rl.max_tests) for p in (problems if problems is not None else training_problems(profile))]
+    problems = list(problems) if problems is not None else training_problems(profile)
+    problems = [limit_tests(p, rl.max_tests) for p in problems]
     prompts = {p.id: task_prompt(p, profile) for p in problems}
     curriculum = make_curriculum(problems, rl) if cccs else None
     from stepcoder_lib.models import load_policy
@@ -223,7 +224,8 @@ def probe(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str
     was_training = model.training
     model.eval()
     rb = collect_rollouts(model, tokenizer, mine, prompts, executor=executor,
-                          sampling=SamplingSettings(rl.temperature, rl.top_p, rl.max_new_tokens, rl.generation_batch_size),
+                          sampling=SamplingSettings(rl.temperature, rl.top_p, rl.max_new_tokens,
+                                                    rl.generation_batch_size),
                           curriculum=None, fgo=False, seed=7919 + acc.process_index, sampler=sampler)
     model.train(was_training)
     m = step_metrics(rb.summaries, None, False)
@@ -295,11 +297,11 @@ def _train_grpo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: d
                               curriculum=curriculum, fgo=fgo, seed=seed, output_dir=run_dir / "checkpoints",
                               runlog=log, sampler=sampler)
     if stop_after is not None:
-        start = checkpoint_step(ckpt) if ckpt else 0
+        last = (checkpoint_step(ckpt) if ckpt else 0) + stop_after
 
         class _Stop(TrainerCallback):
             def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-                if state.global_step >= start + stop_after:
+                if state.global_step >= last:
                     control.should_training_stop = True
 
         trainer.add_callback(_Stop())
@@ -310,15 +312,15 @@ def _train_grpo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: d
     return True
 
 
-def run_ablation(profile: str | Profile, algos: Sequence[str], settings: Sequence[str], seeds: Sequence[int] | None = None,
-                 out_dir: str | Path | None = None, sft_path: str | Path | None = None,
-                 overrides: dict[str, Any] | None = None) -> list[Path]:
+def run_ablation(profile: str | Profile, algos: Sequence[str], settings: Sequence[str],
+                 seeds: Sequence[int] | None = None, out_dir: str | Path | None = None,
+                 sft_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> list[Path]:
     """``run_rl`` for every algorithm x setting (vanilla / fgo / cccs / stepcoder) x seed; cached runs are reused."""
     by_name = {name: switches for switches, name in SETTINGS.items()}
     unknown = [s for s in settings if s not in by_name]
     if unknown:
         raise ValueError(f"unknown setting(s) {unknown}: choose from {list(by_name)}")
-    prof = get_profile(profile, overrides)
+    prof = get_profile(cast(Any, profile), overrides)  # a name or a Profile
     return [run_rl(prof, algo, *by_name[s], seed, out_dir, sft_path)
             for algo in algos for s in settings for seed in (seeds if seeds is not None else prof.rl.seeds)]
 
@@ -351,7 +353,8 @@ def plan(profile: Profile, algo: str, cccs: bool, fgo: bool, world_size: int = 1
          f"{rl.steps * per_step} in all"),
         f"decoding T {rl.temperature}, top-p {rl.top_p}, at most {rl.max_new_tokens} new tokens",
         (f"policy lr {rl.policy_lr:g}" + (f", critic lr {rl.critic_lr:g}" if algo == "ppo" else "")
-         + f", KL beta {rl.kl_beta:g}" + (f" (per-token log-ratio clipped at {rl.kl_clip:g})" if algo == "ppo" else "")),
+         + f", KL beta {rl.kl_beta:g}"
+         + (f" (per-token log-ratio clipped at {rl.kl_clip:g})" if algo == "ppo" else "")),
         f"checkpoints every {rl.checkpoint_every} steps",
     ]
     if rl.problems_per_step % max(1, world_size):

@@ -21,7 +21,8 @@ from stepcoder_lib.generation import Completion
 from stepcoder_lib.tokenizer import tiny_tokenizer
 
 #: Appended to passing completions: defined (its ``def`` line runs) but never called (its body does not).
-DEAD_CODE = "\n\ndef unused_helper(values):\n    total = 0\n    for v in values:\n        total += v\n    return total\n"
+DEAD_CODE = ("\n\ndef unused_helper(values):\n    total = 0\n    for v in values:\n        total += v\n"
+             "    return total\n")
 
 
 def save_tiny_model(path: Path, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:

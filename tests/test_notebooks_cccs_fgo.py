@@ -33,7 +33,8 @@ def test_notebook_pair_is_in_sync(name: str) -> None:
     if name != "05_full_training":
         assert "apps_path = None" in tagged[0].source and "use_realdata = " in tagged[0].source
     head = ipynb.cells[0]
-    assert head.cell_type == "markdown" and all(k in head.source for k in ("What it shows", "What it needs", "How long"))
+    assert head.cell_type == "markdown"
+    assert all(k in head.source for k in ("What it shows", "What it needs", "How long"))
     code = "\n".join(c.source for c in ipynb.cells if c.cell_type == "code")
     assert "noqa: E402" not in code and "def table(" not in code and "run_ablation(" in code
 
