@@ -233,7 +233,7 @@ def load_policy(path_or_id: str | Path, profile: Any = None, *, dtype: str | Non
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     if device is not None:
-        model.to(device)
+        model.to(device)  # type: ignore[arg-type]  # transformers' stub types .to() for models only
     model.train(trainable)
     if not trainable:
         model.requires_grad_(False)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 #: The paper's prompt (DeepSeek Coder's instruction format); ``{task}`` is the problem statement.
 PAPER_PROMPT = (
@@ -90,7 +91,9 @@ class SFTConfig:
 
 @dataclass(frozen=True)
 class RLConfig:
-    """Shared by PPO and GRPO; PPO-only and GRPO-only knobs say so. A step = problems_per_step x rollouts_per_problem."""
+    """Shared by PPO and GRPO; PPO-only and GRPO-only knobs say so.
+
+    A step = problems_per_step x rollouts_per_problem rollouts."""
 
     steps: int = 100  # optimisation steps (paper silent on its total)
     problems_per_step: int = 4  # problems sampled per step, split over ranks (paper silent)

@@ -18,7 +18,7 @@ def test_notebook_pair_is_in_sync_and_opens_with_its_story() -> None:
 
     py = jupytext.read(NOTEBOOK.with_suffix(".py"))
     ipynb = nbformat.read(NOTEBOOK.with_suffix(".ipynb"), as_version=4)
-    src = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]  # noqa: E731
+    src = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]
     assert src(py) == src(ipynb), "run: jupytext --sync notebooks/02_sft_baseline.py"
     tagged = [c for c in ipynb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1 and 'profile = "tiny"' in tagged[0].source
