@@ -39,7 +39,6 @@
 
 # %%
 import json
-from pathlib import Path
 
 import pandas as pd
 from IPython.display import Image, Markdown, display
@@ -51,9 +50,9 @@ from stepcoder_lib.data import (
     load_apps_plus,
     make_plots,
     realdata_dir,
-    repo_root,
 )
 from stepcoder_lib.data.report import figure_png
+from stepcoder_lib.paths import artifacts_dir, resolve
 from stepcoder_lib.synthetic import SIZES, generate_benchmark
 
 # %% tags=["parameters"]
@@ -76,13 +75,7 @@ several_answers = "drop"  # "drop" problems whose answer is not unique, or "keep
 respect_source_split = True  # the source's train problems are cut train/validation (False: 50/25/25)
 
 # %%
-ROOT = repo_root()
 pd.set_option("display.width", 160)  # plain-text tables (papermill logs, terminals) on one line
-
-
-def resolve(path) -> Path:
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else ROOT / p
 
 
 # %% [markdown]
@@ -111,13 +104,13 @@ if source is None:
     for key, value in (("n_train", n_train), ("n_test", n_test), ("seed", seed), ("defect_rate", defect_rate)):
         if value is not None:
             bench_cfg[key] = value
-    source = resolve(bench_dir) if bench_dir is not None else ROOT / "artifacts" / "benchmark" / profile
+    source = resolve(bench_dir) if bench_dir is not None else artifacts_dir() / "benchmark" / profile
     truth = generate_benchmark(source, **bench_cfg, progress=True)
     print(f"generated the synthetic dataset in {source}: {bench_cfg}")
     display(pd.DataFrame(truth["counts"]).T.rename_axis("split"))
 if time_limit_s is None:
     time_limit_s = 1.0 if truth is not None else 4.0
-out = resolve(out_dir) if out_dir is not None else ROOT / "artifacts" / "apps_plus" / profile
+out = resolve(out_dir) if out_dir is not None else artifacts_dir() / "apps_plus" / profile
 print(f"cleaning {source}; training time limit {time_limit_s:g} s, candidates run under {headroom * time_limit_s:g} s")
 
 # %% [markdown]

@@ -59,7 +59,6 @@ out_dir = None  # None: artifacts/notebooks/03
 # %%
 import json
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
 from IPython.display import HTML, display
@@ -73,24 +72,14 @@ from stepcoder_lib.curriculum import (
     simulate,
 )
 from stepcoder_lib.data.demo import demo_problems
-from stepcoder_lib.paths import artifacts_dir, repo_root
+from stepcoder_lib.paths import notebook_output_dir
 from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.runplots import (
-    before_after,
-    plot_curves,
-    plot_pass_rate_by_difficulty,
-    plot_stage_histogram,
-    probe_table,
-    runs_frame,
-)
+from stepcoder_lib.runplots import plot_stage_histogram, show_ablation
 from stepcoder_lib.train import run_ablation
 from stepcoder_lib.viz import curriculum_explorer, plot_curriculum_progress, render_stage_html, stage_counts
 
-ROOT = repo_root()
 prof = get_profile(profile, overrides)
-out = Path(out_dir).expanduser() if out_dir else artifacts_dir() / "notebooks" / "03"
-out = out if out.is_absolute() else ROOT / out
-out.mkdir(parents=True, exist_ok=True)
+out = notebook_output_dir(out_dir, "03")
 config = CurriculumConfig(alpha=prof.rl.cccs_alpha, rho_threshold=prof.rl.cccs_rho_threshold, kinds=tuple(kinds),
                           cut_at_line_start=cut_at_line_start)
 print(f"profile {prof.name}: alpha {config.alpha}, rho_t {config.rho_threshold}")
@@ -208,16 +197,8 @@ print("state round-trips:", restored.state_dict() == sim.state_dict())
 runs = []
 if train:
     runs = run_ablation(prof, [algo], ["vanilla", "cccs"], seeds, runs_dir, sft_path)
-    frame = runs_frame(runs)
-    display(probe_table(runs))  # the SFT model and the trained policy on the same fixed problems (whole programs)
-    display(before_after(frame))  # the training curves' first and last steps
-
-# %%
-if train:
-    fig = plot_curves(frame, ["reward_mean", "pass_rate", "pass_rate_stage0", "remaining_share_mean"],
-                      title=f"{algo.upper()} with and without CCCS ({prof.name})")
-    fig.savefig(out / "cccs_training.png", dpi=120, bbox_inches="tight")
-    plot_pass_rate_by_difficulty(frame)
+    frame = show_ablation(runs, ["reward_mean", "pass_rate", "pass_rate_stage0", "remaining_share_mean"],
+                          title=f"{algo.upper()} with and without CCCS ({prof.name})", png=out / "cccs_training.png")
 
 # %% [markdown]
 # The curriculum during training: problems per stage (the start point moving back toward the beginning of

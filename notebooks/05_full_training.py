@@ -44,11 +44,10 @@ out_dir = None  # None: artifacts/notebooks/05
 
 # %%
 import json
-from pathlib import Path
 
 from IPython.display import display
 
-from stepcoder_lib.paths import artifacts_dir, repo_root
+from stepcoder_lib.paths import notebook_output_dir
 from stepcoder_lib.profiles import get_profile
 from stepcoder_lib.runplots import (
     before_after,
@@ -60,11 +59,8 @@ from stepcoder_lib.runplots import (
 )
 from stepcoder_lib.train import plan, run_ablation
 
-ROOT = repo_root()
 prof = get_profile(profile, overrides)
-out = Path(out_dir).expanduser() if out_dir else artifacts_dir() / "notebooks" / "05"
-out = out if out.is_absolute() else ROOT / out
-out.mkdir(parents=True, exist_ok=True)
+out = notebook_output_dir(out_dir, "05")
 seeds = list(seeds) if seeds is not None else list(prof.rl.seeds)
 grpo_seeds = list(grpo_seeds) if grpo_seeds is not None else seeds[:1]
 for algo in algos:

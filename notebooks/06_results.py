@@ -80,7 +80,7 @@ from stepcoder_lib.evaluation import (
     select_problems,
 )
 from stepcoder_lib.executor import Executor
-from stepcoder_lib.paths import repo_root
+from stepcoder_lib.paths import resolve
 from stepcoder_lib.profiles import get_profile
 from stepcoder_lib.results import (
     by_model,
@@ -97,18 +97,12 @@ from stepcoder_lib.results import (
 from stepcoder_lib.results_table import build_table, display_table, write_table
 from stepcoder_lib.runs import discover_runs, load_metrics, runs_root
 
-ROOT = repo_root()
 started = time.time()
 knobs = {"n_samples": n_samples, "ks": ks, "temperature": temperature, "top_p": top_p, "greedy": greedy,
          "max_new_tokens": max_new_tokens, "max_problems": max_problems, "seed": seed, "batch_size": batch_size,
          "humaneval": humaneval, "mbpp": mbpp, "max_zero_shot_problems": max_zero_shot_problems}
 prof = get_profile(profile, {**overrides, **{f"eval.{k}": v for k, v in knobs.items() if v is not None}})
 settings = EvalSettings.from_profile(prof)
-
-
-def resolve(path) -> Path:
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else ROOT / p
 
 
 runs_path = resolve(runs_dir) if runs_dir else runs_root(prof.name)
