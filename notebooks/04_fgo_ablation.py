@@ -58,7 +58,6 @@ out_dir = None  # None: artifacts/notebooks/04
 import ast
 import dataclasses
 import json
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -68,18 +67,15 @@ from stepcoder_lib.curriculum import Curriculum, line_offsets
 from stepcoder_lib.data.demo import demo_problems
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
 from stepcoder_lib.masking import apply_token_mask, completion_offsets, line_status, mask_from_result, pad_masks
-from stepcoder_lib.paths import artifacts_dir, repo_root
+from stepcoder_lib.paths import notebook_output_dir
 from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.runplots import before_after, plot_curves, plot_pass_rate_by_difficulty, probe_table, runs_frame
+from stepcoder_lib.runplots import show_ablation
 from stepcoder_lib.tokenizer import tiny_tokenizer
 from stepcoder_lib.train import run_ablation
 from stepcoder_lib.viz import render_coverage_html
 
-ROOT = repo_root()
 prof = get_profile(profile, overrides)
-out = Path(out_dir).expanduser() if out_dir else artifacts_dir() / "notebooks" / "04"
-out = out if out.is_absolute() else ROOT / out
-out.mkdir(parents=True, exist_ok=True)
+out = notebook_output_dir(out_dir, "04")
 
 # %% [markdown]
 # ## Rollouts, judged with coverage
@@ -215,16 +211,8 @@ display(shares)
 runs = []
 if train:
     runs = run_ablation(prof, [algo], ["vanilla", "fgo"], seeds, runs_dir, sft_path)
-    frame = runs_frame(runs)
-    display(probe_table(runs))  # the SFT model and the trained policy on the same fixed problems (whole programs)
-    display(before_after(frame))  # the training curves' first and last steps
-
-# %%
-if train:
-    fig = plot_curves(frame, ["reward_mean", "pass_rate", "fgo_kept_share", "kl"],
-                      title=f"{algo.upper()} with and without FGO ({prof.name})")
-    fig.savefig(out / "fgo_training.png", dpi=120, bbox_inches="tight")
-    plot_pass_rate_by_difficulty(frame)
+    frame = show_ablation(runs, ["reward_mean", "pass_rate", "fgo_kept_share", "kl"],
+                          title=f"{algo.upper()} with and without FGO ({prof.name})", png=out / "fgo_training.png")
 
 # %%
 summary = {

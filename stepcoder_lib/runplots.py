@@ -135,3 +135,19 @@ def probe_table(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
         row["problems"] = int(probe["end"]["rollouts"])
         rows.append(row)
     return pd.DataFrame(rows).set_index(["run", "seed"]) if rows else pd.DataFrame()
+
+
+def show_ablation(run_dirs: Sequence[str | Path], metrics: Sequence[str], title: str,
+                  png: str | Path | None = None) -> pd.DataFrame:
+    """What an ablation notebook shows after training: the probe table, the first and last steps, the curves
+    (saved to ``png``) and the pass rate per difficulty. Returns the runs' metrics frame."""
+    from IPython.display import display
+
+    frame = runs_frame(run_dirs)
+    display(probe_table(run_dirs))  # the SFT model and the trained policy on the same fixed problems (whole programs)
+    display(before_after(frame))  # the training curves' first and last steps
+    fig = plot_curves(frame, metrics, title=title)
+    if png is not None:
+        fig.savefig(png, dpi=120, bbox_inches="tight")
+    plot_pass_rate_by_difficulty(frame)
+    return frame
