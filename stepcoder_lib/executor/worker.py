@@ -308,40 +308,10 @@ class Worker:
         return ro
 
     # one job ---------------------------------------------------------------------------
-    def _compile(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Compile the program once for all its tests (and plan its coverage probes), or fail.
-
-        Compiling runs no code, so it is done here, outside the sandbox, instead of in every
-        test's process; the code travels marshalled. A program that does not compile is a compile
-        error without any process being forked.
-        """
-        from . import harness, tracing
-
-        filename = os.path.join(self.test_dir, harness.PROGRAM_FILE)
-        try:
-            code = compile(job["program"], filename, "exec", dont_inherit=True)
-        except Exception as exc:  # SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError
-            return {"error": {"phase": "compile", "ok": False, "exc_type": type(exc).__name__,
-                              "exc_msg": harness._one_line(exc)}}
-        plan = None
-        if job["coverage"]:
-            try:
-                code, plan = tracing.plan_probes(code)
-            except Exception:  # the test's process instruments (or traces) by itself
-                plan = None
-        import marshal
-        return {"code": marshal.dumps(code), "plan": plan}
-
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         outcomes: list[dict[str, Any]] = []
         started = time.monotonic()
         n = len(job["inputs"])
-        job = dict(job, **self._compile(job))
-        if "error" in job:
-            outcomes.append({"index": 0, "status": "finished", "wall_s": 0.0, "cpu_s": 0.0, "max_rss_kb": 0,
-                             "disk_exceeded": False, "wall_timeout": False, "report_overflow": False, "signal": None,
-                             "exit_status": 0, "stdout": b"", "stderr": b"", "report": job["error"]})
-            return {"outcomes": outcomes, "layers": self.layers, "wall_s": time.monotonic() - started}
         for i in range(n):
             if time.monotonic() - started > job["program_wall_s"]:
                 outcomes.append({"index": i, "status": "skipped", "reason": "program time budget exhausted"})
@@ -365,7 +335,7 @@ class Worker:
                 "memory_bytes": job["memory_bytes"], "output_limit": job["output_limit"], "coverage": job["coverage"],
                 # RLIMIT_NPROC counts every process of the user: only meaningful for the sandbox's own user
                 "max_threads": job["max_threads"] if self.uid is not None else None, "dir_path": self.test_dir,
-                "message_limit": message_limit, "code": job.get("code"), "plan": job.get("plan")}
+                "message_limit": message_limit}
         opened: list[int] = []
 
         def keep(fd: int) -> int:
