@@ -41,7 +41,7 @@ profile = "tiny"  # smoke | tiny | small | paper: sizes, decoding and limits com
 overrides = {}  # dotted profile overrides, e.g. {"eval.n_samples": 8}
 runs_dir = None  # None: artifacts/runs/<profile> (where notebooks 02-05 write their runs)
 apps_plus = None  # None: the profile's APPS+ test split (notebook 01); else an APPS+ JSON-lines path
-out_dir = None  # None: papermill_runs/<profile>/results
+results_to = None  # where the table and figures go; None: papermill_runs/<profile>/results (make reproduce sets it)
 include_base = True  # evaluate the base model (runs_dir/base when present, else the profile's base model)
 base_model = None  # None: the profile's base model (the tiny model built by notebook 02); else a folder or hub id
 include_sft = True  # evaluate the SFT baseline (runs_dir/sft when present, else the profile's, notebook 02)
@@ -106,7 +106,7 @@ settings = EvalSettings.from_profile(prof)
 
 
 runs_path = resolve(runs_dir) if runs_dir else runs_root(prof.name)
-out = resolve(out_dir) if out_dir else results_dir(prof.name)
+out = resolve(results_to) if results_to else results_dir(prof.name)
 out.mkdir(parents=True, exist_ok=True)
 print(f"profile {prof.name}: {prof.description}")
 print(f"decoding: {settings.decoding()}  pass@k for k in {settings.ks}")

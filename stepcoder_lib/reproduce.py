@@ -171,7 +171,8 @@ def run(profile: str, out_dir: Path, only: list[str] | None = None, force: bool 
     steps: list[Step] = []
     for i, nb in enumerate(books, 1):
         declared = pm.inspect_notebook(str(nb))
-        params = {k: v for k, v in {**PROFILES[profile], **dict(extra_params or {})}.items() if k in declared}
+        wanted = {**PROFILES[profile], "results_to": str(out_dir / "results"), **dict(extra_params or {})}
+        params = {k: v for k, v in wanted.items() if k in declared}  # results_to: notebook 06 writes beside the runs
         out = out_dir / nb.name
         stamp_path = out_dir / STAMPS / f"{nb.stem}.json"
         key = input_key(nb, params, lib, upstream)

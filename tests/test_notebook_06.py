@@ -38,7 +38,7 @@ def test_notebook_is_paired_and_declares_every_knob():
     assert head.cell_type == "markdown" and all(k in head.source for k in ("What it shows", "What it needs",
                                                                          "How long", "What it writes"))
     declared = papermill.inspect_notebook(str(NOTEBOOK))
-    assert {"profile", "runs_dir", "apps_plus", "out_dir", "n_samples", "ks", "temperature", "top_p", "greedy",
+    assert {"profile", "runs_dir", "apps_plus", "results_to", "n_samples", "ks", "temperature", "top_p", "greedy",
             "max_new_tokens", "max_problems", "humaneval", "mbpp", "use_cache"} <= set(declared)
     assert "papermill_runs/<profile>/results" in ipynb.cells[0].source
 
@@ -65,7 +65,7 @@ def test_results_notebook_builds_the_table_from_the_runs_and_rerenders_from_the_
     write_jsonl(tmp_path / "apps_plus.jsonl", problems)
     out = tmp_path / "results"
     params = {"profile": "smoke", "runs_dir": str(runs), "apps_plus": str(tmp_path / "apps_plus.jsonl"),
-              "out_dir": str(out), "max_new_tokens": 16, "workers": 2}
+              "results_to": str(out), "max_new_tokens": 16, "workers": 2}
 
     _execute(tmp_path, "first.ipynb", **params)
     table = pd.read_csv(out / "table.csv").set_index("config")
