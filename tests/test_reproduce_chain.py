@@ -50,8 +50,9 @@ def test_reproduce_chain_01_to_06_builds_a_table_computed_by_this_run(tmp_path, 
     for row in cells.itertuples():
         entry = artifacts / "eval_cache" / row.cache_key
         assert (entry / "samples.jsonl").stat().st_mtime >= started  # written by this run
+        # runs, the base model and the SFT baseline all live under this run's (fresh) artifacts folder
         assert row.run.startswith(str(artifacts / "runs" / "smoke")) or (
-            row.config == "base" and row.run.startswith(str(artifacts / "models")))  # the base model built by this run
+            row.config in ("base", "sft") and row.run.startswith(str(artifacts)))
         recomputed = pass_at_k_table(pd.read_json(entry / "samples.jsonl", lines=True), (1,))
         assert recomputed.loc["overall" if row.column in ("HumanEval", "MBPP") else row.column, "pass@1"] == \
             pytest.approx(row.value, abs=1e-3)
