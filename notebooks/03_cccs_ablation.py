@@ -48,7 +48,7 @@ use_realdata = True  # real APPS from realdata_dir()/apps_train5 ($STEPCODER_REA
 n_problems = 8  # problems to show
 seed = 0  # synthetic dataset and the simulated run
 kinds = ["if", "elif"]  # which statements are start points; add "for", "while", "try", "match", "ifexp"
-cut_at_line_start = False  # cut at the statement's keyword (paper) or at the start of its line
+cut_at_line_start = None  # None: the profile's; False: at the statement's keyword (paper); True: at its line start
 sim_problems = 40  # generated problems in the simulated curriculum run
 sim_steps = 150  # update steps simulated
 rollouts = 16  # rollouts per problem per step in the simulation (the paper's 16)
@@ -81,7 +81,8 @@ from stepcoder_lib.viz import curriculum_explorer, plot_curriculum_progress, ren
 prof = get_profile(profile, overrides)
 out = notebook_output_dir(out_dir, "03")
 config = CurriculumConfig(alpha=prof.rl.cccs_alpha, rho_threshold=prof.rl.cccs_rho_threshold, kinds=tuple(kinds),
-                          cut_at_line_start=cut_at_line_start)
+                          cut_at_line_start=prof.rl.cccs_cut_at_line_start if cut_at_line_start is None
+                          else cut_at_line_start)
 print(f"profile {prof.name}: alpha {config.alpha}, rho_t {config.rho_threshold}")
 
 # %% [markdown]

@@ -247,7 +247,8 @@ def make_curriculum(problems: Sequence[Any], rl: Any) -> Any:
     """CCCS over the training problems, with each problem's stored conditional statements when it has them."""
     from stepcoder_lib.curriculum import Curriculum, CurriculumConfig
 
-    cur = Curriculum(config=CurriculumConfig(alpha=rl.cccs_alpha, rho_threshold=rl.cccs_rho_threshold))
+    cur = Curriculum(config=CurriculumConfig(alpha=rl.cccs_alpha, rho_threshold=rl.cccs_rho_threshold,
+                                             cut_at_line_start=rl.cccs_cut_at_line_start))
     for p in problems:
         if not p.canonical_solution:
             raise ValueError(f"problem {p.id}: field 'canonical_solution' is empty (CCCS needs it)")

@@ -88,3 +88,16 @@ def test_the_curriculum_moves_on_passes_counted_from_verdicts_even_with_a_scaled
     assert rb.moved and all(cur.stage(pid) == start[pid] - 1 for pid in rb.moved)
     assert all(start[pid] == 0 or pid in rb.moved for pid in start
                if all(r.verdict == Verdict.PASSED for r in rb.rollouts if r.problem_id == pid))
+
+
+def test_tiny_cuts_the_prefix_at_the_line_start_and_paper_at_the_keyword(setup) -> None:
+    """``rl.cccs_cut_at_line_start``: tiny's prompts end at a line break, the paper's at the conditional's keyword."""
+    problems, _, _ = setup
+    tiny = make_curriculum(problems, get_profile("tiny").rl)
+    paper = make_curriculum(problems, get_profile("paper").rl)
+    deep = [p for p in problems if tiny.stage(p.id) > 0]
+    assert deep
+    for p in deep:
+        assert tiny.prefix_for(p.id).endswith("\n")
+        assert paper.prefix_for(p.id).lstrip("\n").split("\n")[-1].strip() == ""  # indentation only, before `if`
+        assert p.canonical_solution[len(paper.prefix_for(p.id)):].startswith(("if", "elif"))
