@@ -1,12 +1,19 @@
 """Verdicts must not flip under load: known-good CPU-bound jobs near their limit all pass.
 
-200 jobs, each measured (on this machine, alone) to use 40-80% of its CPU limit, run with 8
+200 jobs, each measured (on this machine, alone) to use 35-70% of its CPU limit, run with 8
 workers on however few cores there are, with coverage off and on. A CPU timer that fires early
 under load, a wall-clock backstop that mistakes a starved program for a sleeping one, or CPU
 accounting that charges a process for its neighbours would turn some of them into timeouts.
+
+Why not closer to the limit: a program's own CPU time grows when 8 processes share 2 cores
+(shared caches, SMT siblings): a job measured alone at 80% of the limit used 100% of it once in
+a quiet full-suite run. That is the program's real CPU use, not an executor fault, so the top
+job keeps 30% headroom over its median solo time, as a time limit for known-good code should.
 """
 
 from __future__ import annotations
+
+from statistics import median
 
 import pytest
 
@@ -36,22 +43,22 @@ def _expected(n: int) -> str:
 
 
 def _cpu_per_iteration() -> float:
-    """CPU seconds per loop iteration, measured alone in the executor (the best of three)."""
+    """CPU seconds per loop iteration, measured alone in the executor (the median of five, not the best)."""
     n = 200_000
     tests = TestCases("stdin", (f"{n}\n",), (_expected(n),))
     with Executor(ExecutorConfig(workers=1, time_limit_s=5.0)) as ex:
-        base = min(ex.run(Job("print(int(input()) * 0 + 1)", TestCases("stdin", ("1\n",), ("1\n",))))
-                   .tests[0].cpu_s for _ in range(3))
-        runs = [ex.run(Job(PROGRAM, tests)) for _ in range(3)]
+        base = median(ex.run(Job("print(int(input()) * 0 + 1)", TestCases("stdin", ("1\n",), ("1\n",))))
+                      .tests[0].cpu_s for _ in range(5))
+        runs = [ex.run(Job(PROGRAM, tests)) for _ in range(5)]
     assert all(r.passed for r in runs)
-    return (min(r.tests[0].cpu_s for r in runs) - base) / n, base
+    return (median(r.tests[0].cpu_s for r in runs) - base) / n, base
 
 
 @pytest.fixture(scope="module")
 def near_limit_jobs() -> list[Job]:
     per_iteration, base = _cpu_per_iteration()
     jobs = []
-    shares = [0.4 + 0.4 * k / 9 for k in range(10)]  # 40% .. 80% of the limit
+    shares = [0.35 + 0.35 * k / 9 for k in range(10)]  # 35% .. 70% of the limit
     for share in shares:
         n = max(1, int((share * LIMIT_S - base) / per_iteration))
         tests = TestCases("stdin", (f"{n}\n",), (_expected(n),))
