@@ -79,7 +79,7 @@ def logic_signature(comp: dict[str, Any]) -> str:
 
 
 def make_problem(seed: int, split: str, index: int, tier: str, taken: set[str], *, n_tests: tuple[int, int] = (10, 15),
-                 words_p: float = 0.15, max_attempts: int = 400) -> dict[str, Any]:
+                 words_p: float = 0.15, plain: bool = False, max_attempts: int = 400) -> dict[str, Any]:
     """One clean problem of ``tier`` whose logic signature is not in ``taken``."""
     for attempt in range(max_attempts):
         rng = random.Random(f"{GENERATOR}/{seed}/{split}/{index}/{attempt}")
@@ -105,7 +105,7 @@ def make_problem(seed: int, split: str, index: int, tier: str, taken: set[str], 
         except Reject:
             continue
         ex = min(range(len(inputs)), key=lambda i: (len(json.dumps(inputs[i])), i))
-        question = render_statement(rng, comp, fmt, names, fn_name, (inputs[ex], outputs[ex]), words_p)
+        question = render_statement(rng, comp, fmt, names, fn_name, (inputs[ex], outputs[ex]), words_p, plain)
         if fmt == "stdin":
             io: dict[str, Any] = {"inputs": inputs, "outputs": outputs}
             starter = ""
@@ -153,7 +153,7 @@ def _assign_defects(rng: random.Random, problems: list[dict[str, Any]], defect_r
 def generate_problems(n_train: int = 3000, n_test: int = 500, seed: int = 0, defect_rate: float = 0.1, *,
                       defect_kinds: Sequence[str] = DEFECT_KINDS, defect_splits: Sequence[str] = ("train", "test"),
                       tier_shares: dict[str, float] | None = None, multi_solution_rate: float = 0.15,
-                      n_tests: tuple[int, int] = (10, 15), words_p: float = 0.15,
+                      n_tests: tuple[int, int] = (10, 15), words_p: float = 0.15, plain: bool = False,
                       progress: bool = False) -> list[dict[str, Any]]:
     """All problems in memory: APPS fields plus the truth (``defect``, ``reference_solution``, ...).
 
@@ -174,7 +174,7 @@ def generate_problems(n_train: int = 3000, n_test: int = 500, seed: int = 0, def
         random.Random(f"{GENERATOR}/{seed}/{split}/tiers").shuffle(tiers)
         split_problems = []
         for i, tier in enumerate(tiers):
-            p = make_problem(seed, split, i, tier, taken, n_tests=n_tests, words_p=words_p)
+            p = make_problem(seed, split, i, tier, taken, n_tests=n_tests, words_p=words_p, plain=plain)
             p["id"] = f"{offset + i:05d}"
             p["metadata"] = {"difficulty": tier, "url": f"{GENERATOR}://seed-{seed}/{split}/{p['id']}",
                              "source": GENERATOR}

@@ -4,6 +4,11 @@ Every block has several paraphrases (synonyms, sentence order, prose versus bull
 versus symbols, small numbers as digits or words), so a model must read the statement rather than
 recognise a template. Each paraphrase states exactly what the canonical code does: chains are
 told in order with "otherwise", remainders are non-negative, divisions round down.
+
+``plain=True`` always takes the first paraphrase, digits and the sentence style of chains: one
+wording per composition (names and values still vary), for models too small to learn the
+paraphrases in the time they have (the ``tiny`` profile). The random stream is consumed as in the
+varied wording, so a problem's code, tests and names are the same either way.
 """
 
 from __future__ import annotations
@@ -25,15 +30,16 @@ NAMES = ("Vasya", "Petya", "Alice", "Bob", "Masha", "Chef", "Takahashi", "Monoca
 class Writer:
     """Paraphrase helpers bound to one problem's random stream."""
 
-    def __init__(self, rng: random.Random, fmt: str, words_p: float = 0.15) -> None:
-        self.rng, self.fmt, self.words_p = rng, fmt, words_p
+    def __init__(self, rng: random.Random, fmt: str, words_p: float = 0.15, plain: bool = False) -> None:
+        self.rng, self.fmt, self.words_p, self.plain = rng, fmt, words_p, plain
 
     def pick(self, *options: str) -> str:
-        return self.rng.choice(options)
+        choice = self.rng.choice(options)
+        return options[0] if self.plain else choice
 
     def num(self, k: int) -> str:
         """A number in running text: digits, or a word for small non-negative ones (safe there)."""
-        if 0 <= k <= 10 and self.rng.random() < self.words_p:
+        if 0 <= k <= 10 and self.rng.random() < self.words_p and not self.plain:
             return NUM_WORDS[k]
         return str(k)
 
@@ -47,7 +53,7 @@ class Writer:
         if k == "id":
             return subj
         if k == "mul":
-            if e[1] == 2 and self.rng.random() < 0.4:
+            if e[1] == 2 and self.rng.random() < 0.4 and not self.plain:
                 return f"twice {subj}"
             return self.pick(f"{subj} multiplied by {self.num(e[1])}", f"{self.num(e[1])} times {subj}",
                              *((f"{e[1]}·{subj}",) if sym else ()))
@@ -137,7 +143,7 @@ class Writer:
     def cond(self, c: list, subj: str, other: str = "") -> str:
         """Full clause: subject + predicate; symbols sometimes (``S < 5``) when the subject is a name."""
         ops = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥", "eq": "="}
-        if c[0] in ops and len(subj) <= 6 and " " not in subj and self.rng.random() < 0.3:
+        if c[0] in ops and len(subj) <= 6 and " " not in subj and self.rng.random() < 0.3 and not self.plain:
             return f"{subj} {ops[c[0]]} {c[1]}"
         return f"{subj} {self.pred(c, other=other)}"
 
@@ -150,6 +156,8 @@ class Writer:
         else_text = act_text(acts[-1]) if has_else else None
         cuts = _ascending_cuts(conds)
         style = self.rng.random()
+        if self.plain:
+            style = 0.3  # the "If ..., Otherwise, ..." sentences
         if allow_ranges and cuts and has_else and style < 0.2:
             parts = []
             lo = None
@@ -208,7 +216,8 @@ def _elements(comp: dict[str, Any], names: dict[str, str], w: Writer) -> dict[st
         plural, sing = w.rng.choice(LIST_NOUNS)
         return {"plural": plural, "sing": sing, "subj": f"the {sing}"}
     if k == "str":
-        plural, sing = w.rng.choice((("letters", "letter"), ("characters", "character")))
+        words = w.rng.choice((("letters", "letter"), ("characters", "character")))
+        plural, sing = ("letters", "letter") if w.plain else words
         return {"plural": plural, "sing": sing, "subj": f"the {sing}"}
     if k == "grid":
         return {"plural": "rows", "sing": "row", "subj": w.pick("the number of '#' cells in the row",
@@ -291,7 +300,7 @@ def _loop_text(red: dict[str, Any], el: dict[str, str], name: str, w: Writer, se
         return intro + f"Split the {p} into {w.num(k)} groups: " + "; ".join(groups) + "."
     # sums: filter (else is None, one arm adding) or piecewise
     acc_name, tail = name, ""
-    if w.rng.random() < 0.5:
+    if w.rng.random() < 0.5 and not w.plain:
         acc_name = w.pick("the score", "the total", "the running total")
         tail = f" Let {name} be the final value of {acc_name}."
 
@@ -321,9 +330,10 @@ def _loop_text(red: dict[str, Any], el: dict[str, str], name: str, w: Writer, se
 
 
 def render_statement(rng: random.Random, comp: dict[str, Any], fmt: str, names: dict[str, str],
-                     fn_name: str | None, example: tuple[Any, Any] | None, words_p: float = 0.15) -> str:
-    """The problem statement (APPS ``question.txt``)."""
-    w = Writer(rng, fmt, words_p)
+                     fn_name: str | None, example: tuple[Any, Any] | None, words_p: float = 0.15,
+                     plain: bool = False) -> str:
+    """The problem statement (APPS ``question.txt``); ``plain``: one wording (see the module docstring)."""
+    w = Writer(rng, fmt, words_p, plain)
     src = comp["src"]
     k = src["kind"]
     el = _elements(comp, names, w)
