@@ -4,6 +4,8 @@ Byte-level so that every string round-trips (no unknown tokens), GPT-2-style pre
 that tokens look like a code model's (``"\\n    "`` is one token and straddles a line break).
 ``pretokenize=False`` trains without the split, so merges cross spaces and line breaks freely:
 a second tokenizer style for checking that nothing downstream assumes token-per-line shapes.
+``split_digits=True`` makes every digit its own token (as LLaMA's tokenizer does), so a number
+reads the same in a statement and in code and small models learn to copy and compare it.
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ def _wrap(tok: object) -> PreTrainedTokenizerFast:
 
 
 def train_code_tokenizer(texts: Iterable[str], vocab_size: int = 4096, save_dir: str | Path | None = None,
-                         min_frequency: int = 2, pretokenize: bool = True) -> PreTrainedTokenizerFast:
+                         min_frequency: int = 2, pretokenize: bool = True,
+                         split_digits: bool = False) -> PreTrainedTokenizerFast:
     """Train a deterministic byte-level BPE on ``texts``; save it (HF format) to ``save_dir`` if given."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=pretokenize)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=pretokenize)
+    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                         if split_digits else byte_level)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, show_progress=False,

@@ -54,3 +54,12 @@ def test_round_trip_and_offsets_cover_the_text(text: str) -> None:
         assert 0 <= a <= b <= len(text)
         covered.update(range(a, b))
     assert covered == set(range(len(text)))
+
+
+def test_digit_split_tokenizer_reads_numbers_digit_by_digit() -> None:
+    tok = train_code_tokenizer(stdlib_corpus(60_000) + ["x = 1234\ny = 99\n"] * 50, vocab_size=500,
+                               split_digits=True)
+    text = "if v <= -69:\n    print(1234)\n"
+    pieces = [text[a:b] for a, b in tok(text, return_offsets_mapping=True)["offset_mapping"]]
+    assert [p for p in pieces if p.strip().isdigit()] == ["6", "9", "1", "2", "3", "4"]
+    assert tok.decode(tok(text)["input_ids"]) == text

@@ -101,6 +101,7 @@ def make_problem(
     *,
     n_tests: tuple[int, int] = (10, 15),
     words_p: float = 0.15,
+    plain: bool = False,
     max_attempts: int = 400,
 ) -> dict[str, Any]:
     """One clean problem of ``tier`` whose logic signature is not in ``taken``."""
@@ -128,7 +129,7 @@ def make_problem(
         except Reject:
             continue
         ex = min(range(len(inputs)), key=lambda i: (len(json.dumps(inputs[i])), i))
-        question = render_statement(rng, comp, fmt, names, fn_name, (inputs[ex], outputs[ex]), words_p)
+        question = render_statement(rng, comp, fmt, names, fn_name, (inputs[ex], outputs[ex]), words_p, plain)
         if fmt == "stdin":
             io: dict[str, Any] = {"inputs": inputs, "outputs": outputs}
             starter = ""
@@ -210,6 +211,7 @@ def generate_problems(
     multi_solution_rate: float = 0.15,
     n_tests: tuple[int, int] = (10, 15),
     words_p: float = 0.15,
+    plain: bool = False,
     progress: bool = False,
 ) -> list[dict[str, Any]]:
     """All problems in memory: APPS fields plus the truth (``defect``, ``reference_solution``, ...).
@@ -231,7 +233,7 @@ def generate_problems(
         random.Random(f"{GENERATOR}/{seed}/{split}/tiers").shuffle(tiers)
         split_problems = []
         for i, tier in enumerate(tiers):
-            p = make_problem(seed, split, i, tier, taken, n_tests=n_tests, words_p=words_p)
+            p = make_problem(seed, split, i, tier, taken, n_tests=n_tests, words_p=words_p, plain=plain)
             p["id"] = f"{offset + i:05d}"
             p["metadata"] = {
                 "difficulty": tier,

@@ -4,6 +4,14 @@ Every block has several paraphrases (synonyms, sentence order, prose versus bull
 versus symbols, small numbers as digits or words), so a model must read the statement rather than
 recognise a template. Each paraphrase states exactly what the canonical code does: chains are
 told in order with "otherwise", remainders are non-negative, divisions round down.
+
+``plain=True`` is one wording per composition for models too small to learn the paraphrases in
+the time they have (the ``tiny`` profile): always the first paraphrase, digits, the sentence style
+of chains, and the program's own names and Python text wherever the statement talks about a
+named value ("Let total be ...", "If total < 26, print total % 7", "Let v be total - 3"), so
+the statement and the code say the same thing in the same tokens. Elements of a list or string
+are still described in words ("the heights that are at least 20"). The random stream is consumed
+as in the varied wording, so a problem's code, tests and names are the same either way.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import json
 import random
 from typing import Any
 
-from stepcoder_lib.synthetic.compose import VOWELS, reducer_vars
+from stepcoder_lib.synthetic.compose import VOWELS, cond_code, expr_code, reducer_vars, value_var
 
 NUM_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 LIST_NOUNS = (
@@ -34,15 +42,16 @@ NAMES = ("Vasya", "Petya", "Alice", "Bob", "Masha", "Chef", "Takahashi", "Monoca
 class Writer:
     """Paraphrase helpers bound to one problem's random stream."""
 
-    def __init__(self, rng: random.Random, fmt: str, words_p: float = 0.15) -> None:
-        self.rng, self.fmt, self.words_p = rng, fmt, words_p
+    def __init__(self, rng: random.Random, fmt: str, words_p: float = 0.15, plain: bool = False) -> None:
+        self.rng, self.fmt, self.words_p, self.plain = rng, fmt, words_p, plain
 
     def pick(self, *options: str) -> str:
-        return self.rng.choice(options)
+        choice = self.rng.choice(options)
+        return options[0] if self.plain else choice
 
     def num(self, k: int) -> str:
         """A number in running text: digits, or a word for small non-negative ones (safe there)."""
-        if 0 <= k <= 10 and self.rng.random() < self.words_p:
+        if 0 <= k <= 10 and self.rng.random() < self.words_p and not self.plain:
             return NUM_WORDS[k]
         return str(k)
 
@@ -52,11 +61,16 @@ class Writer:
 
     # ------------------------------------------------------------------ expressions
     def expr(self, e: list, subj: str) -> str:
+        """The expression in words or symbols; ``plain``: the program's own text when the subject is a name."""
+        text = self._expr(e, subj)  # always drawn, so the random stream is the same in both wordings
+        return expr_code(e, subj) if self.plain and subj.isidentifier() else text
+
+    def _expr(self, e: list, subj: str) -> str:
         k, sym = e[0], len(subj) <= 6 and " " not in subj
         if k == "id":
             return subj
         if k == "mul":
-            if e[1] == 2 and self.rng.random() < 0.4:
+            if e[1] == 2 and self.rng.random() < 0.4 and not self.plain:
                 return f"twice {subj}"
             return self.pick(
                 f"{subj} multiplied by {self.num(e[1])}",
@@ -170,9 +184,12 @@ class Writer:
     def cond(self, c: list, subj: str, other: str = "") -> str:
         """Full clause: subject + predicate; symbols sometimes (``S < 5``) when the subject is a name."""
         ops = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥", "eq": "="}
-        if c[0] in ops and len(subj) <= 6 and " " not in subj and self.rng.random() < 0.3:
+        if c[0] in ops and len(subj) <= 6 and " " not in subj and self.rng.random() < 0.3 and not self.plain:
             return f"{subj} {ops[c[0]]} {c[1]}"
-        return f"{subj} {self.pred(c, other=other)}"
+        text = f"{subj} {self.pred(c, other=other)}"
+        if self.plain and subj.isidentifier():  # the program's condition; the other value by its name there
+            return cond_code([c[0], other] if c[0] in ("vgt", "vlt", "veq") else c, subj)
+        return text
 
     # ------------------------------------------------------------------ chains
     def chain(
@@ -191,6 +208,8 @@ class Writer:
         else_text = act_text(acts[-1]) if has_else else None
         cuts = _ascending_cuts(conds)
         style = self.rng.random()
+        if self.plain:
+            style = 0.3  # the "If ..., Otherwise, ..." sentences
         if allow_ranges and cuts and has_else and style < 0.2:
             parts = []
             lo = None
@@ -250,7 +269,8 @@ def _elements(comp: dict[str, Any], names: dict[str, str], w: Writer) -> dict[st
         plural, sing = w.rng.choice(LIST_NOUNS)
         return {"plural": plural, "sing": sing, "subj": f"the {sing}"}
     if k == "str":
-        plural, sing = w.rng.choice((("letters", "letter"), ("characters", "character")))
+        words = w.rng.choice((("letters", "letter"), ("characters", "character")))
+        plural, sing = ("letters", "letter") if w.plain else words
         return {"plural": plural, "sing": sing, "subj": f"the {sing}"}
     if k == "grid":
         return {
@@ -346,7 +366,7 @@ def _loop_text(red: dict[str, Any], el: dict[str, str], name: str, w: Writer, se
         return intro + f"Split the {p} into {w.num(k)} groups: " + "; ".join(groups) + "."
     # sums: filter (else is None, one arm adding) or piecewise
     acc_name, tail = name, ""
-    if w.rng.random() < 0.5:
+    if w.rng.random() < 0.5 and not w.plain:
         acc_name = w.pick("the score", "the total", "the running total")
         tail = f" Let {name} be the final value of {acc_name}."
 
@@ -388,9 +408,10 @@ def render_statement(
     fn_name: str | None,
     example: tuple[Any, Any] | None,
     words_p: float = 0.15,
+    plain: bool = False,
 ) -> str:
-    """The problem statement (APPS ``question.txt``)."""
-    w = Writer(rng, fmt, words_p)
+    """The problem statement (APPS ``question.txt``); ``plain``: one wording (see the module docstring)."""
+    w = Writer(rng, fmt, words_p, plain)
     src = comp["src"]
     k = src["kind"]
     el = _elements(comp, names, w)
@@ -399,6 +420,8 @@ def render_statement(
     value_name = rng.choice(VALUE_NAMES)
     if k == "int":
         value_name = names["n"]
+    if plain:  # the program's own name for the value
+        value_name = value_var(comp, names)
     reds = comp["reducers"]
     other_name = ""
     # --- what the program computes
@@ -426,13 +449,18 @@ def render_statement(
             )
         if len(reds) > 1:
             other_name = next(n for n in ("C", "M", "P", "D") if n != value_name)
+            if plain:
+                other_name = reducer_vars(reds[1])[0]
             red2 = reds[1]
             if red2["kind"] == "loop":
                 body.append(_loop_text(red2, el, other_name, w, second=True))
             else:
                 body.append(f"Let {other_name} be {_value_phrase(red2, comp, names, el, w)}.")
     for e in comp["post"]:
-        body.append(_cap((w.pick("then ", "after that, ", "next, ") if body else "") + w.update(e, value_name)) + ".")
+        text = _cap((w.pick("then ", "after that, ", "next, ") if body else "") + w.update(e, value_name)) + "."
+        if plain:  # the program's ``v = <expression>``
+            text, value_name = f"Let v be {expr_code(e, value_name)}.", "v"
+        body.append(text)
     out = comp["out"]
     if out["kind"] == "plain":
         body.append(_cap(w.pick(f"{verb} {value_name}.", f"{verb} the value of {value_name}.")))
