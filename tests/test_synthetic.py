@@ -27,6 +27,7 @@ from stepcoder_lib.synthetic.compose import (
     IF_BANDS,
     TIERS,
     comp_constants,
+    count_ifs,
     render_program,
     sample_composition,
     source_names,
@@ -422,3 +423,16 @@ def test_profiles_and_generation_speed() -> None:
     assert len(ps) == 350
     assert cpu < 12.0, f"{cpu:.1f} CPU s for 350 problems: the tiny profile (3500) would not take well under a minute"
     assert mean(p["stats"]["words"] for p in ps) > 40
+
+
+def test_if_bands_scale_the_tiers_down_and_bad_bands_are_named() -> None:
+    bands = {"introductory": (0, 1), "interview": (2, 3), "competition": (4, 6)}
+    problems = generate_problems(n_train=30, n_test=6, seed=2, defect_rate=0.0, if_bands=bands)
+    for p in problems:
+        lo, hi = bands[p["difficulty"]]
+        assert lo <= count_ifs(p["reference_solution"]) <= hi, (p["id"], p["difficulty"])
+    assert {p["difficulty"] for p in problems} == set(bands)
+    with pytest.raises(ValueError, match="if_bands\\['interview'\\]"):
+        generate_problems(n_train=3, n_test=0, if_bands={"interview": (4, 2)})
+    with pytest.raises(ValueError, match="if_bands\\['hard'\\]"):
+        generate_problems(n_train=3, n_test=0, if_bands=(("hard", (1, 2)),))

@@ -977,8 +977,10 @@ def sample_out_chain(rng: random.Random, comp: dict[str, Any], n_conds: int, n_n
     return {"kind": "chain", "chain": {"conds": conds, "acts": acts}}
 
 
-def sample_composition(rng: random.Random, tier: str, fmt: str) -> dict[str, Any]:
-    """One composition of ``tier``; raises Reject when a draw does not work out."""
+def sample_composition(
+    rng: random.Random, tier: str, fmt: str, if_bands: dict[str, tuple[int, int]] | None = None
+) -> dict[str, Any]:
+    """One composition of ``tier`` (its ``if`` count within ``if_bands``, default ``IF_BANDS``); may raise Reject."""
     kind = _weighted(rng, SOURCE_WEIGHTS[tier])
     comp: dict[str, Any] = {
         "src": sample_source(rng, kind),
@@ -989,7 +991,7 @@ def sample_composition(rng: random.Random, tier: str, fmt: str) -> dict[str, Any
     }
     if fmt == "stdin" and rng.random() < MULTI_RATE[tier]:
         comp["multi"] = rng.choice([3, 4, 5])
-    lo_if, hi_if = IF_BANDS[tier]
+    lo_if, hi_if = (if_bands or IF_BANDS)[tier]
     target = rng.randint(lo_if, min(hi_if, 10))
     ints_ok = kind in ("int", "pair")
     if kind == "pair":

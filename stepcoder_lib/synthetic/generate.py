@@ -102,6 +102,7 @@ def make_problem(
     n_tests: tuple[int, int] = (10, 15),
     words_p: float = 0.15,
     plain: bool = False,
+    if_bands: dict[str, tuple[int, int]] | None = None,
     max_attempts: int = 400,
 ) -> dict[str, Any]:
     """One clean problem of ``tier`` whose logic signature is not in ``taken``."""
@@ -110,7 +111,7 @@ def make_problem(
         shares = FORMAT_SHARES[tier]
         fmt = rng.choices(list(shares), [shares[k] for k in shares])[0]
         try:
-            comp = sample_composition(rng, tier, fmt)
+            comp = sample_composition(rng, tier, fmt, if_bands)
         except Reject:
             continue
         sig = logic_signature(comp)
@@ -121,7 +122,7 @@ def make_problem(
         fn_name = _fn_name(rng, kind, fmt) if fmt != "stdin" else None
         program = render_program(comp, fmt, names, fn_name)
         n_if = count_ifs(program)
-        lo, hi = IF_BANDS[tier]
+        lo, hi = (if_bands or IF_BANDS)[tier]
         if not lo <= n_if <= hi:
             continue
         try:
@@ -212,12 +213,15 @@ def generate_problems(
     n_tests: tuple[int, int] = (10, 15),
     words_p: float = 0.15,
     plain: bool = False,
+    if_bands: Any = None,
     progress: bool = False,
 ) -> list[dict[str, Any]]:
     """All problems in memory: APPS fields plus the truth (``defect``, ``reference_solution``, ...).
 
     Ids are 5-digit strings, unique across splits (train first). Test problems are drawn after
-    train and must have a logic signature no train problem has.
+    train and must have a logic signature no train problem has. ``plain``: one wording per block
+    (see ``text.py``); ``if_bands``: ``{tier: (lo, hi)}`` (or its pairs), each tier's number of
+    ``if``/``elif`` statements, over ``IF_BANDS`` (a small model's tiers can be scaled down).
     """
     for k in defect_kinds:
         if k not in DEFECT_KINDS:
@@ -225,6 +229,10 @@ def generate_problems(
     if not 0 <= defect_rate <= 1:
         raise ValueError("defect_rate must be within [0, 1]")
     shares = tier_shares or TIER_SHARES
+    bands = {**IF_BANDS, **{tier: (int(lo), int(hi)) for tier, (lo, hi) in dict(if_bands or {}).items()}}
+    for tier, (lo, hi) in bands.items():
+        if tier not in IF_BANDS or not 0 <= lo <= hi <= 12:
+            raise ValueError(f"if_bands[{tier!r}] = ({lo}, {hi}): tiers are {TIERS}, bands within 0..12")
     taken: set[str] = set()
     problems: list[dict[str, Any]] = []
     bar = Progress(total=n_train + n_test, desc="generating problems", unit="problem", enabled=progress)
@@ -233,7 +241,7 @@ def generate_problems(
         random.Random(f"{GENERATOR}/{seed}/{split}/tiers").shuffle(tiers)
         split_problems = []
         for i, tier in enumerate(tiers):
-            p = make_problem(seed, split, i, tier, taken, n_tests=n_tests, words_p=words_p, plain=plain)
+            p = make_problem(seed, split, i, tier, taken, n_tests=n_tests, words_p=words_p, plain=plain, if_bands=bands)
             p["id"] = f"{offset + i:05d}"
             p["metadata"] = {
                 "difficulty": tier,
