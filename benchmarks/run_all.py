@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BENCHES = ["bench_executor", "bench_masking", "bench_rl"]
+BENCHES = ["bench_executor", "bench_masking", "bench_generation", "bench_rl"]
 
 if __name__ == "__main__":
     for name in BENCHES:
