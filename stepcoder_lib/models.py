@@ -19,6 +19,7 @@ import json
 import math
 import random
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,8 @@ def train_tiny_tokenizer(problems: list[Any], profile: Any, save_dir: str | Path
     from stepcoder_lib.tokenizer import stdlib_corpus, train_code_tokenizer
 
     return train_code_tokenizer(stdlib_corpus() + problem_documents(problems, profile),
-                                vocab_size=profile.model.tiny.vocab_size, save_dir=save_dir)
+                                vocab_size=profile.model.tiny.vocab_size, save_dir=save_dir,
+                                split_digits=profile.model.tiny.split_digits)
 
 
 def _llama_config(tiny: Any, tokenizer: Any) -> Any:
@@ -74,38 +76,39 @@ def _llama_config(tiny: Any, tokenizer: Any) -> Any:
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
 
 
-def pretraining_blocks(problems: list[Any], profile: Any, tokenizer: Any, n_blocks: int, seed: int) -> list[list[int]]:
-    """``n_blocks`` token blocks of ``pretrain_seq_len``: problem documents and stdlib source, packed.
+def pretraining_examples(problems: list[Any], profile: Any, tokenizer: Any, n_examples: int,
+                         seed: int) -> list[list[int]]:
+    """``n_examples`` token sequences: whole problem documents and stdlib chunks, in a seeded order.
 
-    Documents end in EOS and are packed back to back (GPT-style). A share ``stdlib_share`` of the
-    blocks comes from the stdlib slice, the rest from the training problems in a fresh shuffled
-    order each pass; the two kinds are interleaved in a seeded order.
+    Each problem document (prompt + canonical solution + EOS) is one example, kept whole, so that
+    every solution token is learned in the context of its statement (packing documents into fixed
+    blocks would cut most of them apart). A share ``stdlib_share`` of the examples are consecutive
+    chunks of the stdlib slice, the rest are the training problems, each pass in a fresh order.
+    Examples longer than ``pretrain_seq_len`` are cut there.
     """
     from stepcoder_lib.tokenizer import stdlib_corpus
 
-    tiny, eos = profile.model.tiny, tokenizer.eos_token_id
+    tiny, eos, cap = profile.model.tiny, tokenizer.eos_token_id, profile.model.tiny.pretrain_seq_len
     rng = random.Random(f"pretrain/{seed}")
-    n_std = round(n_blocks * tiny.stdlib_share) if tiny.stdlib_share > 0 else 0
-
-    def blocks_from(docs: list[list[int]], n: int, shuffle: bool) -> list[list[int]]:
-        out: list[list[int]] = []
-        stream: list[int] = []
-        while len(out) < n and docs:
-            order = list(range(len(docs)))
-            if shuffle:
-                rng.shuffle(order)
-            for i in order:
-                stream += docs[i] + [eos]
-                while len(stream) >= tiny.pretrain_seq_len and len(out) < n:
-                    out.append(stream[: tiny.pretrain_seq_len])
-                    stream = stream[tiny.pretrain_seq_len:]
-        return out
-
-    encode = tokenizer(problem_documents(problems, profile), add_special_tokens=False, verbose=False)["input_ids"]
-    std = tokenizer(stdlib_corpus(), add_special_tokens=False, verbose=False)["input_ids"] if n_std else []
-    mixed = blocks_from(encode, n_blocks - n_std, True) + blocks_from(std, n_std, False)
-    rng.shuffle(mixed)
-    return mixed
+    encoded = tokenizer(problem_documents(problems, profile), add_special_tokens=False, verbose=False)["input_ids"]
+    n_cut = sum(len(ids) + 1 > cap for ids in encoded)
+    if n_cut:
+        warnings.warn(f"{n_cut} of {len(encoded)} problem documents are longer than model.tiny.pretrain_seq_len={cap} "
+                      "tokens and are cut there for pretraining", stacklevel=2)
+    docs = [ids[: cap - 1] + [eos] for ids in encoded]
+    n_std = round(n_examples * tiny.stdlib_share) if docs else n_examples
+    chunks: list[list[int]] = []
+    if n_std:
+        std_len = max(16, min(cap, round(sum(map(len, docs)) / len(docs)) if docs else cap))  # like a document
+        for ids in tokenizer(stdlib_corpus(), add_special_tokens=False, verbose=False)["input_ids"]:
+            chunks += [ids[i:i + std_len] for i in range(0, len(ids) - std_len + 1, std_len)]
+    out = [chunks[i % len(chunks)] for i in range(n_std)] if chunks else []
+    while len(out) < n_examples and docs:
+        order = list(range(len(docs)))
+        rng.shuffle(order)
+        out += [docs[i] for i in order[: n_examples - len(out)]]
+    rng.shuffle(out)
+    return out
 
 
 def build_tiny_model(profile: Any, force: bool = False, progress: bool = True) -> Path:
@@ -116,16 +119,18 @@ def build_tiny_model(profile: Any, force: bool = False, progress: bool = True) -
 
     def build(tmp: Path) -> None:
         import torch
-        from transformers import LlamaForCausalLM, Trainer, TrainingArguments, default_data_collator
+        from transformers import DataCollatorForLanguageModeling, LlamaForCausalLM, Trainer, TrainingArguments
+
+        from stepcoder_lib.progress import TerminalProgressCallback
 
         tiny = profile.model.tiny
         train = load_splits(profile, progress=progress)["train"]
         tokenizer = train_tiny_tokenizer(train, profile)
         torch.manual_seed(tiny.seed)
         model = LlamaForCausalLM(_llama_config(tiny, tokenizer))
-        blocks = pretraining_blocks(train, profile, tokenizer, tiny.pretrain_steps * tiny.pretrain_batch_size,
-                                    tiny.seed)
-        dataset = [{"input_ids": torch.tensor(b), "labels": torch.tensor(b)} for b in blocks]
+        examples = pretraining_examples(train, profile, tokenizer, tiny.pretrain_steps * tiny.pretrain_batch_size,
+                                        tiny.seed)
+        dataset = [{"input_ids": ids} for ids in examples]
         args = TrainingArguments(
             output_dir=str(tmp / "trainer"), max_steps=tiny.pretrain_steps,
             per_device_train_batch_size=tiny.pretrain_batch_size,
@@ -133,8 +138,10 @@ def build_tiny_model(profile: Any, force: bool = False, progress: bool = True) -
             weight_decay=0.1, adam_beta2=0.95, max_grad_norm=1.0, logging_steps=max(1, tiny.pretrain_steps // 50),
             save_strategy="no", report_to="none", seed=tiny.seed, data_seed=tiny.seed, disable_tqdm=not progress,
             dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(), bf16=use_bf16(tiny.bf16),
-            train_sampling_strategy="sequential")  # blocks are already in a seeded random order
-        trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=default_data_collator)
+            train_sampling_strategy="group_by_length")  # batches of similar length: little padding
+        collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)  # pads; labels -100 on padding
+        trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
+                          callbacks=[TerminalProgressCallback(f"pretraining tiny ({profile.name})")])
         result = trainer.train()
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

@@ -85,6 +85,23 @@ def test_tiny_model_is_built_cached_and_loads_like_a_hub_model(smoke_base) -> No
     assert len(tok) == profile.model.tiny.vocab_size and tok.eos_token_id == model.config.eos_token_id
 
 
+def test_pretraining_keeps_each_problem_document_whole(smoke_base) -> None:
+    from stepcoder_lib.models import pretraining_examples, problem_documents
+
+    _, tok = load_policy(smoke_base[0])
+    profile = get_profile("smoke", {"model.tiny.stdlib_share": 0.25, "model.tiny.pretrain_seq_len": 4096})
+    problems = [to_problem(r) for r in generate_problems(n_train=10, n_test=0, seed=0, defect_rate=0.0)]
+    docs = [tok(d, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+            for d in problem_documents(problems, profile)]
+    examples = pretraining_examples(problems, profile, tok, 40, seed=0)
+    assert len(examples) == 40 and examples == pretraining_examples(problems, profile, tok, 40, seed=0)
+    from_problems = [e for e in examples if e in docs]
+    assert len(from_problems) == 30  # 75%: whole documents, prompt through EOS, every one of them at least twice
+    assert all(from_problems.count(d) >= 2 for d in docs)
+    others = [e for e in examples if e not in docs]
+    assert len(others) == 10 and all(tok.eos_token_id not in e for e in others)  # stdlib chunks
+
+
 def test_tiny_key_follows_its_inputs() -> None:
     smoke = get_profile("smoke")
     assert tiny_key(smoke) == tiny_key(get_profile("smoke", {"rl.steps": 9}))

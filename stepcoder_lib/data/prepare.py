@@ -26,7 +26,7 @@ from stepcoder_lib.paths import artifacts_dir, repo_root
 PIPELINE_FILES = ("synthetic/*.py", "data/apps.py", "data/cleaning.py", "data/problem.py", "data/report.py",
                   "testcases.py", "curriculum.py", "executor/*.py")
 #: Cleaning settings (``clean_apps`` keywords) used for every source; ``time_limit_s`` comes from the profile.
-CLEANING = {"max_candidates": 10, "seed": 0, "fractions": (0.5, 0.25, 0.25), "respect_source_split": True}
+CLEANING = {"max_candidates": 10, "seed": 0, "respect_source_split": True}
 
 
 def _local_path(source: str) -> Path:
@@ -54,16 +54,27 @@ def _source_identity(source: str) -> dict[str, Any]:
                           "hub id (owner/name); set data.source to an APPS folder, a JSON lines file or a hub id.")
 
 
+def _generator_config(data: Any) -> dict[str, Any]:
+    """The synthetic generator's keywords: its named size, then the profile's ``synthetic_options``."""
+    from stepcoder_lib.synthetic import SIZES
+
+    if data.synthetic_size not in SIZES:
+        raise KeyError(f"data.synthetic_size {data.synthetic_size!r} is not one of {', '.join(SIZES)}")
+    return {**SIZES[data.synthetic_size], **dict(data.synthetic_options)}
+
+
+def _cleaning_settings(profile: Any) -> dict[str, Any]:
+    """``clean_apps`` keywords for this profile: the fixed ones, its split fractions and per-test time limit."""
+    return {**CLEANING, "fractions": tuple(profile.data.split_fractions),
+            "time_limit_s": profile.executor.time_limit_s}
+
+
 def dataset_key(profile: Any) -> str:
     """``<name>-<hash>``: the cache folder name of this profile's APPS+ (no data is read or built)."""
     data = profile.data
-    cleaning = {**CLEANING, "time_limit_s": profile.executor.time_limit_s}
+    cleaning = _cleaning_settings(profile)
     if data.source == "synthetic":
-        from stepcoder_lib.synthetic import SIZES
-
-        if data.synthetic_size not in SIZES:
-            raise KeyError(f"data.synthetic_size {data.synthetic_size!r} is not one of {', '.join(SIZES)}")
-        config = {"source": "synthetic", "generator": SIZES[data.synthetic_size], "cleaning": cleaning}
+        config = {"source": "synthetic", "generator": _generator_config(data), "cleaning": cleaning}
         name = data.synthetic_size
     else:
         config = {"source": _source_identity(data.source), "cleaning": cleaning}
@@ -87,17 +98,17 @@ def prepare_apps_plus(profile: Any, force: bool = False, progress: bool = True) 
                                   "point it at an apps_plus.jsonl or leave it None to build one from data.source.")
         return path
     key = dataset_key(profile)
-    cleaning = {**CLEANING, "time_limit_s": profile.executor.time_limit_s}
+    cleaning = _cleaning_settings(profile)
 
     def build(tmp: Path) -> None:
         from stepcoder_lib.data.cleaning import clean_apps
 
         source: Any = data.source
         if data.source == "synthetic":
-            from stepcoder_lib.synthetic import SIZES, generate_benchmark
+            from stepcoder_lib.synthetic import generate_benchmark
 
             source = tmp / "benchmark"
-            generate_benchmark(source, **SIZES[data.synthetic_size], progress=progress)
+            generate_benchmark(source, **_generator_config(data), progress=progress)
         elif _local_path(data.source).exists():
             source = _local_path(data.source)
         clean_apps(source, tmp, workers=profile.executor.workers, progress=progress, **cleaning)
