@@ -44,10 +44,11 @@ def setting_name(cccs: bool, fgo: bool) -> str:
 
 # ----------------------------------------------------------------------------- data, prompts, models
 def training_problems(profile: Profile) -> list[Any]:
-    """The RL training split of the profile's APPS+ (built once and cached; capped by ``data.max_train_problems``)."""
-    from stepcoder_lib.data.prepare import load_splits
+    """The RL problem pool: the training split of the profile's APPS+ (capped by ``data.max_train_problems``),
+    then by ``rl.max_problems`` (each difficulty keeping its share), so a short run revisits its problems."""
+    from stepcoder_lib.data.prepare import cap_stratified, load_splits
 
-    return load_splits(profile)["train"]
+    return cap_stratified(load_splits(profile)["train"], profile.rl.max_problems)
 
 
 def task_prompt(problem: Any, profile: Profile) -> str:

@@ -74,6 +74,12 @@ def test_smoke_apps_plus_is_cached_by_its_inputs(artifacts) -> None:
     capped = load_splits(get_profile("smoke", {"data.max_train_problems": 5, "data.max_eval_problems": 3}), False)
     assert len(capped["train"]) == 5 and len(capped["validation"]) == 3 and len(capped["test"]) == 3
 
+    from stepcoder_lib.train import training_problems
+
+    pool = training_problems(get_profile("smoke", {"rl.max_problems": 6}))  # RL's pool: a stratified subset
+    assert len(pool) == 6 and {p.id for p in pool} <= {p.id for p in splits["train"]}
+    assert pool == cap_stratified(splits["train"], 6) and len(training_problems(profile)) == len(splits["train"])
+
 
 def _problem(i: int, difficulty: str) -> Problem:
     return Problem(id=f"x/{i:03d}", source="x", difficulty=difficulty, statement="s",
