@@ -84,3 +84,18 @@ def write_rows(path: Path, rows: list[Any], *, bom: bool = False) -> Path:
     text = "".join(json.dumps(r) + "\n" for r in rows)
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
     return path
+
+
+def first_stdin_composition(tier: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The first generated stdin composition of ``tier`` (seeded by the tier) and its input names."""
+    import random
+
+    from stepcoder_lib.synthetic.compose import Reject, sample_composition, source_names
+
+    rng = random.Random(f"wording/{tier}")
+    while True:
+        try:
+            comp = sample_composition(rng, tier, "stdin")
+        except Reject:
+            continue
+        return comp, source_names(comp["src"]["kind"], "stdin", rng)

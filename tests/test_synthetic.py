@@ -19,6 +19,7 @@ from statistics import mean
 from typing import Any
 
 import pytest
+from data_helpers import first_stdin_composition
 
 from stepcoder_lib.curriculum import find_conditional_statements
 from stepcoder_lib.executor import Job, Verdict
@@ -29,7 +30,6 @@ from stepcoder_lib.synthetic.compose import (
     comp_constants,
     count_ifs,
     render_program,
-    sample_composition,
     source_names,
 )
 from stepcoder_lib.synthetic.defects import DEFECT_KINDS, alter_stdout, alter_value
@@ -327,14 +327,7 @@ def test_statement_states_every_constant_and_label(problems) -> None:
 def test_wording_varies_for_one_composition() -> None:
     """The same logic renders to many different statements (the model must read, not match ids)."""
     for tier in TIERS:
-        rng = random.Random(f"wording/{tier}")
-        comp = None
-        while comp is None:
-            try:
-                comp = sample_composition(rng, tier, "stdin")
-            except Exception:
-                comp = None
-        names = source_names(comp["src"]["kind"], "stdin", rng)
+        comp, names = first_stdin_composition(tier)
         texts = {render_statement(random.Random(i), comp, "stdin", names, None, None) for i in range(20)}
         assert len(texts) >= 10, tier
 

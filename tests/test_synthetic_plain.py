@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 import re
 
+from data_helpers import first_stdin_composition
+
 from stepcoder_lib.synthetic import generate_problems
-from stepcoder_lib.synthetic.compose import TIERS, sample_composition, source_names
+from stepcoder_lib.synthetic.compose import TIERS
 from stepcoder_lib.synthetic.text import LIST_NOUNS, NAMES, VALUE_NAMES, render_statement
 
 
@@ -21,14 +23,7 @@ def test_plain_wording_keeps_code_tests_and_names() -> None:
 
 def test_plain_wording_has_far_fewer_variants() -> None:
     for tier in TIERS:
-        rng = random.Random(f"wording/{tier}")
-        comp = None
-        while comp is None:
-            try:
-                comp = sample_composition(rng, tier, "stdin")
-            except Exception:
-                comp = None
-        names = source_names(comp["src"]["kind"], "stdin", rng)
+        comp, names = first_stdin_composition(tier)
 
         def variants(plain: bool, comp: dict = comp, names: dict = names) -> set[str]:  # names, nouns blanked
             texts = {render_statement(random.Random(i), comp, "stdin", names, None, None, plain=plain)
