@@ -314,6 +314,15 @@ class PPOTrainer:
         width = batch.actions.shape[1]
         return {k: torch.cat([F.pad(t, (0, width - t.shape[1])) for t in v]) for k, v in parts.items()}
 
+    def _update(self, loss: torch.Tensor, model: nn.Module, optimizer: Any, scheduler: Any) -> None:
+        """One optimiser step of ``model`` on ``loss``: backward through accelerate, clip, step, schedule."""
+        optimizer.zero_grad(set_to_none=True)
+        self.accelerator.backward(loss)
+        if self.config.max_grad_norm > 0:
+            self.accelerator.clip_grad_norm_(model.parameters(), self.config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+
     def train_step(self) -> tuple[dict[str, Any], list[Rollout]]:
         """Sample, judge, score and optimise once; returns the step's metrics (identical on every rank) and rollouts."""
         import time
@@ -346,21 +355,11 @@ class PPOTrainer:
                 new_logp, entropy = token_logprobs(self.policy, mb, cfg.temperature)
                 p_loss, p_stats = policy_loss(new_logp, old["logp"][idx], advantages[idx], mb.policy_mask,
                                               cfg.clip_range)
-                self.opt_policy.zero_grad(set_to_none=True)
-                acc.backward(p_loss)
-                if cfg.max_grad_norm > 0:
-                    acc.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
-                self.opt_policy.step()
-                self.sched_policy.step()
+                self._update(p_loss, self.policy, self.opt_policy, self.sched_policy)
                 new_values = token_values(self.critic, mb)
                 v_loss, v_clip = value_loss(new_values, old["values"][idx], returns[idx], mb.completion_mask,
                                             cfg.value_clip)
-                self.opt_critic.zero_grad(set_to_none=True)
-                acc.backward(v_loss)
-                if cfg.max_grad_norm > 0:
-                    acc.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
-                self.opt_critic.step()
-                self.sched_critic.step()
+                self._update(v_loss, self.critic, self.opt_critic, self.sched_critic)
                 for k, v in {"policy_loss": p_loss.detach(), "value_loss": v_loss.detach(),
                              "value_clip_fraction": v_clip,
                              "entropy": masked_mean(entropy.detach(), mb.completion_mask), **p_stats}.items():
