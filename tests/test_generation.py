@@ -49,7 +49,8 @@ def _hf_greedy(model, tok, prompt: str, max_new_tokens: int) -> list[int]:
 
 def test_greedy_equals_hf_greedy_and_stops_at_eos(stopping_model) -> None:
     model, tok = stopping_model
-    ours = sample_completions(model, tok, PROMPTS, n=2, greedy=True, max_new_tokens=24, batch_size=6)
+    # 20 rows in one batch: three prefill groups of different widths laid into one cache
+    ours = sample_completions(model, tok, PROMPTS, n=2, greedy=True, max_new_tokens=24, batch_size=20)
     stopped, lengths = 0, set()
     for i, prompt in enumerate(PROMPTS):
         ref = _hf_greedy(model, tok, prompt, 24)  # one prompt at a time: no padding in the reference
