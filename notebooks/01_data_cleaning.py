@@ -24,18 +24,22 @@
 # survivors are split train / validation / test per difficulty, APPS's own test split staying test.
 # Every dropped problem keeps its reason, and the report has a section for each.
 #
-# **What it needs.** Nothing by default: it generates the synthetic dataset (APPS folder layout, with a
-# known share of injected defects in `truth.json`) and grades the cleaning against that truth. Give
+# **What it needs.** Nothing by default: it generates the profile's synthetic dataset (APPS folder layout,
+# with a known share of injected defects in `truth.json`), cleans it into the very APPS+ the later
+# notebooks train on (cached under `artifacts/apps_plus/<profile>-<hash>/`: notebook 02 and reruns reuse
+# it) and grades the cleaning against that truth. Setting any cleaning knob below cleans a dataset of your
+# own into `out_dir` instead. Give
 # `real_apps` (a folder under the real-data directory, e.g. `"apps_train5"`) or `apps_path` (the original
 # `train/`+`test/` folders, a `train.jsonl` from `codeparrot/apps` with `split`, a hub id when the hub is
 # reachable) to clean real APPS instead.
 #
-# **What it writes.** `out_dir/apps_plus.jsonl` (one problem per line, read by the later notebooks with
+# **What it writes.** `apps_plus.jsonl` (one problem per line, read by the later notebooks with
 # `stepcoder_lib.data.load_apps_plus`), `dropped.jsonl`, `report.json`, `report.md` and the plots. A rerun
 # on the same input writes byte-identical files, on any machine and under load.
 #
 # **How long.** `smoke` (48 problems): about 15 s. `tiny` (3,500 problems, 10-15 tests each): several
-# minutes on 2 cores, nearly all of it running solutions in the sandboxed executor.
+# minutes on 2 cores, nearly all of it running solutions in the sandboxed executor; seconds when the
+# profile's APPS+ is already built.
 
 # %%
 import json
@@ -45,34 +49,38 @@ from IPython.display import Image, Markdown, display
 
 from stepcoder_lib.data import (
     NEW_REASONS,
+    CleaningResult,
     clean_apps,
     grade_against_truth,
     load_apps_plus,
     make_plots,
     realdata_dir,
 )
+from stepcoder_lib.data.prepare import clean_profile_data
 from stepcoder_lib.data.report import figure_png
 from stepcoder_lib.paths import artifacts_dir, resolve
+from stepcoder_lib.profiles import get_profile
 from stepcoder_lib.synthetic import SIZES, generate_benchmark
 
 # %% tags=["parameters"]
 apps_path = None  # an APPS source (folder, JSON lines, hub id); None: real_apps, else the synthetic dataset
 real_apps = None  # a folder under the real-data directory ($STEPCODER_REALDATA or ../shared/realdata)
 split = None  # APPS's split ("train"/"test") of a source that does not say it (e.g. MapCoder's JSON lines)
-profile = "tiny"  # synthetic dataset size when no APPS source is given: "smoke" or "tiny" (others: tiny)
-n_train = None  # None: the profile's number of generated training problems
-n_test = None  # None: the profile's number of generated held-out test problems
-seed = 0  # synthetic generation and the train/validation/test split
-defect_rate = None  # None: the profile's share of generated problems with an injected defect
-out_dir = None  # None: artifacts/apps_plus/<profile>
-bench_dir = None  # where the synthetic dataset is generated; None: artifacts/benchmark/<profile>
-workers = None  # executor processes; None: all cores
-max_candidates = 10  # solutions tried per problem before it is dropped
-time_limit_s = None  # training limit (CPU s per test); None: 1 s for synthetic data, 4 s for real APPS
-headroom = 4.0  # candidates run under headroom x the limit; canonical ones should need < limit / headroom
-answer_checks = 2  # candidates run after the canonical one, as evidence of several valid answers
-several_answers = "drop"  # "drop" problems whose answer is not unique, or "keep" them flagged
-respect_source_split = True  # the source's train problems are cut train/validation (False: 50/25/25)
+profile = "tiny"  # with no source and no knob set: clean (or reuse) this profile's own training data
+# The knobs below: None keeps the default; setting any of them cleans a dataset of your own into out_dir.
+n_train = None  # generated training problems (default: the profile's synthetic size)
+n_test = None  # generated held-out test problems (default: the profile's synthetic size)
+seed = None  # synthetic generation and the train/validation/test split (default 0)
+defect_rate = None  # share of generated problems with an injected defect (default: the synthetic size's)
+out_dir = None  # default: artifacts/apps_plus/custom-<profile>
+bench_dir = None  # where the synthetic dataset is generated; default: artifacts/benchmark/<profile>
+workers = None  # executor processes (default: all cores)
+max_candidates = None  # solutions tried per problem before it is dropped (default 10)
+time_limit_s = None  # training limit, CPU s per test (default: 1 s for synthetic data, 4 s for real APPS)
+headroom = None  # candidates run under headroom x the limit; canonical ones should need < limit / headroom (4)
+answer_checks = None  # candidates run after the canonical one, as evidence of several valid answers (2)
+several_answers = None  # "drop" problems whose answer is not unique, or "keep" them flagged (default "drop")
+respect_source_split = None  # the source's train problems are cut train/validation (default True)
 
 # %%
 pd.set_option("display.width", 160)  # plain-text tables (papermill logs, terminals) on one line
@@ -80,12 +88,18 @@ pd.set_option("display.width", 160)  # plain-text tables (papermill logs, termin
 
 # %% [markdown]
 # ## The input
-# By default the synthetic dataset: APPS-format problems in three difficulties (introductory, interview,
-# competition), stdin and call-based (module functions and LeetCode-style `class Solution`), with defects
-# injected into a known share of them (missing tests, a wrong expected output, solutions that do not
+# By default the profile's synthetic dataset: APPS-format problems in three difficulties (introductory,
+# interview, competition), stdin and call-based (module functions and LeetCode-style `class Solution`), with
+# defects injected into a known share of them (missing tests, a wrong expected output, solutions that do not
 # compile, import a missing library or loop forever, no solutions at all).
 
 # %%
+knobs = {"n_train": n_train, "n_test": n_test, "seed": seed, "defect_rate": defect_rate, "out_dir": out_dir,
+         "bench_dir": bench_dir, "max_candidates": max_candidates, "time_limit_s": time_limit_s,
+         "headroom": headroom, "answer_checks": answer_checks, "several_answers": several_answers,
+         "respect_source_split": respect_source_split}
+custom = {k: v for k, v in knobs.items() if v is not None}
+profile_data = apps_path is None and real_apps is None and not custom
 truth = None
 source = None
 if apps_path is not None:
@@ -97,35 +111,48 @@ elif real_apps is not None:
     if not source.exists():
         print(f"real data {source} is absent (set STEPCODER_REALDATA): cleaning the synthetic dataset instead")
         source = None
-if source is None:
+if source is None and not profile_data:
     bench_cfg = dict(SIZES.get(profile, SIZES["tiny"]))
     if profile not in SIZES:
         print(f"profile {profile!r} has no synthetic size; using 'tiny'")
-    for key, value in (("n_train", n_train), ("n_test", n_test), ("seed", seed), ("defect_rate", defect_rate)):
-        if value is not None:
-            bench_cfg[key] = value
+    bench_cfg.update({k: custom[k] for k in ("n_train", "n_test", "seed", "defect_rate") if k in custom})
     source = resolve(bench_dir) if bench_dir is not None else artifacts_dir() / "benchmark" / profile
     truth = generate_benchmark(source, **bench_cfg, progress=True)
     print(f"generated the synthetic dataset in {source}: {bench_cfg}")
     display(pd.DataFrame(truth["counts"]).T.rename_axis("split"))
-if time_limit_s is None:
-    time_limit_s = 1.0 if truth is not None else 4.0
-out = resolve(out_dir) if out_dir is not None else artifacts_dir() / "apps_plus" / profile
-print(f"cleaning {source}; training time limit {time_limit_s:g} s, candidates run under {headroom * time_limit_s:g} s")
+if profile_data:
+    print(f"cleaning the {profile!r} profile's own dataset (built once, then read back): {get_profile(profile).data}")
+else:
+    time_limit_s = time_limit_s if time_limit_s is not None else 1.0 if truth is not None else 4.0
+    headroom = headroom if headroom is not None else 4.0
+    out = resolve(out_dir) if out_dir is not None else artifacts_dir() / "apps_plus" / f"custom-{profile}"
+    print(f"cleaning {source} into {out}; training limit {time_limit_s:g} s, candidates run under "
+          f"{headroom * time_limit_s:g} s")
 
 # %% [markdown]
 # ## Running the pipeline
 # One call runs the stages (`stepcoder_lib.data.cleaning`); the cells below look at what each one did.
 # Stage 3 runs every problem's first candidate solution in one batch of the sandboxed executor, then the
-# next candidate only for the problems still unresolved, up to `max_candidates`.
+# next candidate only for the problems still unresolved, up to `max_candidates`. For the profile's own data
+# the call is `prepare_apps_plus`'s: it builds the cached folder once, and a rerun reads it back.
 
 # %%
-result = clean_apps(source, out, split=split, max_candidates=max_candidates, seed=seed, workers=workers,
-                    time_limit_s=time_limit_s, headroom=headroom, answer_checks=answer_checks,
-                    several_answers=several_answers, respect_source_split=respect_source_split, progress=True)
+if profile_data:
+    out, result = clean_profile_data(get_profile(profile), progress=True)
+    if result is None:
+        result = CleaningResult.load(out)
+        print(f"reusing {out} (built earlier; delete it or call prepare_apps_plus(..., force=True) to rebuild)")
+    truth_path = out / "benchmark" / "truth.json"
+    truth = json.loads(truth_path.read_text(encoding="utf-8")) if truth_path.exists() else None
+else:
+    result = clean_apps(source, out, split=split, max_candidates=max_candidates or 10, seed=seed or 0,
+                        workers=workers, time_limit_s=time_limit_s, headroom=headroom,
+                        answer_checks=answer_checks if answer_checks is not None else 2,
+                        several_answers=several_answers or "drop",
+                        respect_source_split=respect_source_split is not False, progress=True)
 report = result.report
 display(report.stage_table())
-print(f"{result.n_input} problems read, {len(result.problems)} kept; seconds per stage: {result.timings}")
+print(f"{result.n_input} problems read, {len(result.problems)} kept; seconds per stage: {result.timings or 'cached'}")
 dropped = pd.DataFrame([d.to_dict() for d in result.dropped],
                        columns=["id", "stage", "reason", "detail", "difficulty", "source_split", "split_source"])
 
@@ -190,7 +217,9 @@ if len(kept):
     rules = pd.DataFrame([p.metadata.get("comparison_rules", {}) for p in result.problems]).fillna(0).astype(int)
     display(rules.sum().rename("tests accepted").to_frame().rename_axis("comparison rule"))
     display(report.time_limits_table())
-    display(pd.Series(result.measured_cpu_s, name="canonical solution, slowest test (CPU s)").describe().to_frame())
+    if result.measured_cpu_s:  # measured in this run only (never stored: it differs run to run)
+        display(pd.Series(result.measured_cpu_s, name="canonical solution, slowest test (CPU s)").describe()
+                .to_frame())
 
 # %% [markdown]
 # ## Stage 4: several valid answers

@@ -86,3 +86,22 @@ def test_notebook_shows_a_section_per_new_reason_on_real_style_apps(tmp_path, mo
     assert "real data: no truth to grade against" in printed and "def main():" in printed
     plus = {p.id: p for p in load_apps_plus(tmp_path / "out" / "apps_plus.jsonl")}
     assert set(plus) == {"apps/train/0004", "apps/test/0000"} and plus["apps/test/0000"].split == "test"
+
+
+@pytest.mark.slow
+def test_notebook_cleans_the_profiles_own_data_once(tmp_path, monkeypatch) -> None:
+    """With no source and no knob set, notebook 01 builds the very APPS+ folder the training notebooks read
+    (``prepare_apps_plus``), so notebook 02 and a rerun of 01 reuse it instead of cleaning again."""
+    from stepcoder_lib.data.prepare import dataset_key, prepare_apps_plus
+    from stepcoder_lib.profiles import get_profile
+
+    monkeypatch.setenv("STEPCODER_ARTIFACTS", str(tmp_path / "artifacts"))
+    printed, _ = _run(tmp_path, monkeypatch, profile="smoke")
+    folder = tmp_path / "artifacts" / "apps_plus" / dataset_key(get_profile("smoke"))
+    built = (folder / "apps_plus.jsonl").stat().st_mtime_ns
+    assert "defects caught: 100.0% of 8; clean kept: 100.0% of 40" in printed and "reusing" not in printed
+    assert prepare_apps_plus(get_profile("smoke"), progress=False) == folder  # notebook 02's call: no rebuild
+    printed, _ = _run(tmp_path, monkeypatch, profile="smoke")  # a rerun reads the folder back
+    assert f"reusing {folder}" in printed and "defects caught: 100.0% of 8; clean kept: 100.0% of 40" in printed
+    assert (folder / "apps_plus.jsonl").stat().st_mtime_ns == built
+    assert sorted(p.name for p in (tmp_path / "artifacts" / "apps_plus").iterdir()) == [folder.name]

@@ -758,6 +758,21 @@ class CleaningResult:
 
         return CleaningReport.from_result(self)
 
+    @classmethod
+    def load(cls, out_dir: str | Path) -> CleaningResult:
+        """A result as ``write`` left it in ``out_dir`` (kept problems, dropped ones, the report's stage
+        counts and settings); ``timings`` and ``measured_cpu_s`` are not stored, so they are empty."""
+        import json
+
+        from stepcoder_lib.data.apps import load_apps_plus
+
+        out = Path(out_dir)
+        report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        with open(out / "dropped.jsonl", encoding="utf-8") as f:
+            dropped = [Dropped.from_dict(json.loads(line)) for line in f if line.strip()]
+        return cls(problems=load_apps_plus(out / "apps_plus.jsonl"), dropped=dropped, stage_counts=report["stages"],
+                   settings=report["settings"], source_name=report["source"], n_input=report["n_input"])
+
     def dropped_at(self, stage: str) -> list[Dropped]:
         return [d for d in self.dropped if d.stage == stage]
 

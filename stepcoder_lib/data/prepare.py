@@ -90,15 +90,24 @@ def prepare_apps_plus(profile: Any, force: bool = False, progress: bool = True) 
     (``benchmark/``, with its ``truth.json``). ``force`` rebuilds even when the key is cached.
     Raises ``DataUnavailable`` (one sentence) when the source cannot be reached.
     """
+    return clean_profile_data(profile, force=force, progress=progress)[0]
+
+
+def clean_profile_data(profile: Any, force: bool = False, progress: bool = True) -> tuple[Path, Any]:
+    """``prepare_apps_plus``, also returning the ``CleaningResult`` when this call ran the cleaning (None when
+    the folder was already built, or ``data.apps_plus`` names a file): notebook 01 shows it, with its
+    per-stage timings, and cleans exactly the data the later notebooks train on."""
     data = profile.data
     if data.apps_plus:
         path = _local_path(data.apps_plus)
         if not path.exists():
             raise DataUnavailable(f"Could not load APPS+: data.apps_plus is {path}, which does not exist; "
                                   "point it at an apps_plus.jsonl or leave it None to build one from data.source.")
-        return path
+        return path, None
     key = dataset_key(profile)
     cleaning = _cleaning_settings(profile)
+
+    results = []
 
     def build(tmp: Path) -> None:
         from stepcoder_lib.data.cleaning import clean_apps
@@ -111,11 +120,12 @@ def prepare_apps_plus(profile: Any, force: bool = False, progress: bool = True) 
             generate_benchmark(source, **_generator_config(data), progress=progress)
         elif _local_path(data.source).exists():
             source = _local_path(data.source)
-        clean_apps(source, tmp, workers=profile.executor.workers, progress=progress, **cleaning)
+        results.append(clean_apps(source, tmp, workers=profile.executor.workers, progress=progress, **cleaning))
 
-    return build_once(artifacts_dir() / "apps_plus" / key, build, force=force,
-                      inputs={"key": key, "source": data.source, "synthetic_size": data.synthetic_size,
-                              "cleaning": cleaning})
+    folder = build_once(artifacts_dir() / "apps_plus" / key, build, force=force,
+                        inputs={"key": key, "source": data.source, "synthetic_size": data.synthetic_size,
+                                "cleaning": cleaning})
+    return folder, (results[0] if results else None)
 
 
 def cap_stratified(problems: list[Problem], limit: int | None) -> list[Problem]:
