@@ -121,7 +121,7 @@ def build_tiny_model(profile: Any, force: bool = False, progress: bool = True) -
         import torch
         from transformers import DataCollatorForLanguageModeling, LlamaForCausalLM, Trainer, TrainingArguments
 
-        from stepcoder_lib.progress import TerminalProgressCallback
+        from stepcoder_lib.progress import use_progress_bar
 
         tiny = profile.model.tiny
         train = load_splits(profile, progress=progress)["train"]
@@ -140,8 +140,8 @@ def build_tiny_model(profile: Any, force: bool = False, progress: bool = True) -
             dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(), bf16=use_bf16(tiny.bf16),
             train_sampling_strategy="group_by_length")  # batches of similar length: little padding
         collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)  # pads; labels -100 on padding
-        trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
-                          callbacks=[TerminalProgressCallback(f"pretraining tiny ({profile.name})")])
+        trainer = use_progress_bar(Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator),
+                                   f"pretraining tiny ({profile.name})", enabled=progress)
         result = trainer.train()
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

@@ -124,7 +124,7 @@ def make_sft_trainer(profile: Any, run: SFTRunConfig, output_dir: str | Path, pr
     from datasets import Dataset
     from trl import SFTTrainer
 
-    from stepcoder_lib.progress import TerminalProgressCallback
+    from stepcoder_lib.progress import use_progress_bar
 
     if problems is None:
         from stepcoder_lib.data.prepare import load_splits
@@ -141,9 +141,10 @@ def make_sft_trainer(profile: Any, run: SFTRunConfig, output_dir: str | Path, pr
     if too_long:
         warnings.warn(f"{len(too_long)} of {len(rows)} SFT examples are longer than sft.max_seq_len="
                       f"{run.max_seq_len} tokens and are cut at its end (e.g. {', '.join(too_long[:3])})", stacklevel=2)
-    return SFTTrainer(model=model, args=run.trainer_args(output_dir, progress), train_dataset=Dataset.from_list(rows),
-                      processing_class=tokenizer, peft_config=lora_config(profile),
-                      callbacks=[TerminalProgressCallback(f"SFT ({profile.name})")])
+    trainer = SFTTrainer(model=model, args=run.trainer_args(output_dir, progress),
+                         train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                         peft_config=lora_config(profile))
+    return use_progress_bar(trainer, f"SFT ({profile.name})", enabled=progress)
 
 
 def train_sft(profile: Any, out_dir: str | Path | None = None, seed: int | None = None, *,
