@@ -152,10 +152,31 @@ def make_batch(rollouts: Sequence[Rollout], tokenizer: Any, device: Any = "cpu")
                     completion.to(device), fgo.to(device), scores.to(device))
 
 
+#: Model types whose logits are exactly ``lm_head(last hidden state)`` (no soft-capping or scaling after the head).
+PLAIN_HEAD_MODELS = frozenset({"llama", "qwen2", "mistral"})
+
+
+def completion_logits(model: nn.Module, batch: PPOBatch) -> torch.Tensor:
+    """Logits at the positions that predict completion tokens (B, R, V).
+
+    The LM head runs on those positions only: a prompt is most of each sequence, and at the tiny
+    model's size the head is a quarter of the forward FLOPs. A model whose logits are not the plain
+    head's (``PLAIN_HEAD_MODELS``), or one wrapped for distributed training (whose forward must
+    be the wrapper's, for the gradient all-reduce), takes the full forward and a gather instead."""
+    config = getattr(model, "config", None)
+    lm: Any = model  # a transformers PreTrainedModel (or a peft wrapper of one) on this path
+    if (getattr(config, "model_type", None) in PLAIN_HEAD_MODELS and hasattr(lm, "get_decoder")
+            and lm.get_output_embeddings() is not None):
+        hidden = lm.get_decoder()(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+        picked = torch.gather(hidden, 1, batch.positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+        return lm.get_output_embeddings()(picked)
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    return torch.gather(logits, 1, batch.positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+
+
 def token_logprobs(model: nn.Module, batch: PPOBatch, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-prob and entropy of every completion token (B, R), at the sampling temperature."""
-    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-    picked = torch.gather(logits, 1, batch.positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+    picked = completion_logits(model, batch)
     logp_all = F.log_softmax(picked.float() / temperature, dim=-1)
     logp = torch.gather(logp_all, -1, batch.actions.unsqueeze(-1)).squeeze(-1)
     entropy = -(logp_all.exp() * logp_all).sum(-1)

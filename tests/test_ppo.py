@@ -11,6 +11,7 @@ from stepcoder_lib.models import load_policy
 from stepcoder_lib.ppo import (
     PPOConfig,
     ValueModel,
+    completion_logits,
     gae,
     kl_penalised_rewards,
     make_batch,
@@ -144,3 +145,27 @@ def test_critic_loss_is_not_masked_by_fgo(judged) -> None:
     assert masked
     for b, j in masked:
         assert grad[b, int(batch.positions[b, j])] > 0
+
+
+class _Wrapped(torch.nn.Module):
+    """The same model behind a plain forward (as a distributed wrapper is): the full-forward path."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, **kwargs):
+        return self.model(**kwargs)
+
+
+def test_head_on_completion_positions_equals_the_full_forward(judged) -> None:
+    """The LM head applied to the completion positions only gives the full forward's logits there."""
+    model, tok, _, rollouts = judged
+    batch = make_batch(rollouts, tok)
+    with torch.no_grad():
+        fast = completion_logits(model, batch)
+        full = completion_logits(_Wrapped(model), batch)
+    assert fast.shape == full.shape == (*batch.actions.shape, len(tok))
+    assert torch.allclose(fast, full, atol=1e-5, rtol=1e-5)
+    assert torch.allclose(token_logprobs(model, batch, 0.8)[0], token_logprobs(_Wrapped(model), batch, 0.8)[0],
+                          atol=1e-5)
