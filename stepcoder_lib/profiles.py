@@ -258,8 +258,11 @@ _EVAL = {
 }
 
 _EXEC = {
-    "smoke": ExecConfig(time_limit_s=2.0),
-    "tiny": ExecConfig(time_limit_s=2.0),  # generated problems run in milliseconds
+    # Generated programs run in milliseconds (the slowest canonical test ~5 ms CPU), so 0.5 s leaves 100x. The limit
+    # is what a program that never stops costs: the dataset's injected infinite loops run under 4x it while
+    # cleaning (at 2 s they were 40% of the tiny cleaning time), a policy's loops under 1x it in every RL step.
+    "smoke": ExecConfig(time_limit_s=0.5),
+    "tiny": ExecConfig(time_limit_s=0.5),
     "small": ExecConfig(),
     "paper": ExecConfig(),
 }
