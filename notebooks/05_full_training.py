@@ -30,11 +30,12 @@
 # `runs_dir/<profile>/` (cached by a hash of its config; notebook 06 reads them from there).
 #
 # **How long.** What the profile's `rl` section asks per run (`tiny`: about 1-2 minutes per run on 2 cores;
-# 2 PPO runs per seed plus 2 GRPO runs per GRPO seed); `smoke`: under a minute.
+# 2 PPO runs per seed, plus 2 GRPO runs per GRPO seed where the profile's `rl.algos` has GRPO: `tiny` leaves
+# it out to keep `make reproduce` within 30 minutes, `algos=["ppo", "grpo"]` adds it); `smoke`: under a minute.
 
 # %% tags=["parameters"]
 profile = "tiny"  # run profile (stepcoder_lib.profiles): data, model, RL hyperparameters, sizes
-algos = ["ppo", "grpo"]  # algorithms to compare StepCoder and vanilla RL with
+algos = None  # algorithms to compare StepCoder and vanilla RL with; None: the profile's rl.algos
 seeds = None  # PPO seeds; None: the profile's rl.seeds
 grpo_seeds = None  # GRPO seeds; None: the first of the profile's rl.seeds (GRPO is the extension, not the paper)
 sft_path = None  # SFT model folder; None: the profile's cached SFT baseline (notebook 02)
@@ -61,6 +62,7 @@ from stepcoder_lib.train import plan, run_ablation
 
 prof = get_profile(profile, overrides)
 out = notebook_output_dir(out_dir, "05")
+algos = list(algos) if algos is not None else list(prof.rl.algos)
 seeds = list(seeds) if seeds is not None else list(prof.rl.seeds)
 grpo_seeds = list(grpo_seeds) if grpo_seeds is not None else seeds[:1]
 for algo in algos:

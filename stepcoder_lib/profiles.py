@@ -129,8 +129,10 @@ class RLConfig:
     cccs_rho_threshold: float = 0.8  # paper silent: see curriculum.py
     cccs_cut_at_line_start: bool = False  # paper: a stage starts at the conditional statement itself (its keyword)
     seeds: tuple[int, ...] = (0,)
+    algos: tuple[str, ...] = ("ppo", "grpo")  # what notebook 05 (and so make reproduce) trains: PPO is the paper's
     checkpoint_every: int = 50  # steps between checkpoints
     probe_problems: int = 64  # fixed training problems whose whole-program reward is measured before and after
+    probe_samples: int = 1  # completions per probe problem (the probe's mean reward has ~1/sqrt of their noise)
     max_problems: int | None = None  # RL problem pool, a stratified subset of the training split (None: all of it)
 
 
@@ -225,10 +227,12 @@ _RL = {
     "smoke": RLConfig(steps=2, problems_per_step=2, rollouts_per_problem=2, max_new_tokens=64, policy_lr=1e-4,
                       critic_lr=1e-4, minibatch_size=4, probe_problems=4),  # every path once, in seconds
     "tiny": RLConfig(
-        steps=30, problems_per_step=4, rollouts_per_problem=8,  # 32 rollouts a step (~2.5 s), ~75 s a run
+        steps=30, problems_per_step=4, rollouts_per_problem=8,  # 32 rollouts a step (~2 s), ~70 s a run
         max_problems=48, probe_problems=48,  # a pool of 48 training problems, each seen ~2.5 times in a run, and the
         # probe is that pool: RL raises the reward on what it trains on (over all 2,200 problems, 30 steps see each
         # once at most and the before/after reward only moves within noise)
+        probe_samples=4,  # 192 probe rollouts: with one per problem the before/after difference was within the
+        # probe's own noise (+-0.1); four cost ~5 s a run
         max_tests=3,  # APPS+ has ~3 tests per problem; the generator's 10-15 drive every branch, so with all of them
         # FGO would mask nothing (kept share 1.0) -- with 3, it masks 5-25% of the completion tokens
         max_new_tokens=256,  # the tiny SFT model's solutions fit (its model context is 1024 with a <= 512-token prompt)
@@ -241,7 +245,9 @@ _RL = {
         # passes in a row, within one group of 8 (the defaults need 16, more than a tiny run gives a problem)
         cccs_cut_at_line_start=True,  # the tiny SFT model never saw a prompt end in indentation: cut at the keyword,
         # 67% of its completions at stage ~1.7 fail to compile (reward -0.78); cut at the line start, 17% (-0.46)
-        seeds=(0, 1)),  # two seeds: the results table reports a spread
+        seeds=(0, 1),  # two seeds: the results table reports a spread
+        algos=("ppo",)),  # GRPO's two runs (~2.5 min) would take make reproduce past 30 minutes on 2 cores;
+    # notebook 05's algos=["ppo", "grpo"] adds them (the smoke chain in the test suite runs GRPO through every notebook)
     "small": RLConfig(steps=200, problems_per_step=8, max_new_tokens=768, policy_lr=1e-6, critic_lr=3e-6),
     "paper": RLConfig(),  # paper (and MOSS-RLHF defaults where it is silent)
 }

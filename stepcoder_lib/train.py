@@ -208,7 +208,8 @@ PROBE_FILE = "probe.json"
 
 def probe(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], executor: Any, rl: Any,
           acc: Any, sampler: Any) -> dict[str, Any]:
-    """The policy's whole-program reward on a fixed sample of training problems, decoded as in training.
+    """The policy's whole-program reward on a fixed sample of training problems (``rl.probe_samples``
+    completions each), decoded as in training.
 
     CCCS and FGO play no part (every setting is measured on the same plain tasks), the problems and
     the sampling seed are the same for every run, so a run's start (the SFT model) and end compare
@@ -221,7 +222,7 @@ def probe(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str
     chosen = sorted(problems, key=lambda p: p.id)
     random.Random("stepcoder-probe").shuffle(chosen)
     chosen = chosen[: rl.probe_problems]
-    mine = chosen[acc.process_index::acc.num_processes]
+    mine = [p for p in chosen[acc.process_index::acc.num_processes] for _ in range(rl.probe_samples)]
     was_training = model.training
     model.eval()
     rb = collect_rollouts(model, tokenizer, mine, prompts, executor=executor,
