@@ -120,7 +120,8 @@ def before_after(frame: pd.DataFrame, k: int = 3,
 
 def probe_table(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
     """Per finished run: whole-program reward and pass rate of the SFT start and the trained end on the same
-    fixed training problems (``done.json``'s probe; see ``train.probe``), and the change."""
+    fixed training problems (``done.json``'s probe; see ``train.probe``), and the change; for CCCS runs also
+    the reward of both on the curriculum's final tasks (prefix given, the tasks the run trained on last)."""
     rows = []
     for run in run_dirs:
         done = json.loads((Path(run) / "done.json").read_text())
@@ -132,7 +133,12 @@ def probe_table(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
             row[f"{metric} SFT"] = probe["start"][metric]
             row[f"{metric} trained"] = probe["end"][metric]
             row[f"{metric} change"] = probe["end"][metric] - probe["start"][metric]
-        row["problems"] = int(probe["end"]["rollouts"])
+        if "start_staged" in probe and "end_staged" in probe:
+            row["reward_mean on CCCS tasks SFT"] = probe["start_staged"]["reward_mean"]
+            row["reward_mean on CCCS tasks trained"] = probe["end_staged"]["reward_mean"]
+            row["reward_mean on CCCS tasks change"] = (probe["end_staged"]["reward_mean"]
+                                                       - probe["start_staged"]["reward_mean"])
+        row["rollouts"] = int(probe["end"]["rollouts"])
         rows.append(row)
     return pd.DataFrame(rows).set_index(["run", "seed"]) if rows else pd.DataFrame()
 

@@ -182,6 +182,13 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
             log.close()
         if finished and rl.probe_problems:  # the trained policy (trained in place) on the same problems and seeds
             probes["end"] = probe(policy, tokenizer, problems, prompts, executor, rl, acc, sampler)
+            if curriculum is not None:  # and both, on the tasks CCCS trained on last (its final stages)
+                start_model, _ = load_policy(sft, profile, trainable=False)
+                probes["start_staged"] = probe(start_model, tokenizer, problems, prompts, executor, rl, acc, sampler,
+                                               curriculum=curriculum)
+                probes["end_staged"] = probe(policy, tokenizer, problems, prompts, executor, rl, acc, sampler,
+                                             curriculum=curriculum)
+                del start_model
             if acc.is_main_process:
                 (run_dir / PROBE_FILE).write_text(json.dumps(probes, indent=1, sort_keys=True) + "\n")
     acc.wait_for_everyone()
@@ -207,14 +214,18 @@ PROBE_FILE = "probe.json"
 
 
 def probe(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], executor: Any, rl: Any,
-          acc: Any, sampler: Any) -> dict[str, Any]:
+          acc: Any, sampler: Any, curriculum: Any = None) -> dict[str, Any]:
     """The policy's whole-program reward on a fixed sample of training problems (``rl.probe_samples``
     completions each), decoded as in training.
 
     CCCS and FGO play no part (every setting is measured on the same plain tasks), the problems and
     the sampling seed are the same for every run, so a run's start (the SFT model) and end compare
-    directly, and so do runs of different settings. A collective when distributed (each rank takes a share).
+    directly, and so do runs of different settings. Given a ``curriculum``, the tasks are instead
+    each problem's CCCS task at the curriculum's current stage (prefix + completion, what a CCCS run
+    trains on), judged on a copy: the run's own curriculum state is left as it is. A collective when
+    distributed (each rank takes a share).
     """
+    import copy
     import random
 
     from stepcoder_lib.rollout import SamplingSettings, collect_rollouts, step_metrics
@@ -228,7 +239,8 @@ def probe(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str
     rb = collect_rollouts(model, tokenizer, mine, prompts, executor=executor,
                           sampling=SamplingSettings(rl.temperature, rl.top_p, rl.max_new_tokens,
                                                     rl.generation_batch_size),
-                          curriculum=None, fgo=False, seed=7919 + acc.process_index, sampler=sampler)
+                          curriculum=copy.deepcopy(curriculum), fgo=False, seed=7919 + acc.process_index,
+                          sampler=sampler)
     model.train(was_training)
     m = step_metrics(rb.summaries, None, False)
     keep = ("reward_mean", "pass_rate", "rollouts", "completion_tokens")

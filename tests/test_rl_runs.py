@@ -75,6 +75,10 @@ def test_each_algorithm_and_switch_setting_trains(algo, cccs, fgo, sft, runs_roo
         assert m["stage_mean"].iloc[-1] < m["stage_mean"].iloc[0] or m["curriculum_moves"].sum() > 0
     probe = json.loads((run / "done.json").read_text())["probe"]  # SFT start and trained end, same problems
     assert probe["start"]["rollouts"] == probe["end"]["rollouts"] == 4 and -1 <= probe["end"]["reward_mean"] <= 1
+    staged = {"start_staged", "end_staged"} & set(probe)  # CCCS runs: both models on the curriculum's final tasks
+    assert staged == ({"start_staged", "end_staged"} if cccs else set())
+    if cccs:
+        assert probe["start_staged"]["rollouts"] == probe["end_staged"]["rollouts"] == 4
     sft_w, trained = load_file(str(sft / "model.safetensors")), weights(run)
     assert any(not torch.equal(sft_w[k], trained[k]) for k in sft_w)  # the policy was optimised
     # a second call finds the finished run by its key and returns it untouched
