@@ -227,8 +227,9 @@ _RL = {
     "smoke": RLConfig(steps=2, problems_per_step=2, rollouts_per_problem=2, max_new_tokens=64, policy_lr=1e-4,
                       critic_lr=1e-4, minibatch_size=4, probe_problems=4),  # every path once, in seconds
     "tiny": RLConfig(
-        steps=30, problems_per_step=4, rollouts_per_problem=8,  # 32 rollouts a step (~2 s), ~70 s a run
-        max_problems=48, probe_problems=48,  # a pool of 48 training problems, each seen ~2.5 times in a run, and the
+        steps=25, problems_per_step=4, rollouts_per_problem=8,  # 32 rollouts a step (~2.2 s), ~65 s a run with the
+        # probes: 8 PPO runs are a third of make reproduce (30 steps took it to 29.5 minutes on 2 cores)
+        max_problems=48, probe_problems=48,  # a pool of 48 training problems, each seen ~2 times in a run, and the
         # probe is that pool: RL raises the reward on what it trains on (over all 2,200 problems, 30 steps see each
         # once at most and the before/after reward only moves within noise)
         probe_samples=4,  # 192 probe rollouts: with one per problem the before/after difference was within the
@@ -255,10 +256,10 @@ _RL = {
 _EVAL = {
     "smoke": EvalConfig(n_samples=2, ks=(1, 2), max_new_tokens=64, humaneval=False, mbpp=False, batch_size=32,
                         zero_shot_style="completion"),
-    # A CPU budget: 120 test problems x 4 samples per model keeps notebook 06 to minutes; a tiny model
+    # A CPU budget: 100 test problems x 4 samples per model (~18 s a model) keeps notebook 06 to minutes; a tiny model
     # trained from scratch is a base model, so zero-shot sets (skipped: near zero) would use raw prompts.
     "tiny": EvalConfig(n_samples=4, ks=(1, 2, 4), max_new_tokens=256, humaneval=False, mbpp=False, batch_size=64,
-                       max_problems=120, zero_shot_style="completion"),
+                       max_problems=100, zero_shot_style="completion"),
     "small": EvalConfig(n_samples=5, ks=(1, 5)),  # an instruction-tuned hub model: the instruct prompts
     "paper": EvalConfig(n_samples=5, ks=(1, 5)),  # paper: pass@1 at temperature 0.2, top-p 0.95
 }
