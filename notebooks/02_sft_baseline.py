@@ -29,8 +29,8 @@
 # changed, this notebook builds it through the same cached step). For `small`/`paper`: the base model's
 # weights in a local folder or the hub (it stops with a one-sentence message when they cannot be reached).
 #
-# **How long.** `tiny` on 2 CPU cores: about 6-8 minutes the first time (pretraining + SFT) plus about a
-# minute of evaluation; seconds on a rerun, since the models are cached by a hash of their inputs.
+# **How long.** `tiny` on 2 CPU cores: about 10 minutes the first time (pretraining ~1.5, SFT ~8.5) plus
+# half a minute of evaluation; seconds on a rerun, since the models are cached by a hash of their inputs.
 # `smoke`: under a minute.
 
 # %% tags=["parameters"]

@@ -32,7 +32,7 @@
 # rerun with the same settings skips training; notebook 06 reads them from there).
 #
 # **How long.** Seconds for the mechanics; each training run takes what the profile's `rl` section asks
-# (`tiny`: about 1-2 minutes per run on 2 cores, 2 runs per seed; `smoke`: seconds).
+# (`tiny`: about a minute per run on 2 cores, 2 runs per seed; `smoke`: seconds).
 
 # %% tags=["parameters"]
 profile = "tiny"  # run profile (stepcoder_lib.profiles): data, model, RL hyperparameters, sizes

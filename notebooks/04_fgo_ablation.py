@@ -32,7 +32,7 @@
 # `fgo_training.png`; each training run under `runs_dir/<profile>/` (cached by a hash of its config).
 #
 # **How long.** About 10-20 s for the mechanics; each training run takes what the profile's `rl` section
-# asks (`tiny`: about 1-2 minutes per run on 2 cores, 2 runs per seed; `smoke`: seconds).
+# asks (`tiny`: about a minute per run on 2 cores, 2 runs per seed, vanilla reused from 03; `smoke`: seconds).
 
 # %% tags=["parameters"]
 profile = "tiny"  # run profile (stepcoder_lib.profiles): data, model, RL hyperparameters, sizes

@@ -29,7 +29,7 @@
 # figures `full_training.png`, `full_by_difficulty.png`, `full_stages.png`; each run under
 # `runs_dir/<profile>/` (cached by a hash of its config; notebook 06 reads them from there).
 #
-# **How long.** What the profile's `rl` section asks per run (`tiny`: about 1-2 minutes per run on 2 cores;
+# **How long.** What the profile's `rl` section asks per run (`tiny`: about a minute per run on 2 cores;
 # 2 PPO runs per seed, plus 2 GRPO runs per GRPO seed where the profile's `rl.algos` has GRPO: `tiny` leaves
 # it out to keep `make reproduce` within 30 minutes, `algos=["ppo", "grpo"]` adds it); `smoke`: under a minute.
 

@@ -33,8 +33,8 @@
 # `cells.csv` and `provenance.json` (every number with the run and cache entry that computed it),
 # `evaluations.csv`, the figures as PNG and their data as CSV.
 #
-# **How long.** Cached: seconds. Uncached, `smoke`: under a minute; `tiny` (120 problems x 4 samples,
-# ~10 models): several minutes on 2 cores, mostly sampling.
+# **How long.** Cached: seconds. Uncached, `smoke`: under a minute; `tiny` (100 problems x 4 samples,
+# 10 models): about 3 minutes on 2 cores, mostly sampling.
 
 # %% tags=["parameters"]
 profile = "tiny"  # smoke | tiny | small | paper: sizes, decoding and limits come from stepcoder_lib.profiles
