@@ -93,12 +93,28 @@ def _n_layers(model: Any) -> int:
     return int(config.num_hidden_layers)
 
 
-#: Candidates looked at before a full sort in nucleus sampling: enough when they already hold ``top_p``.
+#: Candidates looked at first in nucleus sampling: enough when they already hold ``top_p``.
 _TOP_K_FIRST = 64
 
 
+class NucleusWidth:
+    """How many top candidates the last step's nucleus needed: the next step starts there.
+
+    A peaked distribution needs a few dozen, a flat one (an untrained model) most of the vocabulary
+    every step; starting from the last step's need makes one ``topk`` call per step the usual case."""
+
+    def __init__(self) -> None:
+        self.k = _TOP_K_FIRST
+
+
+def _race(weights: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One index per row drawn proportionally to ``weights`` (in place): the exponential race, argmax of
+    w / E with E ~ Exponential(1), as vLLM's sampler does; ``multinomial`` is several times slower on CPU."""
+    return weights.div_(torch.empty_like(weights).exponential_(generator=generator)).argmax(dim=-1, keepdim=True)
+
+
 def _next_tokens(logits: torch.Tensor, greedy: bool, temperature: float, top_p: float,
-                 generator: torch.Generator) -> torch.Tensor:
+                 generator: torch.Generator, width: NucleusWidth | None = None) -> torch.Tensor:
     """One token per row: argmax, or a sample after temperature and nucleus filtering (in place on ``logits``)."""
     if greedy:
         return logits.argmax(dim=-1)
@@ -107,19 +123,21 @@ def _next_tokens(logits: torch.Tensor, greedy: bool, temperature: float, top_p: 
         logits.div_(temperature)
     probs = torch.softmax(logits, dim=-1)
     if top_p >= 1.0:
-        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-    # The nucleus is a prefix of the tokens sorted by probability. It usually lies within the top 64,
-    # which are found much faster than a full sort of the vocabulary; otherwise sort everything.
-    k = min(_TOP_K_FIRST, probs.shape[-1])
+        return _race(probs, generator).squeeze(-1)
+    # The nucleus is a prefix of the tokens sorted by probability. The top k candidates are found much
+    # faster than a full sort of the vocabulary; k widens 8x until every row's nucleus fits in them.
+    vocab = probs.shape[-1]
+    k = min(width.k if width is not None else _TOP_K_FIRST, vocab)
     top, order = probs.topk(k, dim=-1)
-    while k < probs.shape[-1] and bool((top.sum(dim=-1) < top_p).any()):  # widen 8x until every row's nucleus fits
-        k = min(8 * k, probs.shape[-1])
+    while k < vocab and bool((top.sum(dim=-1) < top_p).any()):
+        k = min(8 * k, vocab)
         top, order = probs.topk(k, dim=-1)
     mass_before = top.cumsum(dim=-1).sub_(top)  # probability of the tokens ranked above each one
-    top.masked_fill_(mass_before >= top_p, 0.0)  # rank 0 always stays (mass_before = 0)
-    # A draw proportional to ``top``: argmax of p / E with E ~ Exponential(1) (the exponential race, as
-    # in vLLM's sampler) -- one vectorised pass, where ``multinomial`` is several times slower on CPU.
-    choice = top.div_(torch.empty_like(top).exponential_(generator=generator)).argmax(dim=-1, keepdim=True)
+    outside = mass_before >= top_p  # rank 0 always stays (mass_before = 0)
+    if width is not None:  # the widest nucleus of this step, with room to grow: where the next step starts
+        width.k = max(_TOP_K_FIRST, 2 * int((~outside).sum(dim=-1).max()))
+    top.masked_fill_(outside, 0.0)
+    choice = _race(top, generator)
     return order.gather(-1, choice).squeeze(-1)
 
 
@@ -185,11 +203,12 @@ def _decode_batch(model: Any, prompt_ids: list[list[int]], *, pad: int, eos: int
     rows = torch.arange(n, device=device)  # original row of each row still in the batch
     live = torch.ones(n, dtype=torch.bool, device=device)  # rows in the batch that have not finished
     next_pos = positions[:, -1] + 1
+    nucleus = NucleusWidth()
     generated = torch.full((n, max_new_tokens), pad, dtype=torch.long, device=device)
     lengths = torch.zeros(n, dtype=torch.long, device=device)
     finished = torch.zeros(n, dtype=torch.bool, device=device)
     for step in range(max_new_tokens):
-        tokens = _next_tokens(logits, greedy, temperature, top_p, generator)
+        tokens = _next_tokens(logits, greedy, temperature, top_p, generator, nucleus)
         generated[rows[live], step] = tokens[live]
         lengths[rows[live]] += 1
         if eos is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stepcoder_lib.generation import _next_tokens, sample_completions
+from stepcoder_lib.generation import NucleusWidth, _next_tokens, sample_completions
 from stepcoder_lib.tokenizer import stdlib_corpus, train_code_tokenizer
 
 #: Short programs, each ending in EOS: a model trained on them briefly stops after a line or two.
@@ -107,3 +107,16 @@ def test_sampling_stops_at_eos_and_respects_the_token_budget(stopping_model) -> 
             assert c.finished or len(c.token_ids) == 5
     with pytest.raises(ValueError, match="temperature"):
         sample_completions(model, tok, ["x"], temperature=0.0)
+
+
+def test_nucleus_width_follows_the_distribution_and_keeps_the_nucleus() -> None:
+    """The next step starts its top-k where the last step's nucleus ended; what is sampled does not change."""
+    gen, width = torch.Generator().manual_seed(0), NucleusWidth()
+    wide = torch.zeros(2000, 300)  # uniform over 300: a nucleus of 150 for top_p 0.5
+    picks = _next_tokens(wide.clone(), False, 1.0, 0.5, gen, width)
+    assert 100 < len(picks.unique()) <= 150 and width.k == 300
+    peaked = torch.tensor([[0.5, 0.3, 0.15, 0.05] + [0.0] * 296]).clamp_min(1e-12).log().repeat(4000, 1)
+    picks = _next_tokens(peaked.clone(), False, 1.0, 0.8, gen, width)  # starts at 300, finds a nucleus of 2
+    assert set(picks.tolist()) == {0, 1} and width.k == 64
+    counts = torch.bincount(picks, minlength=2).float() / len(picks)
+    assert abs(counts[0] - 0.5 / 0.8) < 0.03
