@@ -8,7 +8,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BENCHES = ["bench_executor", "bench_masking", "bench_generation", "bench_rl"]
+#: bench_rl builds (or reuses) the tiny base and SFT models; bench_generation then samples from the trained base
+#: model, which stops at EOS as a policy does (from random weights it samples every row to the token limit).
+BENCHES = ["bench_executor", "bench_masking", "bench_rl", "bench_generation"]
 
 if __name__ == "__main__":
     for name in BENCHES:
