@@ -35,12 +35,12 @@ from typing import Any, ClassVar
 
 import torch
 from transformers import TrainerCallback
-from transformers.trainer_callback import PrinterCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from stepcoder_lib.curriculum import Curriculum
 from stepcoder_lib.executor import Executor, RewardTable
 from stepcoder_lib.generation import sample_completions
+from stepcoder_lib.progress import use_progress_bar
 from stepcoder_lib.rollout import PAPER_REWARD, Sampler, SamplingSettings, collect_rollouts, step_metrics
 from stepcoder_lib.runlog import RunLog
 
@@ -202,5 +202,5 @@ def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prom
     trainer = StepCoderGRPOTrainer(model=policy, reward_funcs=[compiler_feedback], args=args,
                                    train_dataset=problem_dataset(problems, task_prompts), processing_class=tokenizer,
                                    rollout_func=seam, callbacks=[StepCoderCallback(seam, runlog)])
-    trainer.remove_callback(PrinterCallback)  # RunLog shows progress; TRL would print every log dict
+    use_progress_bar(trainer, "GRPO", enabled=False)  # RunLog shows progress; TRL would print every log dict
     return trainer, seam

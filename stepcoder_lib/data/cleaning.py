@@ -70,7 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from stepcoder_lib.data.apps import UNSUPPORTED_FORMAT, RawApps, raw_to_problem, read_apps, string_solutions
-from stepcoder_lib.data.problem import DataError, Problem, write_jsonl
+from stepcoder_lib.data.problem import DataError, Problem, iter_jsonl, write_jsonl
 from stepcoder_lib.testcases import TestCases
 
 STAGES: tuple[str, ...] = ("read", "require", "standardise", "execute", "answers", "extract", "split")
@@ -768,8 +768,7 @@ class CleaningResult:
 
         out = Path(out_dir)
         report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-        with open(out / "dropped.jsonl", encoding="utf-8") as f:
-            dropped = [Dropped.from_dict(json.loads(line)) for line in f if line.strip()]
+        dropped = [Dropped.from_dict(d) for _, d in iter_jsonl(out / "dropped.jsonl")]
         return cls(problems=load_apps_plus(out / "apps_plus.jsonl"), dropped=dropped, stage_counts=report["stages"],
                    settings=report["settings"], source_name=report["source"], n_input=report["n_input"])
 
