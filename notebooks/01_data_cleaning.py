@@ -124,10 +124,8 @@ if profile_data:
     print(f"cleaning the {profile!r} profile's own dataset (built once, then read back): {get_profile(profile).data}")
 else:
     time_limit_s = time_limit_s if time_limit_s is not None else 1.0 if truth is not None else 4.0
-    headroom = headroom if headroom is not None else 4.0
     out = resolve(out_dir) if out_dir is not None else artifacts_dir() / "apps_plus" / f"custom-{profile}"
-    print(f"cleaning {source} into {out}; training limit {time_limit_s:g} s, candidates run under "
-          f"{headroom * time_limit_s:g} s")
+    print(f"cleaning {source} into {out}; training limit {time_limit_s:g} s")
 
 # %% [markdown]
 # ## Running the pipeline
@@ -145,11 +143,9 @@ if profile_data:
     truth_path = out / "benchmark" / "truth.json"
     truth = json.loads(truth_path.read_text(encoding="utf-8")) if truth_path.exists() else None
 else:
-    result = clean_apps(source, out, split=split, max_candidates=max_candidates or 10, seed=seed or 0,
-                        workers=workers, time_limit_s=time_limit_s, headroom=headroom,
-                        answer_checks=answer_checks if answer_checks is not None else 2,
-                        several_answers=several_answers or "drop",
-                        respect_source_split=respect_source_split is not False, progress=True)
+    cleaning_knobs = ("max_candidates", "seed", "headroom", "answer_checks", "several_answers", "respect_source_split")
+    result = clean_apps(source, out, split=split, workers=workers, time_limit_s=time_limit_s, progress=True,
+                        **{k: custom[k] for k in cleaning_knobs if k in custom})  # the rest: clean_apps' defaults
 report = result.report
 display(report.stage_table())
 print(f"{result.n_input} problems read, {len(result.problems)} kept; seconds per stage: {result.timings or 'cached'}")
