@@ -16,7 +16,7 @@ help:
 	@echo "make check-reproduction   reproduce, then each table cell against papermill_runs/reference/$(PROFILE)/"
 	@echo "make test        run the test suite"
 	@echo "make test-fast   the suite without tests marked slow (the inner loop)"
-	@echo "make lint        ruff (style, imports, bugs) and mypy (types of stepcoder_lib)"
+	@echo "make lint        ruff (style, imports, bugs), mypy (types of stepcoder_lib), import-linter (layers, no cycles)"
 	@echo "make validate-real [REAL_DATA=dir]  check the executor on real known-good solutions"
 	@echo "make bench       executor, masking and prompt benchmarks"
 	@echo "make notebooks-sync   re-pair notebooks/*.ipynb from their jupytext .py sources"
@@ -39,15 +39,16 @@ test-fast: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 reproduce: venv
-	$(PY) -m stepcoder_lib.reproduce --profile $(PROFILE) --out papermill_runs/$(PROFILE) $(if $(filter 1 yes true,$(FORCE)),--force)
+	$(PY) -m stepcoder_lib.results.reproduce --profile $(PROFILE) --out papermill_runs/$(PROFILE) $(if $(filter 1 yes true,$(FORCE)),--force)
 
 check-reproduction: venv
-	$(PY) -m stepcoder_lib.reproduce --profile $(PROFILE) --out papermill_runs/$(PROFILE) $(if $(filter 1 yes true,$(FORCE)),--force) --check
+	$(PY) -m stepcoder_lib.results.reproduce --profile $(PROFILE) --out papermill_runs/$(PROFILE) $(if $(filter 1 yes true,$(FORCE)),--force) --check
 
 validate-real: venv
-	$(PY) -m stepcoder_lib.validate_real $(REAL_DATA)
+	$(PY) -m stepcoder_lib.data.validate_real $(REAL_DATA)
 
 bench: venv
 	$(PY) benchmarks/run_all.py

@@ -21,7 +21,7 @@ from cpu_programs import cpu_bound_problems
 
 from stepcoder_lib.data import load_humaneval
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
 
 TARGET_SPEEDUP, TARGET_COV_HUMANEVAL, TARGET_COV_CPU = 3.0, 1.25, 1.5
 

@@ -16,17 +16,18 @@ from typing import Any
 
 import torch
 
-from stepcoder_lib.generation import sample_completions
-from stepcoder_lib.profiles import get_profile
+from stepcoder_lib.models.generation import sample_completions
+from stepcoder_lib.settings.profiles import get_profile
 
 TARGET = 2.0
 
 
 def _model(profile: Any) -> tuple[Any, Any, str]:
-    from stepcoder_lib.cache import is_built
-    from stepcoder_lib.models import _llama_config, load_policy, tiny_key
-    from stepcoder_lib.paths import artifacts_dir
-    from stepcoder_lib.tokenizer import tiny_tokenizer
+    from stepcoder_lib.models.loading import load_policy
+    from stepcoder_lib.models.tiny import _llama_config, tiny_key
+    from stepcoder_lib.models.tokenizer import tiny_tokenizer
+    from stepcoder_lib.settings.cache import is_built
+    from stepcoder_lib.settings.paths import artifacts_dir
 
     built = artifacts_dir() / "models" / tiny_key(profile)
     if is_built(built):
@@ -41,8 +42,8 @@ def _model(profile: Any) -> tuple[Any, Any, str]:
 
 
 def _prompts(profile: Any, n: int) -> list[str]:
-    from stepcoder_lib.prompts import build_prompt
-    from stepcoder_lib.synthetic import generate_problems, to_problem
+    from stepcoder_lib.data.synthetic import generate_problems, to_problem
+    from stepcoder_lib.models.prompts import build_prompt
 
     records = generate_problems(n_train=n, n_test=0, seed=1, defect_rate=0.0)
     return [build_prompt(to_problem(r), profile) for r in records]

@@ -15,11 +15,11 @@ import os
 import time
 from typing import Any
 
-from stepcoder_lib.curriculum import Curriculum
 from stepcoder_lib.data.demo import demo_problems
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job
-from stepcoder_lib.masking import completion_offsets, mask_from_result
-from stepcoder_lib.tokenizer import tiny_tokenizer
+from stepcoder_lib.method.curriculum import Curriculum
+from stepcoder_lib.method.masking import completion_offsets, mask_from_result
+from stepcoder_lib.models.tokenizer import tiny_tokenizer
 
 TARGET = 0.05
 TASK = "### Instruction:\nwrite an algorithm in python:\n{}\n### Response:\n"

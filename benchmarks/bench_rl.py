@@ -20,9 +20,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.runlog import read_metrics
-from stepcoder_lib.train import resolve_sft, run_rl
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.runlog import read_metrics
+from stepcoder_lib.training.train import resolve_sft, run_rl
 
 TARGET = 0.10
 PARTS = ("generation", "execution", "masks_prompts", "optimisation")

@@ -58,9 +58,9 @@ from stepcoder_lib.data import (
 )
 from stepcoder_lib.data.prepare import clean_profile_data
 from stepcoder_lib.data.report import figure_png
-from stepcoder_lib.paths import artifacts_dir, resolve
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.synthetic import SIZES, generate_benchmark
+from stepcoder_lib.data.synthetic import SIZES, generate_benchmark
+from stepcoder_lib.settings.paths import artifacts_dir, resolve
+from stepcoder_lib.settings.profiles import get_profile
 
 # %% tags=["parameters"]
 apps_path = None  # an APPS source (folder, JSON lines, hub id); None: real_apps, else the synthetic dataset

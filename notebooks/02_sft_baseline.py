@@ -34,7 +34,7 @@
 # `smoke`: under a minute.
 
 # %% tags=["parameters"]
-profile = "tiny"  # smoke | tiny | small | paper (stepcoder_lib.profiles)
+profile = "tiny"  # smoke | tiny | small | paper (stepcoder_lib.settings.profiles)
 overrides = {}  # dotted profile overrides, e.g. {"sft.epochs": 1}; unknown keys are an error
 seed = 0  # SFT data order and initialisation of the run; evaluation sampling
 eval_problems = 150  # validation problems evaluated (each difficulty keeps its share); None: the profile's cap
@@ -52,13 +52,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from stepcoder_lib.calibration import pass_at_1
 from stepcoder_lib.data.prepare import cap_stratified, load_splits, prepare_apps_plus
-from stepcoder_lib.models import base_model_path, load_policy, plan
-from stepcoder_lib.paths import artifacts_dir
-from stepcoder_lib.profiles import get_profile, save_effective_config
-from stepcoder_lib.prompts import build_prompt
-from stepcoder_lib.sft import SFTRunConfig, sft_log, train_sft
+from stepcoder_lib.models.calibration import pass_at_1
+from stepcoder_lib.models.loading import load_policy
+from stepcoder_lib.models.plan import plan
+from stepcoder_lib.models.prompts import build_prompt
+from stepcoder_lib.models.tiny import base_model_path
+from stepcoder_lib.settings.paths import artifacts_dir
+from stepcoder_lib.settings.profiles import get_profile, save_effective_config
+from stepcoder_lib.training.sft import SFTRunConfig, sft_log, train_sft
 
 cfg = get_profile(profile, overrides)
 run_dir = Path(out_dir) if out_dir else artifacts_dir() / "runs" / "02_sft_baseline" / cfg.name
@@ -69,7 +71,7 @@ print(f"profile {cfg.name!r}: {cfg.description}")
 # %% [markdown]
 # ## The plan
 # What the profile will train, laid out without loading any weights (the same table
-# `python -m stepcoder_lib.train --dry-run` prints): model size, a memory estimate for SFT and PPO
+# `python -m stepcoder_lib.training.train --dry-run` prints): model size, a memory estimate for SFT and PPO
 # (policy, frozen reference, critic, AdamW state), batch sizes and steps.
 
 # %%

@@ -20,7 +20,7 @@
 # only). First the mechanics on real problems: the conditional statements found in each canonical
 # solution (the start points), the ceil(sqrt(E)) stages and their stride, the prompt (task + canonical
 # prefix) at every stage, an interactive explorer and a simulated run. Then two real training runs per
-# seed through the library (`stepcoder_lib.train.run_rl`, the CLI's function), their training reward,
+# seed through the library (`stepcoder_lib.training.train.run_rl`, the CLI's function), their training reward,
 # pass rate per difficulty and the curriculum's progress.
 #
 # **What it needs.** The profile's APPS+ (notebook 01) and SFT model (notebook 02); both are built on
@@ -35,7 +35,7 @@
 # (`tiny`: about a minute per run on 2 cores, 2 runs per seed; `smoke`: seconds).
 
 # %% tags=["parameters"]
-profile = "tiny"  # run profile (stepcoder_lib.profiles): data, model, RL hyperparameters, sizes
+profile = "tiny"  # run profile (stepcoder_lib.settings.profiles): data, model, RL hyperparameters, sizes
 algo = "ppo"  # "ppo" (the paper's) or "grpo"
 seeds = None  # training seeds; None: the profile's rl.seeds
 train = True  # False: only the mechanics (no training runs)
@@ -65,20 +65,14 @@ from collections import Counter
 import pandas as pd
 from IPython.display import HTML, display
 
-from stepcoder_lib.curriculum import (
-    ALL_KINDS,
-    Curriculum,
-    CurriculumConfig,
-    find_conditional_statements,
-    remaining_share_policy,
-    simulate,
-)
+from stepcoder_lib.data.conditionals import ALL_KINDS, find_conditional_statements
 from stepcoder_lib.data.demo import demo_problems
-from stepcoder_lib.paths import notebook_output_dir
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.runplots import plot_stage_histogram, show_ablation
-from stepcoder_lib.train import run_ablation
-from stepcoder_lib.viz import curriculum_explorer, plot_curriculum_progress, render_stage_html, stage_counts
+from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig, remaining_share_policy, simulate
+from stepcoder_lib.method.viz import curriculum_explorer, plot_curriculum_progress, render_stage_html, stage_counts
+from stepcoder_lib.settings.paths import notebook_output_dir
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.runplots import plot_stage_histogram, show_ablation
+from stepcoder_lib.training.train import run_ablation
 
 prof = get_profile(profile, overrides)
 out = notebook_output_dir(out_dir, "03")
@@ -194,16 +188,16 @@ print("state round-trips:", restored.state_dict() == sim.state_dict())
 # %%
 import inspect
 
-from stepcoder_lib.encoding import aligned_prefix
+from stepcoder_lib.models.encoding import aligned_prefix
 
 print(inspect.getsource(aligned_prefix))
 check = None
 if train and check_problems:
     from stepcoder_lib.data.prepare import load_splits
-    from stepcoder_lib.evaluation import executor_config_from_profile
     from stepcoder_lib.executor import Executor
-    from stepcoder_lib.models import load_policy
-    from stepcoder_lib.train import resolve_sft, starting_stage_check
+    from stepcoder_lib.models.loading import load_policy
+    from stepcoder_lib.results.evaluation import executor_config_from_profile
+    from stepcoder_lib.training.train import resolve_sft, starting_stage_check
 
     sft_model, sft_tok = load_policy(resolve_sft(prof, sft_path), prof, trainable=False)
     with Executor(executor_config_from_profile(prof)) as check_ex:

@@ -21,7 +21,7 @@
 # code the tests executed stay in the policy loss. The HTML view colours executed tokens green and
 # unexecuted ones red, as in the paper's figure; the masks show what the loss does and does not see,
 # including a crash part-way and a compile error (whose mask is all ones, so that the paper's -1 reaches
-# the model). Then two real training runs per seed through the library (`stepcoder_lib.train.run_rl`):
+# the model). Then two real training runs per seed through the library (`stepcoder_lib.training.train.run_rl`):
 # training reward, pass rate per difficulty and the share of completion tokens FGO keeps.
 #
 # **What it needs.** The profile's APPS+ (notebook 01) and SFT model (notebook 02), built on first use and
@@ -35,7 +35,7 @@
 # asks (`tiny`: about a minute per run on 2 cores, 2 runs per seed, vanilla reused from 03; `smoke`: seconds).
 
 # %% tags=["parameters"]
-profile = "tiny"  # run profile (stepcoder_lib.profiles): data, model, RL hyperparameters, sizes
+profile = "tiny"  # run profile (stepcoder_lib.settings.profiles): data, model, RL hyperparameters, sizes
 algo = "ppo"  # "ppo" (the paper's) or "grpo"
 seeds = None  # training seeds; None: the profile's rl.seeds
 train = True  # False: only the mechanics (no training runs)
@@ -63,16 +63,18 @@ import pandas as pd
 import torch
 from IPython.display import HTML, display
 
-from stepcoder_lib.curriculum import Curriculum, line_offsets
+from stepcoder_lib.data.conditionals import line_offsets
 from stepcoder_lib.data.demo import demo_problems
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
-from stepcoder_lib.masking import apply_token_mask, completion_offsets, line_status, mask_from_result, pad_masks
-from stepcoder_lib.paths import notebook_output_dir
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.runplots import show_ablation
-from stepcoder_lib.tokenizer import tiny_tokenizer
-from stepcoder_lib.train import run_ablation
-from stepcoder_lib.viz import render_coverage_html
+from stepcoder_lib.method.curriculum import Curriculum
+from stepcoder_lib.method.masking import apply_token_mask, completion_offsets, line_status, mask_from_result, pad_masks
+from stepcoder_lib.method.reward import reward_of
+from stepcoder_lib.method.viz import render_coverage_html
+from stepcoder_lib.models.tokenizer import tiny_tokenizer
+from stepcoder_lib.settings.paths import notebook_output_dir
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.runplots import show_ablation
+from stepcoder_lib.training.train import run_ablation
 
 prof = get_profile(profile, overrides)
 out = notebook_output_dir(out_dir, "04")
@@ -138,7 +140,7 @@ for r in rollouts:
     text, offsets = completion_offsets(tok, r["ids"])
     r["mask"] = mask_from_result(r["result"], r["prefix"], text, offsets)
 table = pd.DataFrame([{"id": r["id"], "rollout": r["kind"], "stage": r["stage"], "verdict": r["result"].verdict.value,
-                       "reward": r["result"].reward, "lines run": len(r["result"].executed_lines),
+                       "reward": reward_of(r["result"].verdict), "lines run": len(r["result"].executed_lines),
                        "tokens": len(r["ids"]), "in loss": sum(r["mask"])} for r in rollouts])
 table["masked out"] = 1 - table["in loss"] / table["tokens"]
 display(table.style.format({"masked out": "{:.0%}"}))
@@ -152,7 +154,7 @@ display(table.style.format({"masked out": "{:.0%}"}))
 pages = []
 for r in [r for r in rollouts if r["kind"] != "truncated"][: 2 * show]:
     res = r["result"]
-    head = f"<h4>{r['id']} · {r['kind']} · {res.verdict.value} (reward {res.reward})</h4>"
+    head = f"<h4>{r['id']} · {r['kind']} · {res.verdict.value} (reward {reward_of(res.verdict)})</h4>"
     page = head + render_coverage_html(r["prefix"] + r["completion"], len(r["prefix"]), res.executed_lines,
                                        tokenizer=tok, compiled=res.verdict != Verdict.COMPILE_ERROR)
     pages.append(page)

@@ -18,9 +18,9 @@
 # **What it shows.** The paper's headline comparison: RL from compiler feedback with both of StepCoder's
 # parts (CCCS and FGO) against vanilla RL (neither), from the same SFT model, with PPO as the paper trains
 # it and with GRPO (TRL's `GRPOTrainer`) as a critic-free alternative. Every run goes through the library
-# (`stepcoder_lib.train.run_rl`, also `python -m stepcoder_lib.train`); this notebook shows their training
-# reward, pass rate per difficulty, the curriculum's progress and the share of tokens FGO keeps. Pass@1 on
-# held-out problems is notebook 06's.
+# (`stepcoder_lib.training.train.run_rl`, also `python -m stepcoder_lib.training.train`); this notebook shows
+# their training reward, pass rate per difficulty, the curriculum's progress and the share of tokens FGO
+# keeps. Pass@1 on held-out problems is notebook 06's.
 #
 # **What it needs.** The profile's APPS+ (notebook 01) and SFT model (notebook 02), built on first use and
 # cached. Runs already trained by notebooks 03 and 04 (vanilla PPO) are reused, not retrained.
@@ -34,7 +34,7 @@
 # it out to keep `make reproduce` within 30 minutes, `algos=["ppo", "grpo"]` adds it); `smoke`: under a minute.
 
 # %% tags=["parameters"]
-profile = "tiny"  # run profile (stepcoder_lib.profiles): data, model, RL hyperparameters, sizes
+profile = "tiny"  # run profile (stepcoder_lib.settings.profiles): data, model, RL hyperparameters, sizes
 algos = None  # algorithms to compare StepCoder and vanilla RL with; None: the profile's rl.algos
 seeds = None  # PPO seeds; None: the profile's rl.seeds
 grpo_seeds = None  # GRPO seeds; None: the first of the profile's rl.seeds (GRPO is the extension, not the paper)
@@ -48,9 +48,9 @@ import json
 
 from IPython.display import display
 
-from stepcoder_lib.paths import notebook_output_dir
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.runplots import (
+from stepcoder_lib.settings.paths import notebook_output_dir
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.runplots import (
     before_after,
     plot_curves,
     plot_pass_rate_by_difficulty,
@@ -58,7 +58,7 @@ from stepcoder_lib.runplots import (
     probe_table,
     runs_frame,
 )
-from stepcoder_lib.train import plan, run_ablation
+from stepcoder_lib.training.train import plan, run_ablation
 
 prof = get_profile(profile, overrides)
 out = notebook_output_dir(out_dir, "05")

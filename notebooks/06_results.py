@@ -25,7 +25,7 @@
 #
 # **What it needs.** The base model and SFT baseline of notebook 02, the RL runs of notebooks 03-05 under
 # `artifacts/runs/<profile>/` (`config.json`, `metrics.jsonl` and the model of each run; the layout is
-# documented in `stepcoder_lib/runs.py`) and the APPS+ test split (notebook 01). Every evaluation is
+# documented in `stepcoder_lib/training/runs.py`) and the APPS+ test split (notebook 01). Every evaluation is
 # cached (`artifacts/eval_cache/`) under a key of the model's weights, the problems and prompts, the
 # decoding and the executor settings: a re-run only re-renders.
 #
@@ -37,7 +37,7 @@
 # 10 models): about 3 minutes on 2 cores, mostly sampling.
 
 # %% tags=["parameters"]
-profile = "tiny"  # smoke | tiny | small | paper: sizes, decoding and limits come from stepcoder_lib.profiles
+profile = "tiny"  # smoke | tiny | small | paper: sizes, decoding and limits come from stepcoder_lib.settings.profiles
 overrides = {}  # dotted profile overrides, e.g. {"eval.n_samples": 8}
 runs_dir = None  # None: artifacts/runs/<profile> (where notebooks 02-05 write their runs)
 apps_plus = None  # None: the profile's APPS+ test split (notebook 01); else an APPS+ JSON-lines path
@@ -72,17 +72,14 @@ from pathlib import Path
 from IPython.display import Image, Markdown, display
 
 from stepcoder_lib.data import DataUnavailable, load_apps_plus, load_humaneval, load_mbpp, realdata_dir
-from stepcoder_lib.eval_prompts import apps_format, humaneval_format, mbpp_format
-from stepcoder_lib.evaluation import (
+from stepcoder_lib.executor import Executor
+from stepcoder_lib.results.evaluation import (
     EvalSettings,
     executor_config_from_profile,
     failure_breakdown_by_model,
     select_problems,
 )
-from stepcoder_lib.executor import Executor
-from stepcoder_lib.paths import resolve
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.results import (
+from stepcoder_lib.results.notebook import (
     by_model,
     collect_cells,
     default_base_source,
@@ -94,8 +91,11 @@ from stepcoder_lib.results import (
     runs_frame,
     write_figures,
 )
-from stepcoder_lib.results_table import build_table, display_table, write_table
-from stepcoder_lib.runs import discover_runs, load_metrics, runs_root
+from stepcoder_lib.results.prompts import apps_format, humaneval_format, mbpp_format
+from stepcoder_lib.results.table import build_table, display_table, write_table
+from stepcoder_lib.settings.paths import resolve
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.runs import discover_runs, load_metrics, runs_root
 
 started = time.time()
 knobs = {"n_samples": n_samples, "ks": ks, "temperature": temperature, "top_p": top_p, "greedy": greedy,

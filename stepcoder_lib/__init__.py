@@ -1,8 +1,10 @@
-"""stepcoder_lib: the thin library behind the StepCoder notebooks.
+"""stepcoder_lib: the library behind the StepCoder notebooks, one folder per stage of the data flow.
 
-One idea per module: ``executor`` (sandboxed verdicts, rewards, coverage), ``testcases`` (the
-normalised unit-test form every loader produces), ``data`` (loaders, APPS+ cleaning, the
-offline benchmark), ``curriculum`` (CCCS), ``masking`` (FGO) and ``viz`` (what notebooks show).
+The paper's method is in ``method/``: the curriculum (``method/curriculum.py``, CCCS), the
+masked loss (``method/masking.py``, FGO) and the reward (``method/reward.py``, Eq. 3); the
+executor that judges programs is ``executor/``. The layers, lowest first, are ``settings``,
+``executor``, ``data``, ``models``, ``method``, ``training``, ``results``: a module imports only
+its own layer or lower ones (``make lint`` checks it with import-linter, see pyproject.toml).
 """
 
 __version__ = "0.1.0"

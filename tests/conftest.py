@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stepcoder_lib import paths
 from stepcoder_lib.executor import Executor, ExecutorConfig
+from stepcoder_lib.settings import paths
 
 REPO_ROOT = paths.repo_root()
 

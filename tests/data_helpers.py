@@ -90,7 +90,7 @@ def first_stdin_composition(tier: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The first generated stdin composition of ``tier`` (seeded by the tier) and its input names."""
     import random
 
-    from stepcoder_lib.synthetic.compose import Reject, sample_composition, source_names
+    from stepcoder_lib.data.synthetic.compose import Reject, sample_composition, source_names
 
     rng = random.Random(f"wording/{tier}")
     while True:

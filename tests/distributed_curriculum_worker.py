@@ -17,8 +17,8 @@ from pathlib import Path
 
 from accelerate import PartialState
 
-from stepcoder_lib.curriculum import Curriculum, CurriculumConfig  # the test puts the checkout on PYTHONPATH
-from stepcoder_lib.executor.results import Verdict
+from stepcoder_lib.executor.verdicts import Verdict
+from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig  # the test puts the checkout on PYTHONPATH
 
 SOLUTIONS = {pid: "".join(f"if v == {i}:\n    w = {i}\n" for i in range(n)) for pid, n in
              (("a", 9), ("b", 16), ("c", 25))}

@@ -1,7 +1,7 @@
 """Helpers for the evaluation tests: a tiny random Llama saved like a trained run, and run folders.
 
 Real components only: transformers' own LlamaForCausalLM (random weights, seeded), the project's
-byte-level BPE tokenizer, save_pretrained; runs laid out as ``stepcoder_lib.runs`` documents.
+byte-level BPE tokenizer, save_pretrained; runs laid out as ``stepcoder_lib.training.runs`` documents.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import math
 from pathlib import Path
 
-from stepcoder_lib.synthetic import generate_problems, to_problem
+from stepcoder_lib.data.synthetic import generate_problems, to_problem
 
 
 def save_tiny_model(path: Path, seed: int = 0, hidden: int = 32, layers: int = 1) -> Path:
@@ -18,7 +18,7 @@ def save_tiny_model(path: Path, seed: int = 0, hidden: int = 32, layers: int = 1
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from stepcoder_lib.tokenizer import tiny_tokenizer
+    from stepcoder_lib.models.tokenizer import tiny_tokenizer
 
     tok = tiny_tokenizer()
     config = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden,

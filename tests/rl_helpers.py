@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
-from stepcoder_lib.encoding import decode
-from stepcoder_lib.generation import Completion
-from stepcoder_lib.tokenizer import tiny_tokenizer
+from stepcoder_lib.models.encoding import decode
+from stepcoder_lib.models.generation import Completion
+from stepcoder_lib.models.tokenizer import tiny_tokenizer
 
 #: Appended to passing completions: defined (its ``def`` line runs) but never called (its body does not).
 DEAD_CODE = ("\n\ndef unused_helper(values):\n    total = 0\n    for v in values:\n        total += v\n"
@@ -42,7 +42,7 @@ def save_tiny_model(path: Path, seed: int = 0, hidden: int = 64, layers: int = 2
 
 def smoke_problems(n: int | None = None) -> list[Any]:
     """The smoke generator's training problems with their reference solutions (no cleaning run needed)."""
-    from stepcoder_lib.synthetic import SIZES, generate_problems, to_problem
+    from stepcoder_lib.data.synthetic import SIZES, generate_problems, to_problem
 
     records = generate_problems(**{**SIZES["smoke"], "defect_rate": 0.0})
     problems = [to_problem(r) for r in records if r["split"] == "train"]

@@ -18,20 +18,20 @@ from typing import Any
 import pytest
 from trl.data_utils import common_prefix_length
 
-from stepcoder_lib.curriculum import Curriculum, CurriculumConfig
-from stepcoder_lib.encoding import aligned_prefix, decode, decode_after, encode
-from stepcoder_lib.masking import completion_offsets
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.prompts import build_prompt
-from stepcoder_lib.rollout import StagePrompts
-from stepcoder_lib.tokenizer import sentencepiece_tokenizer, stdlib_corpus, train_code_tokenizer
+from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig
+from stepcoder_lib.method.masking import completion_offsets
+from stepcoder_lib.models.encoding import aligned_prefix, decode, decode_after, encode
+from stepcoder_lib.models.prompts import build_prompt
+from stepcoder_lib.models.tokenizer import sentencepiece_tokenizer, stdlib_corpus, train_code_tokenizer
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.rollout import StagePrompts
 
 
 @functools.cache
 def tiny_training_problems() -> list[Any]:
     """The tiny profile's generated training problems (its cleaned training split is a subset of these)."""
     from stepcoder_lib.data.prepare import _generator_config
-    from stepcoder_lib.synthetic import generate_problems, to_problem
+    from stepcoder_lib.data.synthetic import generate_problems, to_problem
 
     config = {**_generator_config(get_profile("tiny").data), "defect_rate": 0.0}
     return [to_problem(r) for r in generate_problems(**config) if r["split"] == "train"]
@@ -39,7 +39,7 @@ def tiny_training_problems() -> list[Any]:
 
 @functools.cache
 def tokenizer_of(style: str) -> Any:
-    from stepcoder_lib.models import problem_documents, train_tiny_tokenizer
+    from stepcoder_lib.models.tiny import problem_documents, train_tiny_tokenizer
 
     problems, profile = tiny_training_problems(), get_profile("tiny")
     if style == "tiny":

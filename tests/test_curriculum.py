@@ -11,17 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from program_strategies import programs
 
-from stepcoder_lib.curriculum import (
-    ALL_KINDS,
-    DEFAULT_KINDS,
-    ConditionalStatement,
-    Curriculum,
-    CurriculumConfig,
-    find_conditional_statements,
-    n_stages,
-    plan_stages,
-    stride,
-)
+from stepcoder_lib.data.conditionals import ALL_KINDS, DEFAULT_KINDS, ConditionalStatement, find_conditional_statements
+from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig, n_stages, plan_stages, stride
 
 SOLUTION = (
     "s = input()  # naïve €\n"           # line 1
@@ -242,18 +233,19 @@ def test_config_validation() -> None:
 
 def test_a_pass_counts_from_the_verdict_not_the_reward_value() -> None:
     """With ``RewardTable(passed=0.5)`` a reward-valued test would never see a pass: every stage would freeze."""
-    from stepcoder_lib.executor.results import ExecutionResult, RewardTable, Verdict
+    from stepcoder_lib.executor.verdicts import ExecutionResult, Verdict
+    from stepcoder_lib.method.reward import RewardTable
 
     src = "".join(f"if v == {i}:\n    w = {i}\n" for i in range(9))  # E = 9: 3 stages, start at 2
     table = RewardTable(passed=0.5)
-    results = [ExecutionResult("p", Verdict.PASSED, table(Verdict.PASSED)) for _ in range(16)]
+    results = [ExecutionResult("p", Verdict.PASSED) for _ in range(16)]
     cur = Curriculum({"p": src})
     assert cur.update(["p"] * 16, results) == {"p": 1}  # 16 passes in a row move one stage
     by_verdict = Curriculum({"p": src})
     by_verdict.update(["p"] * 16, [Verdict.PASSED] * 16)
     assert by_verdict.state_dict() == cur.state_dict()
     failed = Curriculum({"p": src})
-    failed.update(["p"] * 16, [ExecutionResult("p", Verdict.WRONG_ANSWER, 1.0)] * 16)  # a reward of 1 is no pass
+    failed.update(["p"] * 16, [ExecutionResult("p", Verdict.WRONG_ANSWER)] * 16)  # a wrong answer is no pass
     assert failed.stage("p") == 2 and failed.rho("p") == 0.0
     with pytest.raises(TypeError, match="not float"):
         cur.update(["p"], [table(Verdict.PASSED)])  # the reward itself is refused

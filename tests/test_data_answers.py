@@ -7,7 +7,7 @@ from data_helpers import write_apps_problem
 
 from stepcoder_lib.data import clean_apps
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
 
 # Print the distinct values of the second line, largest first.
 UNIQUE = "Read n and n numbers; print the distinct numbers, largest first, on one line."

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from data_helpers import DEFECTS, write_apps_problem
 
-from stepcoder_lib.curriculum import find_conditional_statements
 from stepcoder_lib.data import (
     STAGES,
     CleaningReport,
@@ -26,10 +25,11 @@ from stepcoder_lib.data import (
     stage_require,
     stage_standardise,
 )
+from stepcoder_lib.data.conditionals import find_conditional_statements
 from stepcoder_lib.executor import ExecutionResult, Verdict
 from stepcoder_lib.executor import TestResult as TR  # (a Test* name would be collected by pytest)
-from stepcoder_lib.paths import repo_root
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
+from stepcoder_lib.settings.paths import repo_root
 
 
 # ----------------------------------------------------------------------------- stages 1 and 2
@@ -374,7 +374,7 @@ def test_realdata_train5_survives_with_first_solutions_and_test10_dropped(realda
 @pytest.mark.slow
 def test_generated_benchmark_every_defect_caught_every_clean_problem_kept(tmp_path, executor) -> None:
     from stepcoder_lib.data.cleaning import DEFECT_REASONS, grade_against_truth
-    from stepcoder_lib.synthetic.generate import generate_benchmark
+    from stepcoder_lib.data.synthetic.generate import generate_benchmark
 
     truth = generate_benchmark(tmp_path / "bench", n_train=48, n_test=12, seed=7, defect_rate=0.25, progress=False)
     kinds = Counter(r["defect"] for r in truth["problems"].values())

@@ -6,7 +6,7 @@ from data_helpers import write_apps_problem
 
 from stepcoder_lib.data import clean_apps
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
 
 TOP_LEVEL_RETURN = "n = int(input())\nif n < 0:\n    print(0)\n    return\nprint(n + 1)\n"
 MODULE_NONLOCAL = (

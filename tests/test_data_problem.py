@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stepcoder_lib.data import SCHEMA_VERSION, DataError, Problem, read_problems_jsonl, write_jsonl
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
                          st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8))
@@ -85,7 +85,7 @@ def test_bad_jsonl_line_is_named(tmp_path) -> None:
 
 
 def test_conditional_statements_view() -> None:
-    from stepcoder_lib.curriculum import ConditionalStatement
+    from stepcoder_lib.data.conditionals import ConditionalStatement
 
     c = {"kind": "if", "start_char": 0, "end_char": 10, "start_line": 1, "end_line": 2}
     p = Problem("x/1", "x", "d", "s", TestCases("stdin", ("1",), ("1",)), conditionals=(c,))

@@ -12,7 +12,7 @@ from pathlib import Path
 import distributed_curriculum_worker as worker
 import pytest
 
-from stepcoder_lib.curriculum import Curriculum
+from stepcoder_lib.method.curriculum import Curriculum
 
 HERE = Path(__file__).resolve().parent
 

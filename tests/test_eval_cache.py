@@ -6,14 +6,8 @@ import shutil
 
 from eval_helpers import synthetic_test_problems
 
-from stepcoder_lib.eval_cache import (
-    EvalCache,
-    cache_key,
-    executor_settings,
-    model_identity,
-    problems_digest,
-)
 from stepcoder_lib.executor import ExecutorConfig
+from stepcoder_lib.results.cache import EvalCache, cache_key, executor_settings, model_identity, problems_digest
 
 
 def test_model_identity_follows_file_contents_not_location(tmp_path):
@@ -77,7 +71,7 @@ def test_large_weight_digests_are_remembered_across_processes(tmp_path, monkeypa
     import json
     import os
 
-    from stepcoder_lib import eval_cache
+    from stepcoder_lib.results import cache as eval_cache
 
     monkeypatch.setenv("STEPCODER_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setattr(eval_cache, "_MEMO_MIN_BYTES", 100)

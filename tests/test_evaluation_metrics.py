@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from eval_helpers import synthetic_test_problems
 
-from stepcoder_lib.eval_prompts import PromptFormat
-from stepcoder_lib.evaluation import (
+from stepcoder_lib.results.evaluation import (
     EvalSettings,
     failure_breakdown,
     family,
@@ -19,7 +18,8 @@ from stepcoder_lib.evaluation import (
     pass_at_k_table,
     select_problems,
 )
-from stepcoder_lib.profiles import get_profile
+from stepcoder_lib.results.prompts import PromptFormat
+from stepcoder_lib.settings.profiles import get_profile
 
 
 def enumerated_pass_at_k(n: int, c: int, k: int) -> float:

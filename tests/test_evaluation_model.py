@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from eval_helpers import save_tiny_model, synthetic_test_problems
 
-from stepcoder_lib.eval_cache import EvalCache
-from stepcoder_lib.eval_prompts import apps_format
-from stepcoder_lib.evaluation import EvalSettings, ModelRef, evaluate, load_for_eval
-from stepcoder_lib.profiles import get_profile
+from stepcoder_lib.results.cache import EvalCache
+from stepcoder_lib.results.evaluation import EvalSettings, ModelRef, evaluate, load_for_eval
+from stepcoder_lib.results.prompts import apps_format
+from stepcoder_lib.settings.profiles import get_profile
 
 
 @pytest.fixture(scope="module")

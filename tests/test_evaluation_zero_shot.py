@@ -10,15 +10,9 @@ import pytest
 
 from stepcoder_lib.data import load_humaneval, load_mbpp
 from stepcoder_lib.data.mbpp import mbpp_row_to_problem
-from stepcoder_lib.eval_prompts import (
-    apps_format,
-    extract_code,
-    humaneval_format,
-    mbpp_format,
-    truncate_at_stops,
-)
-from stepcoder_lib.evaluation import judge_completions
-from stepcoder_lib.profiles import PAPER_PROMPT, get_profile
+from stepcoder_lib.results.evaluation import judge_completions
+from stepcoder_lib.results.prompts import apps_format, extract_code, humaneval_format, mbpp_format, truncate_at_stops
+from stepcoder_lib.settings.profiles import PAPER_PROMPT, get_profile
 
 #: An MBPP-shaped task written here (so the test runs without the real file), with MBPP's fields.
 MBPP_ROW = {

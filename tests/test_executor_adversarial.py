@@ -24,7 +24,8 @@ import pytest
 from conftest import TEST_LIMITS
 
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
+from stepcoder_lib.method.reward import PAPER_REWARD
 
 SECRET = "s3cr3t-7f2c9e-API-KEY"  # in the parent's environment and in a file outside the sandbox
 ANSWER = "4817263"  # what the honest rollouts of the shared problem print
@@ -128,7 +129,7 @@ def test_malformed_limits_become_invalid_job_naming_the_field(ex, field, value):
     results = ex.run_batch(jobs, progress=False)
     assert [r.problem_id for r in results] == ["ok-1", "bad/1", "ok-2"]
     assert results[0].passed and results[2].passed
-    assert results[1].verdict == Verdict.INVALID_JOB and results[1].reward is None
+    assert results[1].verdict == Verdict.INVALID_JOB and PAPER_REWARD(results[1].verdict) is None
     assert "bad/1" in results[1].error and f"'{field}'" in results[1].error
 
 
@@ -153,7 +154,8 @@ def test_a_judging_failure_becomes_a_verdict_not_an_exception(monkeypatch):
         jobs = [Job("print(1)", ONE, problem_id=f"p{i}") for i in range(8)]
         results = executor.run_batch(jobs, progress=False)
         assert [r.problem_id for r in results] == [f"p{i}" for i in range(8)]
-        assert all(r.verdict == Verdict.JUDGE_ERROR and r.reward is None and "4300 digits" in r.error for r in results)
+        assert all(r.verdict == Verdict.JUDGE_ERROR and PAPER_REWARD(r.verdict) is None and "4300 digits" in r.error
+                   for r in results)
         monkeypatch.undo()
         assert executor.run(Job("print(1)", ONE)).passed
 
@@ -674,7 +676,7 @@ def test_an_executor_killed_without_closing_leaves_nothing_behind():
     import sys
 
     code = ("import os, sys\nfrom stepcoder_lib.executor import Executor, ExecutorConfig, Job\n"
-            "from stepcoder_lib.testcases import TestCases\n"
+            "from stepcoder_lib.executor.testcases import TestCases\n"
             "ex = Executor(ExecutorConfig(workers=2, time_limit_s=1.0))\n"
             "ex.run_batch([Job('print(1)', TestCases('stdin', ('',), ('1\\n',)))] * 4, progress=False)\n"
             "print(ex._tmp, *[w.proc.pid for w in ex._all], flush=True)\n"

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict, run_program
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
+from stepcoder_lib.method.reward import PAPER_REWARD
 
 GOOD = "a, b = map(int, input().split())\nprint(a + b)\n"
 TESTS = TestCases("stdin", tuple(f"{i} {i}\n" for i in range(5)), tuple(f"{2 * i}\n" for i in range(5)))
@@ -28,7 +29,7 @@ def test_bad_jobs_name_problem_and_field_and_batch_continues(executor, capsys):
     assert len(results) == len(jobs)
     assert results[0].passed and results[-1].passed
     bad = results[1:7]
-    assert all(r.verdict == Verdict.INVALID_JOB and r.reward is None for r in bad)
+    assert all(r.verdict == Verdict.INVALID_JOB and PAPER_REWARD(r.verdict) is None for r in bad)
     assert "apps/17" in bad[0].error and "'outputs'" in bad[0].error
     assert "apps/18" in bad[1].error and "'fn_name'" in bad[1].error
     assert "mbpp/3" in bad[2].error and "'inputs[0]'" in bad[2].error

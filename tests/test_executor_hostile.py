@@ -15,7 +15,7 @@ import pytest
 from conftest import TEST_LIMITS
 
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
 
 ONE = TestCases("stdin", ("1\n",), ("1\n",))
 ADD = TestCases("assert", ("assert add(1, 2) == 3\nassert add(2, 2) == 4",))

@@ -18,7 +18,7 @@ from statistics import median
 import pytest
 
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
 
 LIMIT_S = 0.3
 PROGRAM = """n = int(input())

@@ -7,8 +7,9 @@ import textwrap
 import pytest
 from conftest import TEST_LIMITS
 
-from stepcoder_lib.executor import Executor, ExecutorConfig, Job, RewardTable, Verdict
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
+from stepcoder_lib.executor.testcases import TestCases
+from stepcoder_lib.method.reward import PAPER_REWARD, RewardTable
 
 ADD_STDIN = TestCases("stdin", ("1 2\n", "10 -4\n", "5 5\n"), ("3\n", "6\n", "10\n"))
 
@@ -20,48 +21,48 @@ def run(ex: Executor, program: str, tests: TestCases = ADD_STDIN, **job):
 # --- verdicts and reward ----------------------------------------------------------------------
 def test_passed_with_reward_plus_one(executor):
     r = run(executor, "a, b = map(int, input().split())\nprint(a + b)\n")
-    assert r.verdict == Verdict.PASSED and r.reward == 1.0 and r.passed
+    assert r.verdict == Verdict.PASSED and PAPER_REWARD(r.verdict) == 1.0 and r.passed
     assert [t.rule for t in r.tests] == ["exact"] * 3
 
 
 def test_wrong_answer_minus_point_three(executor):
     r = run(executor, "a, b = map(int, input().split())\nprint(a * b if a == 5 else a + b)\n")
-    assert r.verdict == Verdict.WRONG_ANSWER and r.reward == -0.3
+    assert r.verdict == Verdict.WRONG_ANSWER and PAPER_REWARD(r.verdict) == -0.3
     assert [t.verdict for t in r.tests] == [Verdict.PASSED, Verdict.PASSED, Verdict.WRONG_ANSWER]
     assert "expected '10', got '25'" in r.tests[2].detail
 
 
 def test_runtime_error_minus_point_six_names_exception_and_line(executor):
     r = run(executor, "x = 1\ny = [][x]\n")
-    assert r.verdict == Verdict.RUNTIME_ERROR and r.reward == -0.6
+    assert r.verdict == Verdict.RUNTIME_ERROR and PAPER_REWARD(r.verdict) == -0.6
     assert r.tests[0].error_type == "IndexError" and "(line 2)" in r.tests[0].detail
     assert "solution.py" in r.tests[0].stderr and "harness" not in r.tests[0].stderr
 
 
 def test_compile_error_minus_one(executor):
     r = run(executor, "def f(:\n    pass\n")
-    assert r.verdict == Verdict.COMPILE_ERROR and r.reward == -1.0
+    assert r.verdict == Verdict.COMPILE_ERROR and PAPER_REWARD(r.verdict) == -1.0
     assert r.tests[0].error_type == "SyntaxError" and "line 1" in r.error
     assert all(t.verdict == Verdict.NOT_RUN for t in r.tests[1:])
 
 
 def test_timeout_counts_as_runtime_error(executor):
     r = run(executor, "while True:\n    pass\n")
-    assert r.verdict == Verdict.TIMEOUT and r.reward == -0.6
+    assert r.verdict == Verdict.TIMEOUT and PAPER_REWARD(r.verdict) == -0.6
     assert "CPU time limit 1s" in r.tests[0].detail
 
 
 def test_memory_exceeded_counts_as_runtime_error(executor):
     r = run(executor, "x = bytearray(4 * 1024 ** 3)\n")
-    assert r.verdict == Verdict.MEMORY_EXCEEDED and r.reward == -0.6
+    assert r.verdict == Verdict.MEMORY_EXCEEDED and PAPER_REWARD(r.verdict) == -0.6
 
 
 def test_reward_table_is_configurable():
     table = RewardTable(timeout=-0.8, memory_exceeded=-0.7)
     assert table(Verdict.TIMEOUT) == -0.8 and table(Verdict.MEMORY_EXCEEDED) == -0.7
     assert table(Verdict.RUNTIME_ERROR) == -0.6 and table(Verdict.INVALID_JOB) is None
-    with Executor(ExecutorConfig(**TEST_LIMITS, reward=RewardTable(wrong_answer=-0.5))) as ex:
-        assert run(ex, "print(0)").reward == -0.5
+    with Executor(ExecutorConfig(**TEST_LIMITS)) as ex:
+        assert RewardTable(wrong_answer=-0.5)(run(ex, "print(0)").verdict) == -0.5
 
 
 def test_worst_verdict_wins_and_early_stop_marks_not_run(executor):

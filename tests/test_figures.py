@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from eval_helpers import write_fake_run
 
-from stepcoder_lib import figures, runs
+from stepcoder_lib.results import figures
+from stepcoder_lib.training import runs
 
 
 def _metrics(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stepcoder_lib.generation import NucleusWidth, _next_tokens, sample_completions
-from stepcoder_lib.tokenizer import stdlib_corpus, train_code_tokenizer
+from stepcoder_lib.models.generation import NucleusWidth, _next_tokens, sample_completions
+from stepcoder_lib.models.tokenizer import stdlib_corpus, train_code_tokenizer
 
 #: Short programs, each ending in EOS: a model trained on them briefly stops after a line or two.
 LINES = ["x = 1\n", "y = x + 2\n", "print(x)\n", "def f(a):\n    return a\n", "for i in range(3):\n    print(i)\n",

@@ -8,10 +8,10 @@ from rl_helpers import ScriptedSampler, save_tiny_model, smoke_problems
 from test_ppo import HiddenGrad
 
 from stepcoder_lib.executor import Executor, ExecutorConfig
-from stepcoder_lib.grpo import grpo_config, make_trainer
-from stepcoder_lib.models import load_policy
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.train import make_curriculum, task_prompt
+from stepcoder_lib.models.loading import load_policy
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.grpo import grpo_config, make_trainer
+from stepcoder_lib.training.train import make_curriculum, task_prompt
 
 GROUP = 4
 

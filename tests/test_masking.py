@@ -12,11 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from program_strategies import programs
 
-from stepcoder_lib.curriculum import Curriculum, line_offsets
+from stepcoder_lib.data.conditionals import line_offsets
 from stepcoder_lib.executor import run_program
-from stepcoder_lib.executor.results import ExecutionResult, Verdict
+from stepcoder_lib.executor.testcases import TestCases
 from stepcoder_lib.executor.tracing import LineTracer
-from stepcoder_lib.masking import (
+from stepcoder_lib.executor.verdicts import ExecutionResult, Verdict
+from stepcoder_lib.method.curriculum import Curriculum
+from stepcoder_lib.method.masking import (
     apply_token_mask,
     completion_offsets,
     line_status,
@@ -24,8 +26,8 @@ from stepcoder_lib.masking import (
     pad_masks,
     token_mask,
 )
-from stepcoder_lib.testcases import TestCases
-from stepcoder_lib.tokenizer import stdlib_corpus, tiny_tokenizer, train_code_tokenizer
+from stepcoder_lib.method.reward import PAPER_REWARD
+from stepcoder_lib.models.tokenizer import stdlib_corpus, tiny_tokenizer, train_code_tokenizer
 
 NO_INPUT = TestCases("stdin", ("",), ("",))
 
@@ -225,7 +227,7 @@ def test_completion_starting_mid_line_after_the_prefix() -> None:
 def test_compile_error_means_all_ones_and_needs_no_coverage() -> None:
     prefix, completion = "x = int('1')\n", "if x\n    print(x)\n"
     r = run_program(prefix + completion, NO_INPUT, coverage=True)
-    assert r.verdict == Verdict.COMPILE_ERROR and r.reward == -1.0 and not r.executed_lines
+    assert r.verdict == Verdict.COMPILE_ERROR and PAPER_REWARD(r.verdict) == -1.0 and not r.executed_lines
     assert mask_from_result(r, prefix, completion, words(completion)) == [1] * len(words(completion))
 
 
@@ -244,7 +246,7 @@ def test_runtime_crash_masks_after_the_crash_via_the_executor() -> None:
 def test_no_coverage_information_is_plain_credit_and_missing_coverage_is_an_error() -> None:
     assert token_mask("x = 1\n", 0, [(0, 1), (1, 6)], frozenset()) == [1, 1]
     assert token_mask("x = 1\n", 0, [(0, 1), (1, 6)], {1}, compiled=False) == [1, 1]
-    no_cov = ExecutionResult(problem_id="p", verdict=Verdict.PASSED, reward=1.0, coverage=False)
+    no_cov = ExecutionResult(problem_id="p", verdict=Verdict.PASSED, coverage=False)
     with pytest.raises(ValueError, match="coverage=True"):
         mask_from_result(no_cov, "", "x = 1\n", [(0, 6)])
 

@@ -12,9 +12,9 @@ import torch
 from rl_helpers import ScriptedSampler, save_tiny_model, smoke_problems
 
 from stepcoder_lib.executor import Executor, ExecutorConfig
-from stepcoder_lib.models import load_policy
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.train import make_curriculum, task_prompt
+from stepcoder_lib.models.loading import load_policy
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.train import make_curriculum, task_prompt
 
 LR = 5e-7
 
@@ -57,7 +57,7 @@ def test_pure_bf16_adamw_loses_most_updates_at_the_papers_lr() -> None:
 
 
 def test_ppo_bf16_profile_updates_most_policy_and_critic_weights(tmp_path) -> None:
-    from stepcoder_lib.ppo import PPOConfig, PPOTrainer
+    from stepcoder_lib.training.ppo import PPOConfig, PPOTrainer
 
     profile = bf16_profile(**{"rl.problems_per_step": 2, "rl.rollouts_per_problem": 4, "rl.max_new_tokens": 512})
     problems = smoke_problems(4)
@@ -77,7 +77,7 @@ def test_ppo_bf16_profile_updates_most_policy_and_critic_weights(tmp_path) -> No
 
 
 def test_grpo_bf16_profile_updates_most_weights(tmp_path) -> None:
-    from stepcoder_lib.grpo import make_trainer
+    from stepcoder_lib.training.grpo import make_trainer
 
     profile = bf16_profile(**{"rl.problems_per_step": 2, "rl.rollouts_per_problem": 8, "rl.max_new_tokens": 512,
                               "rl.steps": 1})
@@ -100,7 +100,7 @@ def test_grpo_bf16_profile_updates_most_weights(tmp_path) -> None:
 
 
 def test_sft_bf16_profile_updates_most_weights(tmp_path) -> None:
-    from stepcoder_lib.sft import SFTRunConfig, make_sft_trainer
+    from stepcoder_lib.training.sft import SFTRunConfig, make_sft_trainer
 
     profile = get_profile("smoke", {"model.dtype": "bfloat16", "sft.learning_rate": LR, "sft.warmup_epochs": 0.0})
     run = SFTRunConfig.from_profile(profile, base_model=str(save_tiny_model(tmp_path / "base")), max_steps=1,

@@ -7,13 +7,15 @@ import json
 import pytest
 import torch
 
-from stepcoder_lib.cache import is_built
-from stepcoder_lib.generation import sample_completions
-from stepcoder_lib.models import ModelUnavailable, build_tiny_model, load_policy, plan, tiny_key
-from stepcoder_lib.profiles import PAPER_PROMPT, get_profile
-from stepcoder_lib.prompts import build_prompt
-from stepcoder_lib.sft import LOG_FILE, SFTRunConfig, make_sft_trainer, sft_log, train_sft
-from stepcoder_lib.synthetic import generate_problems, to_problem
+from stepcoder_lib.data.synthetic import generate_problems, to_problem
+from stepcoder_lib.models.generation import sample_completions
+from stepcoder_lib.models.loading import ModelUnavailable, load_policy
+from stepcoder_lib.models.plan import plan
+from stepcoder_lib.models.prompts import build_prompt
+from stepcoder_lib.models.tiny import build_tiny_model, tiny_key
+from stepcoder_lib.settings.cache import is_built
+from stepcoder_lib.settings.profiles import PAPER_PROMPT, get_profile
+from stepcoder_lib.training.sft import LOG_FILE, SFTRunConfig, make_sft_trainer, sft_log, train_sft
 
 DIGEST_PROMPT_TAIL = "### Instruction:\nwrite an algorithm in python:\n{task}\n### Response:"
 
@@ -86,7 +88,7 @@ def test_tiny_model_is_built_cached_and_loads_like_a_hub_model(smoke_base) -> No
 
 
 def test_pretraining_keeps_each_problem_document_whole(smoke_base) -> None:
-    from stepcoder_lib.models import pretraining_examples, problem_documents
+    from stepcoder_lib.models.tiny import pretraining_examples, problem_documents
 
     _, tok = load_policy(smoke_base[0])
     profile = get_profile("smoke", {"model.tiny.stdlib_share": 0.25, "model.tiny.pretrain_seq_len": 4096})
@@ -202,7 +204,7 @@ def test_smoke_sft_runs_saves_and_is_cached(smoke_base, monkeypatch) -> None:
 
 
 def test_lora_sft_trains_adapters_and_saves_a_plain_model(smoke_base, monkeypatch) -> None:
-    from stepcoder_lib.models import lora_config
+    from stepcoder_lib.models.loading import lora_config
 
     path, folder = smoke_base
     monkeypatch.setenv("STEPCODER_ARTIFACTS", str(folder))

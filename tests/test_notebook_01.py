@@ -10,7 +10,7 @@ import pytest
 from data_helpers import write_apps_problem
 
 from stepcoder_lib.data import NEW_REASONS, CleaningReport, load_apps_plus
-from stepcoder_lib.paths import repo_root
+from stepcoder_lib.settings.paths import repo_root
 
 REPO_ROOT = repo_root()
 NB_PY = REPO_ROOT / "notebooks" / "01_data_cleaning.py"
@@ -93,7 +93,7 @@ def test_notebook_cleans_the_profiles_own_data_once(tmp_path, monkeypatch) -> No
     """With no source and no knob set, notebook 01 builds the very APPS+ folder the training notebooks read
     (``prepare_apps_plus``), so notebook 02 and a rerun of 01 reuse it instead of cleaning again."""
     from stepcoder_lib.data.prepare import dataset_key, prepare_apps_plus
-    from stepcoder_lib.profiles import get_profile
+    from stepcoder_lib.settings.profiles import get_profile
 
     monkeypatch.setenv("STEPCODER_ARTIFACTS", str(tmp_path / "artifacts"))
     printed, _ = _run(tmp_path, monkeypatch, profile="smoke")

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from stepcoder_lib.paths import repo_root
+from stepcoder_lib.settings.paths import repo_root
 
 NOTEBOOK = repo_root() / "notebooks" / "02_sft_baseline"
 

@@ -16,8 +16,8 @@ from conftest import REPO_ROOT
 from eval_helpers import synthetic_test_problems, write_fake_run
 
 from stepcoder_lib.data import write_jsonl
-from stepcoder_lib.evaluation import pass_at_k_table
-from stepcoder_lib.results_table import APPS_COLUMNS
+from stepcoder_lib.results.evaluation import pass_at_k_table
+from stepcoder_lib.results.table import APPS_COLUMNS
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "06_results.ipynb"
 RUNS = [("base", 0, False, False), ("sft", 0, False, False), ("ppo-vanilla", 0, False, False),

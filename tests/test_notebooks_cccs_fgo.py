@@ -10,11 +10,11 @@ import nbformat
 import pytest
 from rl_helpers import save_tiny_model
 
-from stepcoder_lib.curriculum import Curriculum, CurriculumConfig
 from stepcoder_lib.data.demo import demo_problems
-from stepcoder_lib.paths import repo_root
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.runlog import read_metrics
+from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig
+from stepcoder_lib.settings.paths import repo_root
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.runlog import read_metrics
 
 REPO_ROOT = repo_root()
 NOTEBOOKS = ["03_cccs_ablation", "04_fgo_ablation", "05_full_training"]

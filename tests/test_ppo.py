@@ -7,8 +7,9 @@ import torch
 from rl_helpers import ScriptedSampler, save_tiny_model, smoke_problems
 
 from stepcoder_lib.executor import Executor, ExecutorConfig
-from stepcoder_lib.models import load_policy
-from stepcoder_lib.ppo import (
+from stepcoder_lib.models.loading import load_policy
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.ppo import (
     PPOConfig,
     ValueModel,
     completion_logits,
@@ -21,9 +22,8 @@ from stepcoder_lib.ppo import (
     value_loss,
     whiten,
 )
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.rollout import SamplingSettings, StagePrompts, collect_rollouts
-from stepcoder_lib.train import make_curriculum, task_prompt
+from stepcoder_lib.training.rollout import SamplingSettings, StagePrompts, collect_rollouts
+from stepcoder_lib.training.train import make_curriculum, task_prompt
 
 
 def test_gae_matches_the_recursion_by_hand() -> None:

@@ -8,11 +8,11 @@ from collections import Counter
 
 import pytest
 
-from stepcoder_lib.cache import MANIFEST, build_once, input_digest, is_built
 from stepcoder_lib.data.prepare import cap_stratified, dataset_key, load_splits, prepare_apps_plus
 from stepcoder_lib.data.problem import DataUnavailable, Problem
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
+from stepcoder_lib.settings.cache import MANIFEST, build_once, input_digest, is_built
+from stepcoder_lib.settings.profiles import get_profile
 
 
 @pytest.fixture()
@@ -74,7 +74,7 @@ def test_smoke_apps_plus_is_cached_by_its_inputs(artifacts) -> None:
     capped = load_splits(get_profile("smoke", {"data.max_train_problems": 5, "data.max_eval_problems": 3}), False)
     assert len(capped["train"]) == 5 and len(capped["validation"]) == 3 and len(capped["test"]) == 3
 
-    from stepcoder_lib.train import training_problems
+    from stepcoder_lib.training.train import training_problems
 
     pool = training_problems(get_profile("smoke", {"rl.max_problems": 6}))  # RL's pool: a stratified subset
     assert len(pool) == 6 and {p.id for p in pool} <= {p.id for p in splits["train"]}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import nbformat
 
-from stepcoder_lib.paths import repo_root
-from stepcoder_lib.progress import TERMINAL_ENV, progress
+from stepcoder_lib.settings.paths import repo_root
+from stepcoder_lib.settings.progress import TERMINAL_ENV, progress
 
 
 def test_plain_iteration_counts_every_item() -> None:
@@ -20,7 +20,7 @@ def test_plain_iteration_counts_every_item() -> None:
 
 def _run_papermill(tmp_path: Path, terminal: bool) -> tuple[str, nbformat.NotebookNode]:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("from stepcoder_lib.progress import progress\n"
+    nb.cells = [nbformat.v4.new_code_cell("from stepcoder_lib.settings.progress import progress\n"
                                           "total = sum(progress(range(7), desc='unit-test-bar'))\nprint(total)")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -49,7 +49,7 @@ def test_trainer_gets_one_progress_bar_in_place_of_transformers_callbacks(tmp_pa
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from transformers.utils.notebook import NotebookProgressCallback
 
-    from stepcoder_lib.progress import ProgressBarCallback, use_progress_bar
+    from stepcoder_lib.settings.progress import ProgressBarCallback, use_progress_bar
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,

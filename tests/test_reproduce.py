@@ -13,12 +13,12 @@ import nbformat
 import pandas as pd
 import pytest
 
-from stepcoder_lib import reproduce
-from stepcoder_lib.results_table import APPS_COLUMNS, build_table, write_table
+from stepcoder_lib.results import reproduce
+from stepcoder_lib.results.table import APPS_COLUMNS, build_table, write_table
 
 MAKE = """\
 import os, pathlib
-from stepcoder_lib.progress import progress
+from stepcoder_lib.settings.progress import progress
 art = pathlib.Path(os.environ["STEPCODER_ARTIFACTS"])
 art.mkdir(parents=True, exist_ok=True)
 (art / "made.txt").write_text(f"{profile}:{value}")

@@ -15,10 +15,10 @@ import pandas as pd
 import papermill
 import pytest
 
-from stepcoder_lib import reproduce
-from stepcoder_lib.evaluation import pass_at_k_table
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.results_table import APPS_COLUMNS
+from stepcoder_lib.results import reproduce
+from stepcoder_lib.results.evaluation import pass_at_k_table
+from stepcoder_lib.results.table import APPS_COLUMNS
+from stepcoder_lib.settings.profiles import get_profile
 
 
 @pytest.mark.slow

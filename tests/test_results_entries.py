@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from eval_helpers import save_tiny_model
 
-from stepcoder_lib.evaluation import EvalResult, failure_breakdown_by_model, load_for_eval, pass_at_k_by_model
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.results import model_entries
+from stepcoder_lib.results.evaluation import EvalResult, failure_breakdown_by_model, load_for_eval, pass_at_k_by_model
+from stepcoder_lib.results.notebook import model_entries
+from stepcoder_lib.settings.profiles import get_profile
 
 
 def _run(root, config, seed, model=True):

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from eval_helpers import synthetic_test_problems
 
-from stepcoder_lib.eval_prompts import PromptFormat
-from stepcoder_lib.evaluation import EvalResult, judge_completions, pass_at_k_table
-from stepcoder_lib.results_table import (
+from stepcoder_lib.results.evaluation import EvalResult, judge_completions, pass_at_k_table
+from stepcoder_lib.results.prompts import PromptFormat
+from stepcoder_lib.results.table import (
     APPS_COLUMNS,
     COLUMNS,
     PAPER_TABLE1,

@@ -13,9 +13,9 @@ import torch
 from rl_helpers import ScriptedSampler, save_tiny_model, smoke_problems
 from safetensors.torch import load_file
 
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.runlog import read_metrics
-from stepcoder_lib.train import find_runs, latest_checkpoint, main, make_curriculum, run_rl, task_prompt
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.runlog import read_metrics
+from stepcoder_lib.training.train import find_runs, latest_checkpoint, main, make_curriculum, run_rl, task_prompt
 
 HERE = Path(__file__).resolve().parent
 #: Small and fast, but long enough for the curriculum to move (two passes in a row move a stage) and for
@@ -119,7 +119,8 @@ def test_two_processes_end_with_the_same_curriculum_for_ppo_and_grpo(sft, tmp_pa
     # the CLI itself under accelerate (the random model: only that it runs and the ranks agree)
     cli = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-           "-m", "stepcoder_lib.train", "--profile", "smoke", "--algo", "ppo", "--cccs", "--fgo", "--sft", str(sft),
+           "-m", "stepcoder_lib.training.train", "--profile", "smoke", "--algo", "ppo", "--cccs", "--fgo",
+           "--sft", str(sft),
            "--out", str(tmp_path / "cli"), "--set", "rl.steps=1", "--set", "executor.workers=1"]
     proc = subprocess.run(cli, capture_output=True, text=True, timeout=300, env=env, cwd=HERE.parent, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -160,8 +161,8 @@ def test_paper_budget_splits_over_eight_ranks_and_lets_the_curriculum_walk() -> 
     """Each of APPS+'s training problems is visited often enough to walk its stages (one group passing per move)."""
     import math
 
-    from stepcoder_lib.curriculum import n_stages
-    from stepcoder_lib.models import PAPER_TRAIN_PROBLEMS
+    from stepcoder_lib.method.curriculum import n_stages
+    from stepcoder_lib.models.plan import PAPER_TRAIN_PROBLEMS
 
     rl = get_profile("paper").rl
     assert rl.problems_per_step % 8 == 0 and rl.problems_per_step % 16 == 0  # one node of 8 GPUs, or two

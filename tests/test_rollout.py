@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from rl_helpers import DEAD_CODE, ScriptedSampler, smoke_problems
 
-from stepcoder_lib.encoding import decode, encode
-from stepcoder_lib.executor import Executor, ExecutorConfig, RewardTable, Verdict
-from stepcoder_lib.masking import completion_offsets
-from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.rollout import SamplingSettings, StagePrompts, collect_rollouts, reward_of, step_metrics
-from stepcoder_lib.tokenizer import tiny_tokenizer
-from stepcoder_lib.train import make_curriculum, task_prompt
+from stepcoder_lib.executor import Executor, ExecutorConfig, Verdict
+from stepcoder_lib.method.masking import completion_offsets
+from stepcoder_lib.method.reward import RewardTable, reward_of
+from stepcoder_lib.models.encoding import decode, encode
+from stepcoder_lib.models.tokenizer import tiny_tokenizer
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.rollout import SamplingSettings, StagePrompts, collect_rollouts, step_metrics
+from stepcoder_lib.training.train import make_curriculum, task_prompt
 
 
 @pytest.fixture(scope="module")
@@ -132,13 +133,13 @@ class _JudgeFailsOnce:
 
         results = self.executor.run_batch(jobs, progress=progress)
         results[self.fail_index] = ExecutionResult(problem_id=jobs[self.fail_index].problem_id,
-                                                   verdict=Verdict.JUDGE_ERROR, reward=None,
+                                                   verdict=Verdict.JUDGE_ERROR,
                                                    error="the worker died twice on this job")
         return results
 
 
 def test_a_judge_error_under_fgo_neither_crashes_nor_enters_the_loss(setup) -> None:
-    from stepcoder_lib.ppo import make_batch
+    from stepcoder_lib.training.ppo import make_batch
 
     problems, prompts, ex = setup
     tok = tiny_tokenizer()

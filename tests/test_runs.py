@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stepcoder_lib import runs
+from stepcoder_lib.training import runs
 
 
 def _run(root, config, seed, metrics=None, model=True):

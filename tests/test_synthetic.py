@@ -21,10 +21,8 @@ from typing import Any
 import pytest
 from data_helpers import first_stdin_composition
 
-from stepcoder_lib.curriculum import find_conditional_statements
-from stepcoder_lib.executor import Job, Verdict
-from stepcoder_lib.paths import repo_root
-from stepcoder_lib.synthetic.compose import (
+from stepcoder_lib.data.conditionals import find_conditional_statements
+from stepcoder_lib.data.synthetic.compose import (
     IF_BANDS,
     TIERS,
     comp_constants,
@@ -32,8 +30,8 @@ from stepcoder_lib.synthetic.compose import (
     render_program,
     source_names,
 )
-from stepcoder_lib.synthetic.defects import DEFECT_KINDS, alter_stdout, alter_value
-from stepcoder_lib.synthetic.generate import (
+from stepcoder_lib.data.synthetic.defects import DEFECT_KINDS, alter_stdout, alter_value
+from stepcoder_lib.data.synthetic.generate import (
     SIZES,
     benchmark_stats,
     build_truth,
@@ -42,8 +40,10 @@ from stepcoder_lib.synthetic.generate import (
     load_truth,
     truth_by_problem_id,
 )
-from stepcoder_lib.synthetic.text import NUM_WORDS, render_statement
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.data.synthetic.text import NUM_WORDS, render_statement
+from stepcoder_lib.executor import Job, Verdict
+from stepcoder_lib.executor.testcases import TestCases
+from stepcoder_lib.settings.paths import repo_root
 
 REPO = repo_root()
 N_TRAIN, N_TEST, SEED, RATE = 36, 12, 7, 0.25  # 9 train defects: every kind at least once
@@ -80,7 +80,7 @@ def tree_digest(root: Path) -> str:
 # ----------------------------------------------------------------------------- determinism
 def test_byte_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
     code = (
-        "import sys; from stepcoder_lib.synthetic.generate import generate_benchmark; "
+        "import sys; from stepcoder_lib.data.synthetic.generate import generate_benchmark; "
         "generate_benchmark(sys.argv[1], n_train=30, n_test=10, seed=11, defect_rate=0.2, progress=False)"
     )
     digests = []

@@ -7,9 +7,9 @@ import re
 
 from data_helpers import first_stdin_composition
 
-from stepcoder_lib.synthetic import generate_problems
-from stepcoder_lib.synthetic.compose import TIERS
-from stepcoder_lib.synthetic.text import LIST_NOUNS, NAMES, VALUE_NAMES, render_statement
+from stepcoder_lib.data.synthetic import generate_problems
+from stepcoder_lib.data.synthetic.compose import TIERS
+from stepcoder_lib.data.synthetic.text import LIST_NOUNS, NAMES, VALUE_NAMES, render_statement
 
 
 def test_plain_wording_keeps_code_tests_and_names() -> None:
@@ -35,7 +35,7 @@ def test_plain_wording_has_far_fewer_variants() -> None:
 
 
 def test_plain_wording_states_named_values_in_the_programs_own_text() -> None:
-    from stepcoder_lib.synthetic.compose import cond_code, expr_code, reducer_vars, value_var
+    from stepcoder_lib.data.synthetic.compose import cond_code, expr_code, reducer_vars, value_var
 
     checked = 0
     for r in generate_problems(n_train=60, n_test=0, seed=5, defect_rate=0.0, plain=True):

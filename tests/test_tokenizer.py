@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stepcoder_lib.tokenizer import stdlib_corpus, tiny_tokenizer, train_code_tokenizer
+from stepcoder_lib.models.tokenizer import stdlib_corpus, tiny_tokenizer, train_code_tokenizer
 
 CODE = "def f(xs):\n    # sum of squares, naïve\n    if not xs:\n        return 0\n    return sum(x * x for x in xs)\n"
 

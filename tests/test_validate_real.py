@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from stepcoder_lib import validate_real
+from stepcoder_lib.data import validate_real
 
 
 def test_apps_train5_first_solutions_pass_and_a_broken_copy_is_reported(realdata, tmp_path, capsys):
@@ -46,8 +46,8 @@ def test_make_validate_real_on_an_empty_folder_exits_non_zero(tmp_path):
     import subprocess
     import sys
 
-    from stepcoder_lib.paths import repo_root
+    from stepcoder_lib.settings.paths import repo_root
 
-    proc = subprocess.run([sys.executable, "-m", "stepcoder_lib.validate_real", str(tmp_path)], cwd=repo_root(),
+    proc = subprocess.run([sys.executable, "-m", "stepcoder_lib.data.validate_real", str(tmp_path)], cwd=repo_root(),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "holds no real data" in proc.stderr

@@ -9,16 +9,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from stepcoder_lib.curriculum import Curriculum, CurriculumConfig, remaining_share_policy, simulate
-from stepcoder_lib.masking import token_mask
-from stepcoder_lib.tokenizer import tiny_tokenizer
-from stepcoder_lib.viz import (
+from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig, remaining_share_policy, simulate
+from stepcoder_lib.method.masking import token_mask
+from stepcoder_lib.method.viz import (
     curriculum_explorer,
     plot_curriculum_progress,
     render_coverage_html,
     render_stage_html,
     stage_counts,
 )
+from stepcoder_lib.models.tokenizer import tiny_tokenizer
 
 PROGRAM = "def f(n):\n    if n > 2:\n        return '<big & é>'\n    return 0\nprint(f(1))\n"
 PREFIX_LEN = PROGRAM.index("if n")

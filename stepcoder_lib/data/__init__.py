@@ -1,4 +1,11 @@
-"""Data: one ``Problem`` record for APPS, APPS+, MBPP and HumanEval; the APPS -> APPS+ cleaning.
+"""Data: one ``Problem`` record for APPS, APPS+, MBPP and HumanEval; the APPS -> APPS+ cleaning; the splits.
+
+May import ``executor`` (cleaning runs the candidate solutions) and ``settings``; never the models,
+the method, training or results.
+
+* ``conditionals`` where a program's conditional statements are (the facts CCCS cuts at).
+* ``prepare``   the profile's splits, built once and keyed (``load_splits``).
+* ``validate_real`` the executor on real known-good solutions (``make validate-real``).
 
 * ``problem``   the ``Problem`` record, its JSON-lines form (``schema_version``), errors.
 * ``apps``      APPS (folder layout, JSON lines of the hub's or MapCoder's rows, ``datasets``) and APPS+
@@ -9,7 +16,7 @@
 * ``report``    counts per stage / reason / difficulty, Markdown, plots.
 * ``demo``      a handful of problems to show CCCS and FGO on.
 
-The synthetic (offline) dataset is its own package, ``stepcoder_lib.synthetic``.
+The synthetic (offline) benchmark is ``data.synthetic``.
 """
 
 from stepcoder_lib.data.apps import (
@@ -30,7 +37,6 @@ from stepcoder_lib.data.cleaning import (
     assign_splits,
     classify_failure,
     clean_apps,
-    extract_conditionals,
     extract_starter_code,
     grade_against_truth,
     run_candidates,
@@ -42,6 +48,7 @@ from stepcoder_lib.data.cleaning import (
     stage_standardise,
     statement_allows_several_answers,
 )
+from stepcoder_lib.data.conditionals import extract_conditionals
 from stepcoder_lib.data.humaneval import load_humaneval
 from stepcoder_lib.data.loaders import hub_reachable, realdata_dir, repo_root
 from stepcoder_lib.data.mbpp import load_mbpp

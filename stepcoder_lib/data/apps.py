@@ -55,9 +55,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stepcoder_lib.data.conditionals import extract_conditionals
 from stepcoder_lib.data.loaders import load_hub_dataset, missing_local
 from stepcoder_lib.data.problem import DataError, DataUnavailable, Problem, read_problems_jsonl
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
+from stepcoder_lib.settings.progress import progress as bar
 
 APPS_HUB_ID = "codeparrot/apps"
 APPS_FILES = ("question.txt", "solutions.json", "input_output.json", "metadata.json", "starter_code.py")
@@ -352,7 +354,6 @@ def read_apps_folder(root: str | Path, splits: Iterable[str] | None = None, sour
     if not any(_is_problem_dir(d) for _, _, d in jobs) and not (wanted and decided):
         found = ", ".join(p.name for p in sorted(root.iterdir())[:8]) or "nothing"
         raise DataError(f"no APPS problems in {root} (it holds: {found}); {_EXPECTED}")
-    from stepcoder_lib.progress import progress as bar
 
     return [_problem_from_folder(d, s, how, source)
             for s, how, d in bar(jobs, desc="reading APPS folders", unit="problem", enabled=progress)]
@@ -583,7 +584,7 @@ def read_apps(source: Any, splits: Iterable[str] | None = None, source_name: str
             raise DataError(f"{path}: not a JSON lines file; {_EXPECTED}")
         return keep(read_apps_jsonl(path, split, name))
     if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
-        import datasets
+        import datasets  # lazy: importing this module needs no datasets
 
         return keep(read_apps_dataset(datasets.load_from_disk(str(path)), name, split))
     hub_files = [path / f"{s}.jsonl" for s in APPS_SPLITS if (path / f"{s}.jsonl").is_file()]
@@ -707,8 +708,6 @@ def apps_plus_row_to_problem(row: Mapping[str, Any], index: int, split: str = ""
     if isinstance(conds_raw, list) and all(isinstance(c, Mapping) and keys <= set(c) for c in conds_raw):
         conds = tuple({k: c[k] for k in sorted(keys)} for c in conds_raw)
     else:
-        from stepcoder_lib.data.cleaning import extract_conditionals
-
         conds = tuple(extract_conditionals(canonical))
         meta["conditionals_recomputed"] = True
     return Problem(

@@ -59,6 +59,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
+import json
 import math
 import re
 import time
@@ -69,9 +70,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stepcoder_lib.data.apps import UNSUPPORTED_FORMAT, RawApps, raw_to_problem, read_apps, string_solutions
+from stepcoder_lib.data.apps import (
+    UNSUPPORTED_FORMAT,
+    RawApps,
+    load_apps_plus,
+    raw_to_problem,
+    read_apps,
+    string_solutions,
+)
+from stepcoder_lib.data.conditionals import extract_conditionals
 from stepcoder_lib.data.problem import DataError, Problem, iter_jsonl, write_jsonl
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.data.report import CleaningReport, write_report
+from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
+from stepcoder_lib.executor.testcases import TestCases
 
 STAGES: tuple[str, ...] = ("read", "require", "standardise", "execute", "answers", "extract", "split")
 
@@ -271,8 +282,6 @@ def classify_failure(result: Any, time_limit_s: float | None = None) -> tuple[st
     ``time_limit_s`` is the limit the program ran under; a timeout's detail names it rather than
     the measured time (or whether the CPU or the wall-clock backstop fired), which vary by load.
     """
-    from stepcoder_lib.executor import Verdict
-
     v = result.verdict
     bad = next((t for t in result.tests if t.verdict not in (Verdict.PASSED, Verdict.NOT_RUN)), None)
     detail = (result.error or (f"test {bad.index}: {bad.detail}" if bad is not None else "")) or v.value
@@ -332,8 +341,6 @@ def run_candidates(executor: Any, problems: Sequence[Problem], *, max_candidates
     ``enough(problem, results so far)`` is false, all in one batch. Returns each problem's results in
     candidate order (an ``ExecutionResult``, or the exception that judging it raised: that problem
     then stops). Used by the cleaning's stage 3 and by ``make validate-real``."""
-    from stepcoder_lib.executor import Job
-
     results: dict[str, list[Any]] = {p.id: [] for p in problems}
     for rnd in range(max_candidates):
         todo = [p for p in problems if rnd < len(candidates_of(p)) and not (
@@ -393,8 +400,6 @@ def answer_evidence(problem: Problem, results: Sequence[Any], canonical: int, ex
     ``candidates_disagree``: a candidate that passes some tests answers another differently (also what
     a near-miss wrong solution does).
     """
-    from stepcoder_lib.executor import Verdict
-
     evidence: dict[str, Any] = {}
     reordering: list[str] = []
     orders: dict[int, set[str]] = {}  # test -> the distinct reorderings of its expected tokens seen
@@ -434,8 +439,6 @@ def stage_execute(problems: Sequence[Problem], *, executor: Any = None, executor
     (``time_limit_s * headroom``) and what fits (``time_limit_s / headroom``). The canonical
     solution's slowest test's CPU time goes into ``measured_cpu_s`` when given (never to disk).
     """
-    from stepcoder_lib.executor import Executor, ExecutorConfig
-
     if max_candidates < 1:
         raise ValueError(f"max_candidates must be >= 1, got {max_candidates}")
     if headroom < 1:
@@ -455,8 +458,6 @@ def stage_execute(problems: Sequence[Problem], *, executor: Any = None, executor
 def _execute(problems: Sequence[Problem], ex: Any, max_candidates: int, keep_all: bool, progress: bool,
              limit: float, headroom: float, answer_checks: int, measured: dict[str, float] | None
              ) -> tuple[list[Problem], list[Dropped]]:
-    from stepcoder_lib.executor import Job
-
     selection = limit * headroom
 
     def enough(p: Problem, rs: list[Any]) -> bool:
@@ -594,15 +595,6 @@ def stage_answers(problems: Sequence[Problem], policy: str = "drop") -> tuple[li
 
 
 # ----------------------------------------------------------------------------- stage 5
-def extract_conditionals(source: str) -> list[dict[str, Any]]:
-    """The CCCS input: conditional statements of ``source`` as dicts (start/end chars and lines)."""
-    from stepcoder_lib.curriculum import find_conditional_statements
-
-    with warnings.catch_warnings():  # old code's invalid escapes ("\d") warn when parsed; not our business
-        warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
-        return [c.to_dict() for c in find_conditional_statements(source)]
-
-
 def _find_function(tree: ast.Module, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     """``def name`` at module level, else as a method of ``class Solution``, else of any top-level class."""
     funcs = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -754,17 +746,12 @@ class CleaningResult:
 
     @property
     def report(self) -> Any:
-        from stepcoder_lib.data.report import CleaningReport
-
-        return CleaningReport.from_result(self)
+        return CleaningReport.from_result(self, REASONS, NEW_REASONS)
 
     @classmethod
     def load(cls, out_dir: str | Path) -> CleaningResult:
         """A result as ``write`` left it in ``out_dir`` (kept problems, dropped ones, the report's stage
         counts and settings); ``timings`` and ``measured_cpu_s`` are not stored, so they are empty."""
-        import json
-
-        from stepcoder_lib.data.apps import load_apps_plus
 
         out = Path(out_dir)
         report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -780,8 +767,6 @@ class CleaningResult:
 
     def write(self, out_dir: str | Path, plots: bool = True) -> dict[str, Path]:
         """Stage 7: APPS+ JSON lines, dropped problems, report (json, md) and plots, byte-stable."""
-        from stepcoder_lib.data.report import write_report
-
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         problems: list[Problem] = sorted(self.problems, key=lambda p: p.id)
@@ -844,8 +829,6 @@ def clean_apps(source: Any, out_dir: str | Path | None = None, *, splits: Iterab
 
     t0 = time.perf_counter()
     if problems:
-        from stepcoder_lib.executor import ExecutorConfig
-
         cfg = None if executor is not None else ExecutorConfig(workers=workers, time_limit_s=time_limit_s)
         executed, drops = stage_execute(problems, executor=executor, executor_config=cfg,
                                         max_candidates=max_candidates, keep_all_solutions=keep_all_solutions,

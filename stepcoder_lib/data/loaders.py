@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from stepcoder_lib.data.problem import DataUnavailable
-from stepcoder_lib.paths import realdata_dir, repo_root  # noqa: F401  (re-exported by stepcoder_lib.data)
+from stepcoder_lib.settings.paths import realdata_dir, repo_root  # noqa: F401  (re-exported by stepcoder_lib.data)
 
 _PROBE: dict[str, bool] = {}
 
@@ -45,7 +45,7 @@ def hub_reachable(timeout_s: float = 3.0) -> bool:
 @contextlib.contextmanager
 def _offline_mode() -> Iterator[None]:
     """Make ``datasets``/``huggingface_hub`` use their local cache only, for the duration."""
-    import datasets.config
+    import datasets.config  # lazy: importing this module needs no datasets
     import huggingface_hub.constants as hc
 
     saved = (datasets.config.HF_HUB_OFFLINE, hc.HF_HUB_OFFLINE)
@@ -73,7 +73,7 @@ def load_hub_dataset(what: str, local_hint: str, *args: Any, hub_target: str | N
     """
     target = hub_target or (args[0] if args else kwargs.get("path"))
     try:
-        import datasets
+        import datasets  # lazy: importing this module needs no datasets
     except ImportError:
         raise DataUnavailable(
             f"Could not load {what}: the hub loader needs the 'datasets' package, which is not installed; {local_hint}."

@@ -12,14 +12,16 @@ difficulty ``mbpp``; ``metadata["mbpp_split"]`` is the upstream split by task id
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from stepcoder_lib.data.apps import normalise_newlines
+from stepcoder_lib.data.conditionals import extract_conditionals
 from stepcoder_lib.data.loaders import load_hub_dataset, missing_local
 from stepcoder_lib.data.problem import DataError, Problem, iter_jsonl
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.executor.testcases import TestCases
 
 MBPP_HUB_ID = "google-research-datasets/mbpp"
 _FILES = {"full": "mbpp.jsonl", "sanitized": "sanitized-mbpp.json"}
@@ -75,8 +77,6 @@ def mbpp_row_to_problem(row: Mapping[str, Any], variant: str = "full", include_c
 
 
 def _with_conditionals(problem: Problem) -> Problem:
-    from stepcoder_lib.data.cleaning import extract_conditionals
-
     try:
         return problem.replace(conditionals=tuple(extract_conditionals(problem.canonical_solution or "")))
     except SyntaxError:
@@ -133,8 +133,6 @@ def load_mbpp(path: str | Path | None = None, variant: str | None = None, *, inc
         except (DataError, ValueError, TypeError) as exc:
             bad.append(f"{where}: {exc}")
     if bad:
-        import warnings
-
         msg = f"{len(bad)} MBPP task(s) could not be loaded: " + "; ".join(bad[:5])
         if errors == "raise":
             raise DataError(msg)

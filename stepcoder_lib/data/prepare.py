@@ -17,14 +17,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from stepcoder_lib.cache import build_once, input_digest, library_files
 from stepcoder_lib.data.apps import load_apps_plus
+from stepcoder_lib.data.cleaning import clean_apps
 from stepcoder_lib.data.problem import SPLITS, DataUnavailable, Problem
-from stepcoder_lib.paths import artifacts_dir, repo_root
+from stepcoder_lib.data.synthetic import SIZES, generate_benchmark
+from stepcoder_lib.settings.cache import build_once, input_digest, library_files
+from stepcoder_lib.settings.paths import artifacts_dir, repo_root
 
 #: Library sources whose change changes the cleaned dataset (generation, reading, cleaning, judging).
-PIPELINE_FILES = ("synthetic/*.py", "data/apps.py", "data/cleaning.py", "data/problem.py", "data/report.py",
-                  "testcases.py", "curriculum.py", "executor/*.py")
+PIPELINE_FILES = ("data/synthetic/*.py", "data/apps.py", "data/cleaning.py", "data/problem.py", "data/report.py",
+                  "data/conditionals.py", "executor/*.py")
 #: Cleaning settings (``clean_apps`` keywords) used for every source; ``time_limit_s`` comes from the profile.
 CLEANING = {"max_candidates": 10, "seed": 0, "respect_source_split": True}
 
@@ -56,8 +58,6 @@ def _source_identity(source: str) -> dict[str, Any]:
 
 def _generator_config(data: Any) -> dict[str, Any]:
     """The synthetic generator's keywords: its named size, then the profile's ``synthetic_options``."""
-    from stepcoder_lib.synthetic import SIZES
-
     if data.synthetic_size not in SIZES:
         raise KeyError(f"data.synthetic_size {data.synthetic_size!r} is not one of {', '.join(SIZES)}")
     return {**SIZES[data.synthetic_size], **dict(data.synthetic_options)}
@@ -110,12 +110,8 @@ def clean_profile_data(profile: Any, force: bool = False, progress: bool = True)
     results = []
 
     def build(tmp: Path) -> None:
-        from stepcoder_lib.data.cleaning import clean_apps
-
         source: Any = data.source
         if data.source == "synthetic":
-            from stepcoder_lib.synthetic import generate_benchmark
-
             source = tmp / "benchmark"
             generate_benchmark(source, **_generator_config(data), progress=progress)
         elif _local_path(data.source).exists():

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from stepcoder_lib.testcases import TestCases
+from stepcoder_lib.data.conditionals import ConditionalStatement
+from stepcoder_lib.executor.testcases import TestCases
 
 #: Version of the JSON form of ``Problem``; bump on an incompatible change.
 SCHEMA_VERSION = 1
@@ -85,9 +86,7 @@ class Problem:
         return replace(self, **changes)
 
     def conditional_statements(self) -> list[Any]:
-        """``conditionals`` as ``stepcoder_lib.curriculum.ConditionalStatement`` objects."""
-        from stepcoder_lib.curriculum import ConditionalStatement
-
+        """``conditionals`` as ``stepcoder_lib.data.conditionals.ConditionalStatement`` objects."""
         return [ConditionalStatement.from_dict(d) for d in self.conditionals]
 
     def to_dict(self) -> dict[str, Any]:

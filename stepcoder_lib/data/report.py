@@ -8,9 +8,10 @@ them and ``write_report`` can save them.
 
 from __future__ import annotations
 
+import io
 import json
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,16 +72,15 @@ class CleaningReport:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_result(cls, result: Any) -> CleaningReport:
-        """From a ``cleaning.CleaningResult``."""
-        from stepcoder_lib.data.cleaning import NEW_REASONS, REASONS
-
+    def from_result(cls, result: Any, reasons: Mapping[str, str], new_reasons: Sequence[str]) -> CleaningReport:
+        """From a ``cleaning.CleaningResult``, its vocabulary of reasons and the ones real APPS added
+        (``cleaning.REASONS``, ``cleaning.NEW_REASONS``: passed in, so the report never imports the cleaning)."""
         drops: dict[str, dict[str, dict[str, int]]] = {}
         examples: dict[str, dict[str, list[str]]] = {}
         input_by_diff: dict[str, int] = {}
         decided: dict[str, dict[str, int]] = {}
         sections: dict[str, dict[str, Any]] = {
-            r: {"what": REASONS[r], "stage": "", "by_difficulty": {}, "total": 0, "examples": []} for r in NEW_REASONS}
+            r: {"what": reasons[r], "stage": "", "by_difficulty": {}, "total": 0, "examples": []} for r in new_reasons}
         for d in sorted(result.dropped, key=lambda d: d.id):
             _bump(drops.setdefault(d.stage, {}).setdefault(d.reason, {}), d.difficulty)
             ex = examples.setdefault(d.stage, {}).setdefault(d.reason, [])
@@ -194,7 +194,7 @@ class CleaningReport:
 
     def _by_difficulty(self, rows: Mapping[str, Mapping[str, int]], index: str) -> Any:
         """A DataFrame: one row per key of ``rows``, one column per difficulty, and a total."""
-        import pandas as pd
+        import pandas as pd  # lazy: importing this module needs no pandas
 
         diffs = self.difficulties()
         frame = pd.DataFrame([{index: k, **{d: int(v.get(d, 0)) for d in diffs}, "total": int(sum(v.values()))}
@@ -203,13 +203,13 @@ class CleaningReport:
 
     def stage_table(self) -> Any:
         """Problems in, kept and dropped per stage."""
-        import pandas as pd
+        import pandas as pd  # lazy: importing this module needs no pandas
 
         return pd.DataFrame(self.stages, columns=["stage", "in", "kept", "dropped"]).set_index("stage")
 
     def drops_table(self) -> Any:
         """Dropped problems per (stage, reason), per difficulty, with example ids."""
-        import pandas as pd
+        import pandas as pd  # lazy: importing this module needs no pandas
 
         diffs, order = self.difficulties(), [st["stage"] for st in self.stages]
         rows = [{"stage": stage, "reason": reason, **{d: int(cells.get(d, 0)) for d in diffs},
@@ -221,7 +221,7 @@ class CleaningReport:
 
     def survivors_table(self) -> Any:
         """Problems read and kept per difficulty."""
-        import pandas as pd
+        import pandas as pd  # lazy: importing this module needs no pandas
 
         rows = []
         for d in self.difficulties():
@@ -242,7 +242,7 @@ class CleaningReport:
 
     def split_sources_table(self) -> Any:
         """How each problem's APPS split was decided (folder, hub split, split field, split argument)."""
-        import pandas as pd
+        import pandas as pd  # lazy: importing this module needs no pandas
 
         splits = sorted({s for v in self.split_decided_by.values() for s in v})
         rows = [{"decided by": how, **{s: int(v.get(s, 0)) for s in splits}}
@@ -305,7 +305,7 @@ def _markdown(frame: Any) -> str:
 
 # ----------------------------------------------------------------------------- plots
 def _figure(title: str) -> tuple[Any, Any]:
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: importing this module needs no matplotlib
 
     fig = Figure(figsize=(6.4, 3.6), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
@@ -373,8 +373,6 @@ def make_plots(report: CleaningReport) -> dict[str, Any]:
 
 def figure_png(fig: Any) -> bytes:
     """A figure as PNG bytes (what ``write_report`` saves; ``IPython.display.Image`` shows it anywhere)."""
-    import io
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()

@@ -1,7 +1,10 @@
-"""Sandboxed execution of generated programs: verdicts, the paper's reward, executed lines.
+"""The executor: sandboxed runs of generated programs against their unit tests, giving verdicts and executed lines.
 
-See ``pool`` (the Executor and batch API), ``harness`` (what runs in the sandbox), ``sandbox``
-(the isolation layers), ``compare`` (output comparison rules) and ``judge`` (verdicts).
+Verdicts only: the reward of a verdict is ``stepcoder_lib.method.reward``. See ``pool`` (the
+Executor and batch API), ``harness`` (what runs in the sandbox), ``sandbox`` (the isolation
+layers), ``compare`` (output comparison rules), ``judge`` (verdicts), ``verdicts`` (the result
+records) and ``testcases`` (the normalised unit-test form every data loader produces). May import
+``settings`` only; ``data`` imports the executor, never the reverse.
 
 Names are imported lazily: sandbox workers import this package too, and every module they do
 not need makes each of their forks slower.
@@ -15,7 +18,8 @@ from typing import Any
 _EXPORTS = {
     "CompareConfig": "compare", "compare_stdout": "compare", "compare_value": "compare",
     "Executor": "pool", "ExecutorConfig": "pool", "Job": "pool", "run_program": "pool", "shared_executor": "pool",
-    "ExecutionResult": "results", "RewardTable": "results", "TestResult": "results", "Verdict": "results",
+    "ExecutionResult": "verdicts", "TestResult": "verdicts", "Verdict": "verdicts", "TestCases": "testcases",
+    "InvalidTestCases": "testcases",
 }
 __all__ = sorted(_EXPORTS)
 

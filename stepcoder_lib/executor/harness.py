@@ -134,7 +134,7 @@ def await_test(channel: Any, ctx: Any) -> None:
     """
     try:
         os.setsid()
-        from . import sandbox
+        from . import sandbox  # lazy: a sandbox process imports only what it uses
         if ctx.uid is not None:
             sandbox.become_user(ctx.uid, ctx.uid)  # and with root, every capability goes
         else:
@@ -145,7 +145,7 @@ def await_test(channel: Any, ctx: Any) -> None:
             sandbox.build_seccomp_filter(os.getpid()) if ctx.seccomp_per_child else None)
         if filt is not None:
             filt.load()
-        import socket
+        import socket  # lazy: a sandbox process imports only what it uses
         msg, fds, _, _ = socket.recv_fds(channel, 1 << 16, 64)
     except BaseException:
         os._exit(72)
@@ -183,7 +183,7 @@ def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
             if fd > last + 1:
                 os.closerange(last + 1, fd)
             last = fd
-        from . import sandbox
+        from . import sandbox  # lazy: a sandbox process imports only what it uses
         address_space = ctx.baseline_as + spec["memory_bytes"] if spec.get("memory_bytes") else None
         sandbox.apply_rlimits(spec["cpu_limit_s"], address_space, spec.get("output_limit", 1 << 24),
                               max_threads=spec.get("max_threads"))
@@ -213,7 +213,7 @@ def _pread_all(fd: int) -> bytes:
 
 
 def _dup_high(fd: int, floor: int) -> int:
-    import fcntl
+    import fcntl  # lazy: a sandbox process imports only what it uses
     return fcntl.fcntl(fd, fcntl.F_DUPFD, floor)
 
 
@@ -654,7 +654,7 @@ class Remote:
 
 
 def _namespace(entries: Any, channel: _Channel) -> dict[str, Any]:
-    import importlib
+    import importlib  # lazy: a sandbox process imports only what it uses
 
     ns: dict[str, Any] = {}
     if not isinstance(entries, list):

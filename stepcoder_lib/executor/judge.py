@@ -12,10 +12,10 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from ..testcases import TestCases
 from . import values
 from .compare import CompareConfig, compare_stdout, compare_value, describe_mismatch, excerpt
-from .results import RUNTIME_FAMILY, ExecutionResult, RewardTable, TestResult, Verdict
+from .testcases import TestCases
+from .verdicts import RUNTIME_FAMILY, ExecutionResult, TestResult, Verdict
 
 _CPU_TIMER_SIGNALS = {signal.SIGXCPU, signal.SIGPROF}
 _PHASES = {"compile", "program", "test", "done", "setup"}
@@ -169,7 +169,7 @@ def program_verdict(tests: list[TestResult]) -> Verdict:
 
 
 def judge_job(problem_id: str, tests: TestCases, outcome: dict[str, Any], *, cpu_limit: float,
-              memory_bytes: int | None, output_limit: int, compare: CompareConfig, reward: RewardTable,
+              memory_bytes: int | None, output_limit: int, compare: CompareConfig,
               excerpt_chars: int, coverage: bool, program: str = "") -> ExecutionResult:
     n_lines = program.count("\n") + 1 if program else 1 << 30
     results = [judge_test(o, tests, cpu_limit=cpu_limit, memory_bytes=memory_bytes, output_limit=output_limit,
@@ -183,7 +183,7 @@ def judge_job(problem_id: str, tests: TestCases, outcome: dict[str, Any], *, cpu
     if verdict == Verdict.COMPILE_ERROR:
         error = next(r.detail for r in results if r.verdict == Verdict.COMPILE_ERROR)
     lines = frozenset().union(*(r.lines for r in results)) if coverage else frozenset()
-    return ExecutionResult(problem_id=problem_id, verdict=verdict, reward=reward(verdict), tests=tuple(results),
+    return ExecutionResult(problem_id=problem_id, verdict=verdict, tests=tuple(results),
                            executed_lines=lines, coverage=coverage, error=error,
                            duration_s=round(outcome.get("wall_s", 0.0), 6), sandbox=tuple(outcome.get("layers", ())))
 

@@ -24,18 +24,18 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ..paths import repo_root
-from ..testcases import InvalidTestCases, TestCases
+from ..settings.paths import repo_root
 from . import sandbox
 from .compare import CompareConfig
 from .judge import judge_job
-from .results import ExecutionResult, RewardTable, TestResult, Verdict
+from .testcases import InvalidTestCases, TestCases
 from .values import dumps as encode_args
 from .values import encode as encode_value
 from .values import is_plain
+from .verdicts import ExecutionResult, TestResult, Verdict
 from .worker import read_message, remove_tree, write_message
 
 #: The worker's whole environment: fixed values, nothing of the caller's (API keys stay out).
@@ -65,7 +65,6 @@ class ExecutorConfig:
     abs_tol: float = 1e-6
     prelude: str = "auto"  # "auto": typing/collections names for call-based programs; "none"; "apps"
     early_stop: bool = True  # stop a program's tests once its verdict cannot change
-    reward: RewardTable = field(default_factory=RewardTable)
     excerpt_chars: int = 1000
     read_roots: tuple[str, ...] | None = None  # None: sandbox.default_read_roots()
     sandbox_uid: int | None = 65534  # run programs as this user (nobody) when the executor runs as root
@@ -218,7 +217,7 @@ class Executor:
             todo.put(i)
         bar = None
         if progress and len(jobs) > 1:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # lazy: only when a progress bar is shown
             bar = tqdm(total=len(jobs), desc=progress if isinstance(progress, str) else "executing", unit="prog")
         bar_lock = threading.Lock()
 
@@ -363,7 +362,7 @@ class Executor:
             error = self._validate(job, index)
             if error:
                 pid = str(getattr(job, "problem_id", "") or "")
-                results[index] = ExecutionResult(problem_id=pid, verdict=Verdict.INVALID_JOB, reward=None, error=error)
+                results[index] = ExecutionResult(problem_id=pid, verdict=Verdict.INVALID_JOB, error=error)
             else:
                 valid.append((index, job))
         if valid:
@@ -405,11 +404,11 @@ class Executor:
             died = self._last_death
             test = TestResult(index=0, verdict=Verdict.RUNTIME_ERROR, detail=died, error_type="WorkerDied")
             return ExecutionResult(problem_id=job.problem_id, verdict=Verdict.RUNTIME_ERROR,
-                                   reward=cfg.reward(Verdict.RUNTIME_ERROR), tests=(test,), error=died)
+                                   tests=(test,), error=died)
         try:
             return judge_job(job.problem_id, job.tests, outcome, cpu_limit=self._limits(job),
                              memory_bytes=self._memory, output_limit=cfg.output_limit_mb * (1 << 20),
-                             compare=self._compare, reward=cfg.reward, excerpt_chars=cfg.excerpt_chars,
+                             compare=self._compare, excerpt_chars=cfg.excerpt_chars,
                              coverage=cfg.coverage, program=job.program)
         except Exception as exc:  # a judging bug must not cost the caller the batch
             return _judge_error(job, f"judging failed: {type(exc).__name__}: {exc}")
@@ -423,7 +422,7 @@ def _check_compiles(code: str, name: str) -> None:
 
 def _judge_error(job: Any, reason: str) -> ExecutionResult:
     pid = getattr(job, "problem_id", "")
-    return ExecutionResult(problem_id=pid if isinstance(pid, str) else "", verdict=Verdict.JUDGE_ERROR, reward=None,
+    return ExecutionResult(problem_id=pid if isinstance(pid, str) else "", verdict=Verdict.JUDGE_ERROR,
                            error=reason[:1000])
 
 

@@ -108,7 +108,7 @@ def default_read_roots() -> list[str]:
              os.path.dirname(os.path.realpath(sys.executable))}
     roots |= {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt/conda",
               "/dev", "/proc", "/sys"}
-    import site
+    import site  # lazy: a sandbox process imports only what it uses
     for p in list(getattr(site, "getsitepackages", lambda: [])()) + [site.getusersitepackages()]:
         roots.add(p)
     real = sorted(p for p in {os.path.realpath(r) for r in roots} if os.path.isdir(p))
@@ -191,7 +191,7 @@ def build_seccomp_filter(pid_for_signals: int | None = None) -> Any | None:
     ``pid_for_signals``: when Landlock cannot scope signals, kill/tgkill may only target this pid.
     """
     try:
-        import pyseccomp as sc
+        import pyseccomp as sc  # lazy: a sandbox process imports only what it uses
         f = sc.SyscallFilter(sc.ALLOW)
     except Exception:  # ImportError, or libseccomp.so missing (RuntimeError/OSError)
         return None
@@ -398,10 +398,10 @@ def reroute_unreachable_paths() -> dict[str, int]:
     here (as root) and replaced by ``/proc/self/fd/N``, which a process may always follow for its
     own descriptors; package search paths are rewritten the same way. Returns {path: fd}.
     """
-    import importlib
+    import importlib  # lazy: a sandbox process imports only what it uses
 
     fds: dict[str, int] = {}
-    import fcntl
+    import fcntl  # lazy: a sandbox process imports only what it uses
 
     for entry in list(sys.path):
         if entry and os.path.isdir(entry) and not _world_searchable(entry) and entry not in fds:

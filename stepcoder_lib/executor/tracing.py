@@ -27,8 +27,8 @@ from typing import Any
 
 def _load_slipcover_parts() -> tuple[Any, Any]:
     """slipcover's bytecode editor and C probes, without running ``slipcover/__init__.py``."""
-    import importlib.machinery
-    import importlib.util
+    import importlib.machinery  # lazy: a sandbox process imports only what it uses
+    import importlib.util  # lazy: a sandbox process imports only what it uses
 
     if sys.version_info[:2] != (3, 11):
         raise ImportError("the bytecode probes are used on Python 3.11 only")

@@ -201,7 +201,7 @@ def decode(node: Any, *, plain: bool = False, make_handle: Callable[[Handle], An
                 return inner if isinstance(inner, list) else [inner]
             values = seq()
             if tag == "deque" and not plain:
-                from collections import deque
+                from collections import deque  # lazy: a sandbox process imports only what it uses
                 return deque(values)
             return values
         if tag == "t":
@@ -209,21 +209,21 @@ def decode(node: Any, *, plain: bool = False, make_handle: Callable[[Handle], An
         if tag in ("d", "counter", "od"):
             mapping = dict(pairs())
             if not plain and tag == "counter":
-                from collections import Counter
+                from collections import Counter  # lazy: a sandbox process imports only what it uses
                 return Counter(mapping)
             if not plain and tag == "od":
-                from collections import OrderedDict
+                from collections import OrderedDict  # lazy: a sandbox process imports only what it uses
                 return OrderedDict(pairs())
             return mapping
         if tag in ("S", "F"):
             values = [_hashable(x) for x in seq()] if plain else seq()
             return set(values) if tag == "S" else frozenset(values)
         if tag == "frac":
-            from fractions import Fraction
+            from fractions import Fraction  # lazy: a sandbox process imports only what it uses
             f = Fraction(int(text(0), 16), int(text(1), 16))
             return float(f) if plain else f
         if tag == "dec":
-            from decimal import Decimal
+            from decimal import Decimal  # lazy: a sandbox process imports only what it uses
             dec = Decimal(text())
             return float(dec) if plain else dec
         if tag == "T":

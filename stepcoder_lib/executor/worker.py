@@ -132,7 +132,7 @@ def remove_tree(path: str) -> None:
         st = os.lstat(path)
     except FileNotFoundError:
         return
-    import stat
+    import stat  # lazy: a sandbox process imports only what it uses
     if stat.S_ISDIR(st.st_mode):
         try:
             clear_dir(path)
@@ -149,7 +149,7 @@ class ZygoteContext:
     """What the zygote prepares once and every test process inherits (no job data)."""
 
     def __init__(self, read_roots: list[str], uid: int | None) -> None:
-        from . import sandbox
+        from . import sandbox  # lazy: a sandbox process imports only what it uses
 
         unprivileged = uid is not None
         self.uid = uid
@@ -184,7 +184,7 @@ class ZygoteContext:
 
 def _fork_spare(sock: socket.socket, ctx: ZygoteContext) -> tuple[int, socket.socket]:
     """A test process forked ahead of time (``harness.await_test``) and the channel to hand it its test."""
-    from . import harness
+    from . import harness  # lazy: a sandbox process imports only what it uses
 
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
@@ -199,7 +199,7 @@ def _fork_spare(sock: socket.socket, ctx: ZygoteContext) -> tuple[int, socket.so
 def zygote_main(sock: socket.socket, ctx: ZygoteContext) -> None:
     """Hand each test to a pre-forked process; report how each ended. Never returns."""
     try:
-        import ctypes
+        import ctypes  # lazy: a sandbox process imports only what it uses
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the supervisor
     except Exception:
         pass
@@ -251,7 +251,7 @@ class Worker:
         os.mkdir(self.private_dir, 0o700)
         self._make_test_dir()
         self.ctx = ZygoteContext(read_roots, self.uid)
-        import builtins
+        import builtins  # lazy: a sandbox process imports only what it uses
         self.pristine_builtins = dict(builtins.__dict__)  # each assert test gets a fresh copy
         self.layers = self.ctx.layers
         gc.collect()
@@ -292,7 +292,7 @@ class Worker:
         try:
             fd = os.memfd_create("stepcoder", os.MFD_CLOEXEC)
         except (OSError, AttributeError):
-            import tempfile
+            import tempfile  # lazy: a sandbox process imports only what it uses
             fd, path = tempfile.mkstemp(dir=self.private_dir)
             os.unlink(path)
         if data:
@@ -441,7 +441,7 @@ class Worker:
 
     def _judge(self, job: dict[str, Any], index: int, out_fd: int, in_fd: int, pidfd: int, clock: _Clock,
                limit: int) -> dict[str, Any]:
-        from . import harness
+        from . import harness  # lazy: a sandbox process imports only what it uses
 
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
@@ -631,7 +631,7 @@ def _preload() -> None:
     import bisect  # noqa: F401
     import traceback  # noqa: F401
 
-    from . import harness, tracing, values
+    from . import harness, tracing, values  # lazy: a sandbox process imports only what it uses
 
     for hooked in ("threading", "random"):
         assert hooked not in sys.modules, f"{hooked} must not be imported before the zygote forks"

@@ -1,0 +1,207 @@
+"""The results table in the paper's layout, the paper's own numbers beside ours, and every cell's provenance.
+
+Rows: base model, SFT, vanilla RL, FGO only, CCCS only, StepCoder (PPO; the same four for GRPO when
+the profile trains it). Columns: pass@1 on APPS+ per difficulty and overall, then HumanEval and MBPP
+zero-shot. Each of our cells is the mean over training seeds, with the spread as the sample
+standard deviation (ddof=1; 0 with one seed) and the min and max in the CSV. Each seed's value is
+kept in ``cells`` with the run folder and evaluation cache key that produced it, so every number
+can be traced back to (and recomputed from) its generations and verdicts.
+
+    cells = table_cells("ppo-stepcoder", 0, run.path, apps=result)   # one seed's cells, with provenance
+    table = build_table(cells_frame)                                  # mean, std, min, max, n, paper
+    write_table(table, cells_frame, out_dir)                          # table.md, table.csv, cells.csv, table.png
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stepcoder_lib.results.figures import plot_results_table, save_png
+from stepcoder_lib.training.runs import CONFIGS
+
+APPS_COLUMNS: tuple[str, ...] = ("introductory", "interview", "competition", "overall")
+ZERO_SHOT_COLUMNS: tuple[str, ...] = ("HumanEval", "MBPP")
+COLUMNS: tuple[str, ...] = APPS_COLUMNS + ZERO_SHOT_COLUMNS
+PAPER_SOURCE = "paper (Dou et al. 2024, Tables 1-2; DeepSeek-Coder-6.7B backbone, pass@1 %)"
+
+#: The paper's Table 1 (APPS+ pass@1, %), every row it prints.
+PAPER_TABLE1 = pd.DataFrame(
+    [("CodeLlama", "13B", 18.7, 11.0, 0.0, 13.0), ("CodeLlama-Python", "13B", 29.0, 12.3, 2.9, 17.9),
+     ("DeepSeek-Coder-Base", "6.7B", 13.0, 10.3, 5.0, 10.9), ("StarCoder", "15.6B", 6.3, 4.1, 0.7, 4.7),
+     ("CodeLlama-Instruct", "13B", 33.3, 11.0, 1.4, 18.7), ("WizardCoder-Python-V1.0", "13B", 39.7, 15.1, 4.3, 23.6),
+     ("DeepSeek-Coder-Instruct", "6.7B", 49.4, 18.7, 3.6, 29.2), ("SFT on APPS+", "6.7B", 50.1, 19.0, 6.4, 29.8),
+     ("Vanilla PPO", "6.7B", 53.7, 20.1, 5.0, 31.7), ("PPOCoder", "6.7B", 54.4, 20.3, 6.4, 32.1),
+     ("RLTF", "6.7B", 55.1, 20.8, 6.4, 32.7), ("StepCoder", "6.7B", 59.7, 23.5, 8.6, 36.1),
+     ("w/o CCCS (FGO only)", "6.7B", 58.7, 21.7, 7.1, 34.6), ("w/o FGO (CCCS only)", "6.7B", 58.4, 23.3, 8.6, 35.5)],
+    columns=["model", "size", *APPS_COLUMNS]).set_index("model")
+#: The paper's Table 2 (zero-shot pass@1 after training on APPS+, %, 6.7B models).
+PAPER_TABLE2 = pd.DataFrame(
+    [("DeepSeek-Coder-Instruct", 78.0, 64.2), ("SFT on APPS+", 55.5, 54.8), ("Vanilla PPO", 78.0, 65.0),
+     ("PPOCoder", 76.8, 63.8), ("RLTF", 76.8, 65.2), ("StepCoder", 78.7, 67.0)],
+    columns=["model", *ZERO_SHOT_COLUMNS]).set_index("model")
+#: Our row -> the paper's row it reproduces (the RL rows start from DeepSeek-Coder-Instruct). GRPO: none.
+PAPER_ROW: dict[str, str] = {"base": "DeepSeek-Coder-Instruct", "sft": "SFT on APPS+", "ppo-vanilla": "Vanilla PPO",
+                             "ppo-fgo": "w/o CCCS (FGO only)", "ppo-cccs": "w/o FGO (CCCS only)",
+                             "ppo-stepcoder": "StepCoder"}
+
+
+def paper_value(config: str, column: str) -> float:
+    """The paper's number for one of our cells, NaN where the paper prints none."""
+    row = PAPER_ROW.get(config)
+    for table in (PAPER_TABLE1, PAPER_TABLE2):
+        if row in table.index and column in table.columns:
+            return float(table.loc[row, column])
+    return math.nan
+
+
+def table_cells(config: str, seed: int, run: str | Path, *, apps: Any = None, humaneval: Any = None,
+                mbpp: Any = None, k: int = 1) -> list[dict[str, Any]]:
+    """One seed's cells (pass@k %, APPS+ tiers, overall, zero-shot sets), each with its provenance.
+
+    ``apps``/``humaneval``/``mbpp`` are ``evaluation.EvalResult`` (None: not evaluated, no cell).
+    """
+    if config not in CONFIGS:
+        raise ValueError(f"config {config!r}: expected one of {', '.join(CONFIGS)}")
+    cells = []
+    sources = [(apps, APPS_COLUMNS)] + [(r, (c,)) for r, c in ((humaneval, "HumanEval"), (mbpp, "MBPP"))]
+    for result, columns in sources:
+        if result is None:
+            continue
+        table = result.pass_at_k([k])
+        for column in columns:
+            row = "overall" if column in ZERO_SHOT_COLUMNS else column
+            if row not in table.index:
+                continue
+            cells.append({"config": config, "label": CONFIGS[config], "seed": int(seed), "column": column,
+                          "value": float(table.loc[row, f"pass@{k}"]), "metric": f"pass@{k}",
+                          "problems": int(table.loc[row, "problems"]), "samples": int(table.loc[row, "samples"]),
+                          "run": str(run), "cache_key": result.key, "cache_dir": result.cache_dir,
+                          "benchmark": result.benchmark})
+    return cells
+
+
+def build_table(cells: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Our cells aggregated over seeds, in the paper's row and column order, with the paper's numbers.
+
+    Index: config (row label in ``model``); columns: a MultiIndex (column, statistic) with statistics
+    ``mean``, ``std`` (sample std over seeds, 0 for one seed), ``min``, ``max``, ``n`` (seeds), ``paper``.
+    """
+    cells = pd.DataFrame(list(cells)) if not isinstance(cells, pd.DataFrame) else cells
+    if cells.empty:
+        raise ValueError("no cells: nothing was evaluated")
+    dupes = cells.duplicated(["config", "seed", "column"])
+    if dupes.any():
+        raise ValueError(f"two values for one cell and seed: {cells[dupes][['config', 'seed', 'column']].values[:3]}")
+    configs = [c for c in CONFIGS if c in set(cells.config)]
+    stats = {}
+    for column in COLUMNS:
+        sub = cells[cells.column == column].groupby("config").value
+        agg = pd.DataFrame({"mean": sub.mean(), "std": sub.std(ddof=1).fillna(0.0), "min": sub.min(),
+                            "max": sub.max(), "n": sub.size()}).reindex(configs)
+        agg["n"] = agg["n"].fillna(0).astype(int)
+        agg["paper"] = [paper_value(c, column) for c in configs]
+        stats[column] = agg
+    table = pd.concat(stats, axis=1)
+    table.insert(0, ("model", ""), [CONFIGS[c] for c in configs])
+    table.index.name = "config"
+    return table
+
+
+def _fmt(mean: float, std: float, n: int) -> str:
+    if n == 0 or math.isnan(mean):
+        return "–"
+    return f"{mean:.1f} ± {std:.1f}" if n > 1 else f"{mean:.1f}"
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as the paper prints it: per column ours (mean ± std) and the paper's, side by side."""
+    out = pd.DataFrame(index=table.index)
+    out["model"] = table[("model", "")]
+    out["seeds"] = table[[(c, "n") for c in COLUMNS]].max(axis=1).astype(int)
+    for c in COLUMNS:
+        if (table[(c, "n")] == 0).all() and table[(c, "paper")].isna().all():
+            continue
+        out[c] = [_fmt(m, s, n) for m, s, n in zip(table[(c, "mean")], table[(c, "std")], table[(c, "n")])]
+        out[f"{c} · paper"] = ["–" if math.isnan(p) else f"{p:.1f}" for p in table[(c, "paper")]]
+    return out
+
+
+def to_markdown(table: pd.DataFrame, notes: Iterable[str] = ()) -> str:
+    """Markdown of ``display_table`` with the legend (what ±, the paper's column and – mean)."""
+    legend = [("Our numbers: pass@1 (%), mean ± sample standard deviation over training seeds (ddof 1; one seed: "
+              "the value); min and max per cell in table.csv."),
+              f"'· paper' columns: {PAPER_SOURCE}. GRPO rows have no paper counterpart.",
+              "–: not evaluated (skipped by the profile) or not reported by the paper.", *notes]
+    body = display_table(table).to_markdown(index=False, disable_numparse=True)
+    return body + "\n\n" + "\n".join(f"- {n}" for n in legend) + "\n"
+
+
+def to_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """The wide CSV form: one row per model, ``<column>``, ``<column>_std``/``_min``/``_max``/``_n``/``_paper``."""
+    out = pd.DataFrame({"config": table.index, "model": table[("model", "")].to_numpy()})
+    for c in COLUMNS:
+        out[c] = table[(c, "mean")].to_numpy()
+        for stat in ("std", "min", "max", "n", "paper"):
+            out[f"{c}_{stat}"] = table[(c, stat)].to_numpy()
+    return out
+
+
+def read_table_csv(path: str | Path) -> pd.DataFrame:
+    """A ``table.csv`` written by ``write_table`` (the reference copy or a fresh run)."""
+    return pd.read_csv(path).set_index("config")
+
+
+def write_table(table: pd.DataFrame, cells: pd.DataFrame, out_dir: str | Path, notes: Iterable[str] = (),
+                figure: bool = True) -> dict[str, Path]:
+    """``table.md``, ``table.csv``, ``cells.csv`` (one line per seed and cell, with provenance), ``table.png``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out / "table.md", "csv": out / "table.csv", "cells": out / "cells.csv"}
+    paths["markdown"].write_text(to_markdown(table, notes), encoding="utf-8")
+    to_csv_frame(table).to_csv(paths["csv"], index=False, float_format="%.4f")
+    cells.sort_values(["config", "column", "seed"]).to_csv(paths["cells"], index=False, float_format="%.4f")
+    if figure:
+        paths["figure"] = save_png(plot_results_table(table), out / "table.png")
+    (out / "provenance.json").write_text(json.dumps(
+        {f"{r.config}/{r.column}/seed{r.seed}": {"value": r.value, "run": r.run, "cache_key": r.cache_key}
+         for r in cells.itertuples()}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    paths["provenance"] = out / "provenance.json"
+    return paths
+
+
+def compare_to_reference(current: pd.DataFrame, reference: pd.DataFrame, sigmas: float = 2.0,
+                         floor: float = 1.0) -> pd.DataFrame:
+    """Each cell's difference from the reference table, judged against the seed spread.
+
+    A cell is ``within`` when |ours - reference| <= ``sigmas`` x max(our std, reference std, ``floor``)
+    (percentage points; the floor stands in for the spread two seeds underestimate), ``outside``
+    otherwise; ``missing`` when the reference has it and we do not, ``new`` the other way round.
+    Both frames are ``read_table_csv`` forms (index config).
+    """
+    rows = []
+    for config in list(dict.fromkeys([*reference.index, *current.index])):
+        for c in COLUMNS:
+            ref = reference.loc[config, c] if config in reference.index and c in reference.columns else np.nan
+            cur = current.loc[config, c] if config in current.index and c in current.columns else np.nan
+            ref_std = reference.loc[config, f"{c}_std"] if config in reference.index else np.nan
+            cur_std = current.loc[config, f"{c}_std"] if config in current.index else np.nan
+            if pd.isna(ref) and pd.isna(cur):
+                continue
+            spread = float(np.nanmax([ref_std, cur_std, floor]))
+            if pd.isna(cur):
+                status = "missing"
+            elif pd.isna(ref):
+                status = "new"
+            else:
+                status = "within" if abs(cur - ref) <= sigmas * spread else "outside"
+            rows.append({"config": config, "column": c, "ours": cur, "reference": ref,
+                         "difference": cur - ref, "spread": spread, "allowed": sigmas * spread, "status": status})
+    return pd.DataFrame(rows, columns=["config", "column", "ours", "reference", "difference", "spread", "allowed",
+                                       "status"])
