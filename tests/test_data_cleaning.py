@@ -66,7 +66,7 @@ def test_stage_standardise_keeps_good_and_names_bad_fields(tmp_path) -> None:
 
 # ----------------------------------------------------------------------------- stage 3
 def _result(verdict: Verdict, *tests: TR, error: str | None = None) -> ExecutionResult:
-    return ExecutionResult("p", verdict, None, tests=tests, error=error)
+    return ExecutionResult("p", verdict, tests=tests, error=error)
 
 
 def test_classify_failure_maps_verdicts_to_reasons() -> None:

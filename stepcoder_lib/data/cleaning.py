@@ -30,8 +30,8 @@ Stages (``STAGES``; each returns what it keeps and a ``Dropped`` record per prob
                     ``metadata["several_answers"]``. A single reordering, or candidates that pass
                     some tests and answer another differently, are only noted
                     (``metadata["answer_evidence"]``): a near-miss wrong solution can look the same.
-5. ``extract``      the canonical solution's conditional statements (``curriculum.
-                    find_conditional_statements``: start/end chars and lines, the CCCS input) and
+5. ``extract``      the canonical solution's conditional statements (``conditionals.
+                    extract_conditionals``: start/end chars and lines, the CCCS input) and
                     the starter code: for call-based problems the solution up to and including the
                     ``def <fn_name>(...):`` line (a prefix of the solution, as the paper defines it);
                     empty for stdin problems.

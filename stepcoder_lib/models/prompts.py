@@ -42,7 +42,7 @@ def extract_code(text: str) -> str:
 def answer_program(prefix: str, completion: str) -> tuple[str, tuple[int, int]]:
     """The program an answer stands for, and its (start, end) span in ``prefix + completion``.
 
-    The one extraction RL rollouts and evaluation share (``eval_prompts.apps_format``): a fenced
+    The one extraction RL rollouts and evaluation share (``results.prompts.apps_format``): a fenced
     block when the answer opens one (instruction models answer in Markdown); the text up to a
     closing fence when the prompt opened it; else everything. So a fenced answer scores the same
     in training as in evaluation, and the FGO mask knows which tokens were program.

