@@ -99,6 +99,8 @@ class RLConfig:
 
     A step = problems_per_step x rollouts_per_problem rollouts."""
 
+    engine: str = "native"  # "native": this project's trainers (CPU, one GPU, DDP) | "verl": PPO on verl (multi-GPU,
+    # several nodes; its own venv, `make verl-venv`; run through `python -m stepcoder_lib.train --engine verl`)
     steps: int = 100  # optimisation steps (paper silent on its total)
     problems_per_step: int = 4  # problems sampled per step, split over ranks (paper silent)
     rollouts_per_problem: int = 16  # paper: 16 rollouts per example (GRPO: the group size)
