@@ -138,7 +138,9 @@ def verl_overrides(profile: Any, launch: Launch, *, cccs: bool, fgo: bool, seed:
         ("data.train_files", str(data / "train.parquet")),
         ("data.val_files", str(data / "train.parquet")),  # required by verl; validation is off (test_freq=-1)
         ("data.train_batch_size", rl.problems_per_step),
-        ("data.max_prompt_length", model.max_prompt_tokens),
+        # a CCCS prompt is the task (<= model.max_prompt_tokens) plus a prefix of a solution the policy could write
+        # whole at stage 0 (<= rl.max_new_tokens); a longer one is refused by name in the agent loop
+        ("data.max_prompt_length", model.max_prompt_tokens + rl.max_new_tokens),
         ("data.max_response_length", rl.max_new_tokens),
         ("data.filter_overlong_prompts", False),  # the agent loop refuses an over-long prompt by name instead
         ("data.return_raw_chat", True),
