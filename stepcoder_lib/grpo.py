@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import torch
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
+from trl.models.utils import unwrap_model_for_generation
 
 from stepcoder_lib.curriculum import Curriculum
 from stepcoder_lib.executor import Executor, RewardTable
@@ -79,15 +80,16 @@ class SeamRollout:
         if len(rows) != len(prompts):
             raise RuntimeError(f"rollout got {len(prompts)} prompts for {len(rows)} rows")
         problems = [self.problems[row["problem_id"]] for row in rows]
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        was_training = model.training
-        model.eval()
         acc, step = trainer.accelerator, trainer.state.global_step
         seed = self.seed * 1_000_003 + step * 1009 + acc.process_index
-        rb = collect_rollouts(model, self.tokenizer, problems, self.task_prompts, executor=self.executor,
-                              sampling=self.sampling, curriculum=self.curriculum, fgo=self.fgo, seed=seed,
-                              reward_table=self.reward_table, sampler=self.sampler)
-        model.train(was_training)
+        # ZeRO-3 shards the weights: HF generate needs them gathered for the rollout (TRL's own unwrap does it)
+        with unwrap_model_for_generation(trainer.model_wrapped, acc) as model:
+            was_training = model.training
+            model.eval()
+            rb = collect_rollouts(model, self.tokenizer, problems, self.task_prompts, executor=self.executor,
+                                  sampling=self.sampling, curriculum=self.curriculum, fgo=self.fgo, seed=seed,
+                                  reward_table=self.reward_table, sampler=self.sampler)
+            model.train(was_training)
         self.last_rollouts = rb.rollouts
         metrics = step_metrics(rb.summaries, self.curriculum, self.fgo)
         for k, v in rb.timings.items():
@@ -151,10 +153,17 @@ class StepCoderCallback(TrainerCallback):
         (ckpt / "curriculum.json").write_text(json.dumps(self.seam.curriculum.state_dict(), sort_keys=True))
 
 
+#: ``rl.vllm_mode``: off (the seam samples with HF generate) or TRL's two vLLM modes (the seam samples through TRL's
+#: ``vllm_generation``, whose weights TRL syncs before each rollout; ``stepcoder_lib.engines.trl_vllm``).
+VLLM_MODES: tuple[str, ...] = ("off", "colocate", "server")
+
+
 def grpo_config(rl: Any, output_dir: str | Path, seed: int, world_size: int) -> GRPOConfig:
     """TRL's config from a profile's ``rl`` section: one optimiser step per generation batch of
     ``problems_per_step x rollouts_per_problem`` completions (the same batch PPO sees)."""
     total = rl.problems_per_step * rl.rollouts_per_problem
+    if rl.vllm_mode not in VLLM_MODES:
+        raise ValueError(f"rl.vllm_mode={rl.vllm_mode!r}: choose one of {', '.join(VLLM_MODES)}")
     if rl.problems_per_step % world_size:
         raise ValueError(f"rl.problems_per_step={rl.problems_per_step} must be divisible by the {world_size} "
                          "processes (each rank holds whole groups)")
@@ -170,6 +179,8 @@ def grpo_config(rl: Any, output_dir: str | Path, seed: int, world_size: int) -> 
         report_to=[],  # the run's RunLog writes metrics.jsonl and TensorBoard, the same way for PPO and GRPO
         remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), bf16=False, disable_tqdm=True,
         dataloader_num_workers=0, save_only_model=False, log_completions=False,
+        use_vllm=rl.vllm_mode != "off", vllm_mode=rl.vllm_mode if rl.vllm_mode != "off" else "colocate",
+        vllm_gpu_memory_utilization=rl.vllm_gpu_memory_utilization,
     )
 
 
@@ -199,8 +210,15 @@ def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prom
     seam = SeamRollout(tokenizer, problems, task_prompts, executor=executor,
                        sampling=SamplingSettings(rl.temperature, rl.top_p, rl.max_new_tokens, rl.generation_batch_size),
                        curriculum=curriculum, fgo=fgo, seed=seed, reward_table=reward_table, sampler=sampler)
+    vllm_sampler = None
+    if args.use_vllm and sampler is sample_completions:  # the seam's prompts go to TRL's vLLM, not HF generate
+        from stepcoder_lib.engines.trl_vllm import TRLVLLMSampler
+
+        seam.sampler = vllm_sampler = TRLVLLMSampler()
     trainer = StepCoderGRPOTrainer(model=policy, reward_funcs=[compiler_feedback], args=args,
                                    train_dataset=problem_dataset(problems, task_prompts), processing_class=tokenizer,
                                    rollout_func=seam, callbacks=[StepCoderCallback(seam, runlog)])
+    if vllm_sampler is not None:
+        vllm_sampler.bind(trainer)
     use_progress_bar(trainer, "GRPO", enabled=False)  # RunLog shows progress; TRL would print every log dict
     return trainer, seam
