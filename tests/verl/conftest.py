@@ -1,4 +1,4 @@
-"""tests/verl runs in the verl venv only (``make test-verl``); the main suite ignores this folder (tests/conftest.py)."""
+"""tests/verl runs in the verl venv only (``make test-verl``); the main suite ignores it (tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -208,7 +208,8 @@ def test_trainer_maths_on_a_verl_batch_equal_the_native_ppo(world: dict, three_s
     new_values = values + 0.5 * torch.randn(values.shape, generator=torch.Generator().manual_seed(2))
     verl_vf, _ = compute_value_loss(new_values, batch.batch["returns"], values, batch.batch["response_mask"].bool(),
                                     float(world["config"].critic.cliprange_value), "token-mean")
-    native_vf, _ = value_loss(new_values[:, :r], values[:, :r], ret, mask, float(world["config"].critic.cliprange_value))
+    native_vf, _ = value_loss(new_values[:, :r], values[:, :r], ret, mask,
+                              float(world["config"].critic.cliprange_value))
     torch.testing.assert_close(verl_vf, native_vf)
 
 

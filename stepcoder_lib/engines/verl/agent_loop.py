@@ -82,7 +82,8 @@ class StepCoderAgentLoop(AgentLoopBase):
         limit = int(self.rollout_config.prompt_length)
         if len(staged.prompt_ids) > limit:  # verl would cut it from the left, silently dropping the task statement
             raise ValueError(f"problem {pid}: the prompt at CCCS stage {staged.stage} has {len(staged.prompt_ids)} "
-                             f"tokens, more than data.max_prompt_length={limit} (model.max_prompt_tokens + rl.max_new_tokens)")
+                             f"tokens, more than data.max_prompt_length={limit} "
+                             "(model.max_prompt_tokens + rl.max_new_tokens)")
         if pid not in state.problems:
             raise KeyError(f"problem {pid}: not in {self.config.stepcoder.problems}")
         metrics: dict[str, Any] = {}

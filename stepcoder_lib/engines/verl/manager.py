@@ -28,7 +28,15 @@ from stepcoder_lib import train
 from stepcoder_lib.curriculum import Curriculum
 from stepcoder_lib.engines.verl import seam
 from stepcoder_lib.engines.verl.agent_loop import (
-    FGO_FIELD, PROBLEM_FIELD, REWARD_FIELD, STAGE_FIELD, STAMP_PREFIX, STAMP_PROMPT_IDS, STAMP_STAGE, VERDICT_FIELD)
+    FGO_FIELD,
+    PROBLEM_FIELD,
+    REWARD_FIELD,
+    STAGE_FIELD,
+    STAMP_PREFIX,
+    STAMP_PROMPT_IDS,
+    STAMP_STAGE,
+    VERDICT_FIELD,
+)
 from stepcoder_lib.engines.verl.data import read_problems, read_task_prompts
 from stepcoder_lib.engines.verl.maths import fgo_tensor
 from stepcoder_lib.executor import Verdict

@@ -51,7 +51,9 @@ def replace_advantages(batch: Any, maths: StepCoderMaths) -> None:
 
 
 class CurriculumCheckpointCallback(CheckpointCallback):
-    """Writes the manager's curriculum as ``curriculum.json`` in the checkpoint folder (``trainer.checkpoint_callback_class``)."""
+    """Writes the manager's curriculum as ``curriculum.json`` in the checkpoint folder.
+
+    Named by ``trainer.checkpoint_callback_class``: verl's v1 trainer calls it after each save, this v0 subclass too."""
 
     def on_save(self, trainer: Any, global_step: int, checkpoint_dir: str, async_save: bool = False,
                 **kwargs: Any) -> None:
