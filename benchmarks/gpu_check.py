@@ -47,8 +47,23 @@ def require_cuda() -> None:
         sys.exit(2)
 
 
-def tiny_chain(steps: int = 3) -> dict[str, Any]:
-    """``run_rl`` on CUDA: the tiny profile's model shape and RL settings, generated problems, a few PPO steps."""
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _reset_peak(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_gib(device: str) -> float | None:
+    return round(torch.cuda.max_memory_allocated() / GIB, 1) if device == "cuda" else None
+
+
+def tiny_chain(steps: int = 3, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``run_rl`` on CUDA: the tiny profile's model shape and RL settings, generated problems, a few PPO steps
+    (``overrides``: more profile values, e.g. smaller batches for the CPU test of this function)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from stepcoder_lib.profiles import get_profile
@@ -56,7 +71,8 @@ def tiny_chain(steps: int = 3) -> dict[str, Any]:
     from stepcoder_lib.tokenizer import tiny_tokenizer
     from stepcoder_lib.train import run_rl
 
-    profile = get_profile("tiny", {"rl.steps": steps, "rl.probe_problems": 0, "rl.checkpoint_every": steps})
+    profile = get_profile("tiny", {"rl.steps": steps, "rl.probe_problems": 0, "rl.checkpoint_every": steps,
+                                   **(overrides or {})})
     problems = [to_problem(r) for r in generate_problems(**{**SIZES["smoke"], "defect_rate": 0.0})
                 if r["split"] == "train"]
     tiny = profile.model.tiny
@@ -77,91 +93,98 @@ def tiny_chain(steps: int = 3) -> dict[str, Any]:
         metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
         done = (run_dir / "done.json").exists()
     return {"steps": len(metrics), "done": done, "wall_s": round(wall, 1),
-            "device": torch.cuda.get_device_name(0), "last_step": metrics[-1] if metrics else None}
+            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+            "last_step": metrics[-1] if metrics else None}
 
 
-def big_model(dtype: torch.dtype) -> Any:
-    """A random-initialised model of DeepSeek-Coder-6.7B's shape on the GPU, in ``dtype``."""
+def big_model(dtype: torch.dtype, shape: dict[str, Any] = DEEPSEEK_CODER_6_7B, device: str = "cuda") -> Any:
+    """A random-initialised model of ``shape`` (DeepSeek-Coder-6.7B's) on ``device``, in ``dtype``."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(**DEEPSEEK_CODER_6_7B)
+    cfg = LlamaConfig(**shape)
     torch.manual_seed(0)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
-        with torch.device("cuda"):
+        with torch.device(device):
             model = LlamaForCausalLM(cfg)
     finally:
         torch.set_default_dtype(previous)
     return model
 
 
-def sampler_throughput(tokenizer: Any) -> list[dict[str, Any]]:
+def sampler_throughput(tokenizer: Any, shape: dict[str, Any] = DEEPSEEK_CODER_6_7B, device: str = "cuda",
+                       batches: tuple[int, ...] = SAMPLER_BATCHES, new_tokens: int = NEW_TOKENS,
+                       prompt_tokens: int = PROMPT_TOKENS) -> list[dict[str, Any]]:
     """Tokens/s and peak memory of ``sample_completions`` at each batch size (T 0.8, top-p 0.9: the paper's)."""
     from stepcoder_lib.generation import sample_completions
 
-    model = big_model(torch.bfloat16)
+    model = big_model(torch.bfloat16, shape, device)
     words = "write an algorithm in python that reads the input and prints the answer " * 40
-    prompt = tokenizer.decode(tokenizer(words, add_special_tokens=False)["input_ids"][:PROMPT_TOKENS])
-    rows = []
-    for batch in SAMPLER_BATCHES:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
+    prompt = tokenizer.decode(tokenizer(words, add_special_tokens=False)["input_ids"][:prompt_tokens])
+    rows: list[dict[str, Any]] = []
+    for batch in batches:
+        _sync(device)
+        _reset_peak(device)
         t0 = time.perf_counter()
         try:
             out = sample_completions(model, tokenizer, [prompt] * batch, n=1, temperature=0.8, top_p=0.9,
-                                     max_new_tokens=NEW_TOKENS, seed=0, batch_size=batch)
+                                     max_new_tokens=new_tokens, seed=0, batch_size=batch)
         except torch.cuda.OutOfMemoryError as exc:
             rows.append({"batch": batch, "error": f"CUDA out of memory: {str(exc).splitlines()[0]}"})
             torch.cuda.empty_cache()
             continue
-        torch.cuda.synchronize()
+        _sync(device)
         wall = time.perf_counter() - t0
         tokens = sum(len(c[0].token_ids) for c in out)
         rows.append({"batch": batch, "new_tokens": tokens, "wall_s": round(wall, 1),
-                     "tokens_per_s": round(tokens / wall, 1),
-                     "peak_gib": round(torch.cuda.max_memory_allocated() / GIB, 1)})
+                     "tokens_per_s": round(tokens / wall, 1), "peak_gib": _peak_gib(device)})
     del model
-    torch.cuda.empty_cache()
+    if device == "cuda":
+        torch.cuda.empty_cache()
     return rows
 
 
-def ppo_step_memory(tokenizer: Any) -> dict[str, Any]:
+def ppo_step_memory(shape: dict[str, Any] = DEEPSEEK_CODER_6_7B, device: str = "cuda", sequences: int = PPO_SEQUENCES,
+                    prompt_tokens: int = PROMPT_TOKENS, new_tokens: int = NEW_TOKENS) -> dict[str, Any]:
     """Peak memory of one PPO policy update (fp32 master weights, bf16 autocast, AdamW) at the 6.7B shape."""
     from stepcoder_lib.ppo import PPOBatch, policy_loss, token_logprobs
 
-    torch.cuda.reset_peak_memory_stats()
-    model = big_model(torch.float32)
+    _reset_peak(device)
+    model = big_model(torch.float32, shape, device)
     model.gradient_checkpointing_enable()
     model.config.use_cache = False
     model.train()
-    weights_gib = torch.cuda.memory_allocated() / GIB
+    n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=5e-7, betas=(0.9, 0.95), eps=1e-6, weight_decay=0.0)
-    b, p, r = PPO_SEQUENCES, PROMPT_TOKENS, NEW_TOKENS
-    g = torch.Generator(device="cuda").manual_seed(0)
-    ids = torch.randint(3, 32000, (b, p + r), device="cuda", generator=g)
-    batch = PPOBatch(ids, torch.ones_like(ids), torch.arange(p - 1, p - 1 + r, device="cuda").expand(b, r),
-                     ids[:, p:], torch.ones(b, r, device="cuda"), torch.ones(b, r, device="cuda"),
-                     torch.zeros(b, device="cuda"))
+    b, p, r = sequences, prompt_tokens, new_tokens
+    g = torch.Generator(device=device).manual_seed(0)
+    ids = torch.randint(3, int(shape["vocab_size"]) - 1, (b, p + r), device=device, generator=g)
+    ones = torch.ones(b, r, device=device)
+    batch = PPOBatch(ids, torch.ones_like(ids), torch.arange(p - 1, p - 1 + r, device=device).expand(b, r),
+                     ids[:, p:], ones, ones, torch.zeros(b, device=device))
+    result: dict[str, Any] = {"sequences": b, "tokens_per_sequence": p + r, "parameters": n_params,
+                              "fp32_weights_gib": round(n_params * 4 / GIB, 1)}
     try:
         t0 = time.perf_counter()
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(device, dtype=torch.bfloat16):
             new_logp, _ = token_logprobs(model, batch, temperature=0.8)
-        old = new_logp.detach() + 0.01
-        loss, _ = policy_loss(new_logp, old, torch.randn(b, r, device="cuda", generator=g), batch.policy_mask, 0.2)
+        loss, _ = policy_loss(new_logp, new_logp.detach() + 0.01, torch.randn(b, r, device=device, generator=g),
+                              batch.policy_mask, 0.2)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        torch.cuda.synchronize()
-        result: dict[str, Any] = {"sequences": b, "tokens_per_sequence": p + r, "wall_s": round(time.perf_counter()
-                                                                                                 - t0, 1)}
+        _sync(device)
+        result["wall_s"] = round(time.perf_counter() - t0, 1)
+        result["params_with_adam_state"] = len(opt.state)
     except torch.cuda.OutOfMemoryError as exc:
-        result = {"sequences": b, "error": f"CUDA out of memory: {str(exc).splitlines()[0]}"}
-    result.update({"fp32_weights_gib": round(weights_gib, 1),
-                   "peak_gib": round(torch.cuda.max_memory_allocated() / GIB, 1),
-                   "gpu_total_gib": round(torch.cuda.get_device_properties(0).total_memory / GIB, 1)})
+        result["error"] = f"CUDA out of memory: {str(exc).splitlines()[0]}"
+    result["peak_gib"] = _peak_gib(device)
+    if device == "cuda":
+        result["gpu_total_gib"] = round(torch.cuda.get_device_properties(0).total_memory / GIB, 1)
     del model, opt
-    torch.cuda.empty_cache()
+    if device == "cuda":
+        torch.cuda.empty_cache()
     return result
 
 
@@ -174,7 +197,7 @@ def main() -> int:
     report: dict[str, Any] = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
                               "cuda": torch.version.cuda}
     parts = [("tiny_chain", tiny_chain), ("sampler_6.7b_bf16", lambda: sampler_throughput(tiny_tokenizer())),
-             ("ppo_step_6.7b_fp32_master", lambda: ppo_step_memory(tiny_tokenizer()))]
+             ("ppo_step_6.7b_fp32_master", ppo_step_memory)]
     for name, part in parts:
         if time.perf_counter() - start > BUDGET_S:
             report[name] = {"skipped": f"the {BUDGET_S:.0f} s budget was spent before this part"}

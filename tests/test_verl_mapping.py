@@ -194,3 +194,14 @@ def test_fgo_tensor_refuses_a_mask_shorter_than_its_response() -> None:
         fgo_tensor([[1, 1, 1], [1, 0]], torch.tensor([[1, 1, 1, 0], [1, 1, 1, 0]]))
     out = fgo_tensor([[1, 0, 1, 1, 1]], torch.tensor([[1, 1, 1]]))  # verl cut the response at response_length
     assert out.tolist() == [[1.0, 0.0, 1.0]]
+
+
+def test_run_rl_refuses_a_verl_profile_by_name() -> None:
+    from stepcoder_lib.train import run_rl
+
+    with pytest.raises(ValueError, match="rl.engine='verl' runs outside this process"):
+        run_rl(get_profile("smoke", {"rl.engine": "verl"}), "ppo")
+    with pytest.raises(SystemExit, match="rl.engine='spark'"):
+        from stepcoder_lib.train import main
+
+        main(["--profile", "smoke", "--set", "rl.engine=spark", "--dry-run"])
