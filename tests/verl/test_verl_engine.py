@@ -275,3 +275,30 @@ def test_checkpoint_hooks_write_and_read_curriculum_json(world: dict[str, Any], 
     trainer.global_steps = 0
     trainer._load_checkpoint()
     assert resumed.curriculum.state_dict() == three_steps["manager"].curriculum.state_dict()
+
+
+def test_vanilla_rl_on_verl_stages_nothing_and_masks_nothing(tmp_path: Path) -> None:
+    """CCCS and FGO off: every prompt the plain task at stage 0, every mask all ones; rewards as the native seam's."""
+    config, problems = compose_config(tmp_path, cccs=False, fgo=False)
+    prof = profile()
+    from verl.utils import hf_tokenizer
+
+    tokenizer = hf_tokenizer(config.actor_rollout_ref.model.path)
+    w = {"config": config, "problems": problems, "profile": prof, "tokenizer": tokenizer,
+         "prompts": {p.id: task_prompt(p, prof) for p in problems}}
+    server = _server(w)
+    manager = make_manager(config, server)
+    assert manager.curriculum is None
+    (vb,) = _run_verl_steps(w, manager, range(1))
+    nt = vb.non_tensor_batch
+    assert {int(s) for s in nt[STAGE_FIELD]} == {0} and set(nt["cccs_prefix"]) == {""}
+    assert all(set(m) == {1} for m in nt[FGO_FIELD])
+    rl, by_id = prof.rl, {p.id: p for p in problems}
+    rows = [by_id[problems[i].id] for i in rows_for_step(0, len(problems), rl.problems_per_step)
+            for _ in range(rl.rollouts_per_problem)]
+    with Executor(ExecutorConfig(time_limit_s=1.0, workers=2)) as ex:
+        rb = collect_rollouts(None, tokenizer, rows, w["prompts"], executor=ex,
+                              sampling=SamplingSettings(max_new_tokens=rl.max_new_tokens), curriculum=None, fgo=False,
+                              seed=0, sampler=ReplaySampler(tokenizer, server.calls))
+    assert [float(x) for x in nt[REWARD_FIELD]] == [r.reward for r in rb.rollouts]
+    assert list(nt[VERDICT_FIELD]) == [r.verdict.value for r in rb.rollouts]
