@@ -45,7 +45,7 @@ from stepcoder_lib.progress import use_progress_bar
 from stepcoder_lib.rollout import PAPER_REWARD, Sampler, SamplingSettings, StagePrompts, collect_rollouts, step_metrics
 from stepcoder_lib.runlog import RunLog
 
-#: The reward function's extra input (one Eq. 3 value per rollout, None when unjudged: invalid job, judge error).
+#: The reward function's extra input (one Eq. 3 value per rollout; see ``_rewards_for_trl`` for unjudged ones).
 REWARD_FIELD = "stepcoder_reward"
 
 
@@ -104,12 +104,26 @@ class SeamRollout:
             "prompt_ids": [list(r.prompt_ids) for r in rb.rollouts],  # as sampled: token-aligned CCCS prompts
             "completion_ids": [list(r.token_ids) for r in rb.rollouts],
             "logprobs": None,  # TRL recomputes them with the policy (no vLLM importance correction here)
-            REWARD_FIELD: [r.reward if r.trainable else None for r in rb.rollouts],
+            REWARD_FIELD: _rewards_for_trl(rb.rollouts),
         }
         if self.fgo or not all(r.trainable for r in rb.rollouts):
             # -> TRL's tool_mask, normaliser included: FGO's mask, and zeros for an unjudged rollout
             out["env_mask"] = [list(r.mask) for r in rb.rollouts]
         return out
+
+
+def _rewards_for_trl(rollouts: Sequence[Any]) -> list[float]:
+    """Eq. 3 per rollout; an unjudged one gets its group's mean (zero advantage, the group's mean unchanged).
+
+    Its mask is all zeros (``rollout.fgo_mask``), so it is out of the loss either way; TRL would read a
+    ``None`` as a reward of 0 in the group's mean and standard deviation.
+    """
+    judged: dict[str, list[float]] = {}
+    for r in rollouts:
+        if r.trainable:
+            judged.setdefault(r.problem_id, []).append(r.reward)
+    return [r.reward if r.trainable else (sum(judged[r.problem_id]) / len(judged[r.problem_id])
+                                          if r.problem_id in judged else 0.0) for r in rollouts]
 
 
 def _max_over_ranks(value: float, acc: Any) -> float:
