@@ -155,8 +155,8 @@ def _row(rates: dict[str, float], samples: int = 8, seeds: int = 2) -> dict[int,
 
 def test_the_claims_table_follows_the_verdicts_and_flips_when_the_numbers_do():
     problems = [f"i{k}" for k in range(12)] + [f"c{k}" for k in range(8)]
-    vanilla = {p: 0.25 for p in problems}
-    better = {p: 0.75 for p in problems}
+    vanilla = dict.fromkeys(problems, 0.25)
+    better = dict.fromkeys(problems, 0.75)
     rows = {"sft": _row(vanilla, seeds=1), "ppo-vanilla": _row(vanilla), "ppo-stepcoder": _row(better)}
     claims = claims_table(rows).set_index("claim")
     assert claims.loc["StepCoder beats vanilla RL", "verdict"] == "supported"
@@ -166,7 +166,7 @@ def test_the_claims_table_follows_the_verdicts_and_flips_when_the_numbers_do():
     assert claims.loc["RL beats SFT", "verdict"] == "inconclusive"  # same numbers: the interval is [0, 0]
     assert claims.loc["CCCS helps (CCCS only vs vanilla RL)", "verdict"] == "not run"  # no ppo-cccs row
     assert len(claims) == 7  # nothing dropped
-    rows["ppo-stepcoder"] = _row({p: 0.0 for p in problems})  # StepCoder now fails everything
+    rows["ppo-stepcoder"] = _row(dict.fromkeys(problems, 0.0))  # StepCoder now fails everything
     flipped = claims_table(rows).set_index("claim")
     assert flipped.loc["StepCoder beats vanilla RL", "verdict"] == "contradicted"
     assert flipped.loc["StepCoder makes fewer compile errors than vanilla RL", "verdict"] == "contradicted"
@@ -174,12 +174,12 @@ def test_the_claims_table_follows_the_verdicts_and_flips_when_the_numbers_do():
 
 def test_cccs_most_on_the_hardest_tier_is_the_gain_on_competition_beyond_the_other_tiers():
     problems = [f"i{k}" for k in range(12)] + [f"c{k}" for k in range(8)]
-    vanilla = {p: 0.25 for p in problems}
+    vanilla = dict.fromkeys(problems, 0.25)
     cccs = {p: (0.75 if p.startswith("c") else 0.375) for p in problems}
     claims = claims_table({"ppo-vanilla": _row(vanilla), "ppo-cccs": _row(cccs)}).set_index("claim")
     hardest = claims.loc["CCCS helps most on the hardest tier (competition)"]
     assert hardest.difference == pytest.approx(50.0 - 12.5) and hardest.verdict == "supported"
-    cccs_even = {p: 0.75 for p in problems}  # the same gain everywhere: not "most on the hardest tier"
+    cccs_even = dict.fromkeys(problems, 0.75)  # the same gain everywhere: not "most on the hardest tier"
     even = claims_table({"ppo-vanilla": _row(vanilla), "ppo-cccs": _row(cccs_even)}).set_index("claim")
     assert even.loc["CCCS helps most on the hardest tier (competition)", "verdict"] == "inconclusive"
     assert even.loc["CCCS helps (CCCS only vs vanilla RL)", "verdict"] == "supported"
