@@ -406,7 +406,7 @@ CLAIMS: tuple[Claim, ...] = (
           metric="runtime_error", better="lower"),
 )
 CLAIM_FIELDS: tuple[str, ...] = ("claim", "row", "baseline", "quantity", "difference", "low", "high", "verdict",
-                                 "better", "metric", "column")
+                                 "note", "better", "metric", "column")
 
 
 def verdict(low: float, high: float, better: str = "higher") -> str:
@@ -430,23 +430,31 @@ def claim_differences(rows: Mapping[str, RowRecords], algo: str = "ppo", claims:
     for claim in claims:
         row, baseline = claim.configs(algo)
         numbers = {"difference": math.nan, "low": math.nan, "high": math.nan}
-        if rows.get(row) and rows.get(baseline):
+        missing = [c for c in (row, baseline) if not rows.get(c)]
+        note = f"no evaluation of {' or '.join(missing)} in this run" if missing else ""
+        if not missing:
             a = problem_matrix(rows[row], claim.metric, row)
             b = problem_matrix(rows[baseline], claim.metric, baseline)
-            if claim.focus is not None:
+            tiers = set(a.difficulties)
+            if claim.column != "overall" and claim.column not in tiers:
+                note = f"no {claim.column} problems in this run's test set"
+            elif claim.focus is not None and tiers == {claim.focus}:
+                note = f"only {claim.focus} problems in this run's test set: no other tier to compare with"
+            elif claim.focus is not None:
                 numbers = paired_contrast(a, b, claim.focus, settings)
             else:
                 diff = paired_difference(a, b, (claim.column,), settings)
-                if len(diff):
-                    numbers = diff.iloc[0][["difference", "low", "high"]].astype(float).to_dict()
+                numbers = diff.iloc[0][["difference", "low", "high"]].astype(float).to_dict()
         out.append({"claim": claim.claim, "row": row, "baseline": baseline, "quantity": claim.quantity, **numbers,
-                    "better": claim.better, "metric": claim.metric, "column": claim.column})
+                    "note": note, "better": claim.better, "metric": claim.metric, "column": claim.column})
     return pd.DataFrame(out, columns=[f for f in CLAIM_FIELDS if f != "verdict"])
 
 
 def with_verdicts(differences: pd.DataFrame) -> pd.DataFrame:
     """The claims table: each claim's verdict read from its interval only (``verdict``)."""
     out = differences.copy()
+    if "note" not in out.columns:
+        out["note"] = ""
     out["verdict"] = [verdict(lo, hi, b) for lo, hi, b in zip(out["low"].astype(float), out["high"].astype(float),
                                                                out["better"])]
     return out[list(CLAIM_FIELDS)]
@@ -469,7 +477,7 @@ def describe_claims(claims: pd.DataFrame, labels: Mapping[str, str] | None = Non
     for c in claims.itertuples():
         row, base = labels.get(c.row, c.row), labels.get(c.baseline, c.baseline)
         if c.verdict == "not run":
-            lines.append(f"- {c.claim}: **not run** ({row} or {base} has no evaluation in this run).")
+            lines.append(f"- {c.claim}: **not run** ({c.note or f'{row} − {base}: no number'}).")
             continue
         lines.append(f"- {c.claim}: **{c.verdict}**. {row} − {base} = {_points(c.difference)} "
                      f"[{_points(c.low)}, {_points(c.high)}] ({c.quantity}; {confidence:.0%} interval).")

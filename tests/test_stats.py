@@ -133,7 +133,7 @@ def _claim_numbers(stepcoder_low: float) -> pd.DataFrame:
          "column": "overall"},
         {"claim": "CCCS helps", "row": "ppo-cccs", "baseline": "ppo-vanilla", "quantity": "pass@1",
          "difference": math.nan, "low": math.nan, "high": math.nan, "better": "higher", "metric": "pass@1",
-         "column": "overall"}])
+         "column": "overall", "note": "no evaluation of ppo-cccs in this run"}])
 
 
 def test_verdicts_are_read_from_the_numbers_only():
@@ -143,7 +143,8 @@ def test_verdicts_are_read_from_the_numbers_only():
     assert verdict(-8.0, -1.0, "higher") == "contradicted" and verdict(1.0, 3.0, "lower") == "contradicted"
     text = describe_claims(claims, {"ppo-stepcoder": "StepCoder (PPO)", "ppo-vanilla": "vanilla RL (PPO)"})
     assert "StepCoder beats vanilla RL: **supported**. StepCoder (PPO) − vanilla RL (PPO) = +4.0 [+1.0, +8.0]" \
-        in text and "CCCS helps: **not run**" in text and text.startswith("Of 3 claims: 2 supported, 1 not run.")
+        in text and "CCCS helps: **not run** (no evaluation of ppo-cccs in this run)" in text
+    assert text.startswith("Of 3 claims: 2 supported, 1 not run.")
 
 
 def _row(rates: dict[str, float], samples: int = 8, seeds: int = 2) -> dict[int, pd.DataFrame]:
@@ -165,6 +166,7 @@ def test_the_claims_table_follows_the_verdicts_and_flips_when_the_numbers_do():
     assert claims.loc["StepCoder makes fewer runtime errors than vanilla RL", "verdict"] == "inconclusive"  # 0 vs 0
     assert claims.loc["RL beats SFT", "verdict"] == "inconclusive"  # same numbers: the interval is [0, 0]
     assert claims.loc["CCCS helps (CCCS only vs vanilla RL)", "verdict"] == "not run"  # no ppo-cccs row
+    assert claims.loc["CCCS helps (CCCS only vs vanilla RL)", "note"] == "no evaluation of ppo-cccs in this run"
     assert len(claims) == 7  # nothing dropped
     rows["ppo-stepcoder"] = _row(dict.fromkeys(problems, 0.0))  # StepCoder now fails everything
     flipped = claims_table(rows).set_index("claim")
