@@ -129,7 +129,8 @@ class ProblemMatrix:
             raise ValueError(f"{self.name!r} and {other.name!r} were evaluated on different problems "
                              f"(only in {self.name!r}: {sorted(mine - theirs)[:3]}, only in {other.name!r}: "
                              f"{sorted(theirs - mine)[:3]}): a paired difference needs the same problems")
-        order = [self.problem_ids.index(p) for p in other.problem_ids]
+        position = {p: i for i, p in enumerate(self.problem_ids)}
+        order = [position[p] for p in other.problem_ids]
         return ProblemMatrix(self.name, self.metric, self.values[:, order], other.problem_ids, other.difficulties,
                              self.seeds, self.samples)
 

@@ -23,6 +23,7 @@ from stepcoder_lib.stats import (
     pilot_variance,
     problem_matrix,
     seed_effects,
+    table_intervals,
     verdict,
     with_verdicts,
 )
@@ -216,3 +217,19 @@ def test_power_helper_predicts_the_bootstraps_half_width_and_the_design_reaches_
     assert half_width(pilot, 100, 4, 3) == pytest.approx(1.959964 * math.sqrt(0.5 + 4000 / 1200 + 2 / 3))
     seeds_too_noisy = PilotVariance(50.0, 4000.0, 25.0, 25.0, 5.0, 100, 4, (3, 3))  # 50/S: beyond (3/1.96)²
     assert design_for_half_width(seeds_too_noisy, 3.0, samples=(4,), seeds=(1, 3)).problems.isna().all()
+
+
+def test_table_intervals_cover_the_apps_tiers_and_each_zero_shot_set():
+    from stepcoder_lib.evaluation import EvalResult
+
+    apps = _row({"i1": 0.5, "i2": 1.0, "c1": 0.0}, samples=4, seeds=1)[0]
+    mbpp = _records({"m1": [True, False], "m2": [True, True]}, {"m1": "mbpp", "m2": "mbpp"})
+    evals = {("sft", 0): {"apps_plus": EvalResult("sft", "apps_plus", "k1", apps),
+                          "mbpp": EvalResult("sft", "mbpp", "k2", mbpp)},
+             ("ppo-vanilla", 0): {"apps_plus": EvalResult("v", "apps_plus", "k3", apps)}}
+    table = table_intervals(evals).set_index(["config", "column"])
+    assert set(table.index) == {("sft", "interview"), ("sft", "competition"), ("sft", "overall"), ("sft", "MBPP"),
+                                ("ppo-vanilla", "interview"), ("ppo-vanilla", "competition"),
+                                ("ppo-vanilla", "overall")}  # no introductory problem: no introductory cell
+    assert table.loc[("sft", "MBPP"), "estimate"] == 75.0 and table.loc[("sft", "overall"), "estimate"] == 50.0
+    assert table.loc[("sft", "MBPP"), "low"] == 50.0 and table.loc[("sft", "MBPP"), "high"] == 100.0
