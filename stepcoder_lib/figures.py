@@ -158,14 +158,17 @@ def plot_pass_at_k(curves: pd.DataFrame, title: str = "pass@k (overall, APPS+ te
 
 
 def plot_results_table(table: pd.DataFrame) -> Any:
-    """The results table as bars: ours (mean, std error bars clipped at 0) on the left, the paper's on the right."""
+    """The results table as bars: ours on the left (mean; error bars: the 95% interval where the table has
+    one, else the std over seeds clipped at 0), the paper's on the right."""
     from stepcoder_lib.results_table import COLUMNS
 
     fig, axes = _figure(11.0, 4.2, ncols=2)
     labels = list(table[("model", "")])
     width = 0.8 / max(1, len(labels))
     colors = _colors(len(labels))
-    panels = ((axes[0], "ours: pass@1 (%), mean ± std over seeds", "mean", "n"),
+    has_interval = any((c, "low") in table.columns and table[(c, "low")].notna().any() for c in COLUMNS)
+    ours = "ours: pass@1 (%), mean [95% interval]" if has_interval else "ours: pass@1 (%), mean ± std over seeds"
+    panels = ((axes[0], ours, "mean", "n"),
               (axes[1], "the paper's (Dou et al. 2024, Tables 1-2), pass@1 (%)", "paper", "paper"))
     for ax, title, stat, present in panels:
         columns = [c for c in COLUMNS if table[(c, present)].fillna(0).ne(0).any()]
@@ -176,7 +179,11 @@ def plot_results_table(table: pd.DataFrame) -> Any:
             if np.isnan(values).all():
                 continue
             err = None
-            if stat == "mean":
+            if stat == "mean" and has_interval:
+                low = np.array([row[(c, "low")] for c in columns], dtype=float)
+                high = np.array([row[(c, "high")] for c in columns], dtype=float)
+                err = [np.nan_to_num(values - low), np.nan_to_num(high - values)]
+            elif stat == "mean":
                 std = np.nan_to_num(np.array([row[(c, "std")] for c in columns], dtype=float))
                 err = [np.minimum(std, np.nan_to_num(values)), std]
             ax.bar(x + (i - (len(labels) - 1) / 2) * width, values, width, yerr=err, color=color, label=label,
