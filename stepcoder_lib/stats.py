@@ -494,7 +494,9 @@ class PilotVariance:
 
     The difference estimated from N problems, k samples per problem and S seeds per row has variance
     ``between_problems / N + sampling / (N k S) + (seed_a + seed_b) / S`` (a two-factor random-effects
-    model: problems and seeds crossed, Bernoulli samples within). Method-of-moments estimates.
+    model: problems and seeds crossed, Bernoulli samples within). Method-of-moments estimates; a
+    problem x seed interaction beyond the Bernoulli noise stays in ``between_problems``, where it does
+    not shrink with more seeds (a conservative choice).
     """
 
     between_problems: float  # variance over problems of the true per-problem difference
