@@ -14,7 +14,7 @@ NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 help:
 	@echo "make reproduce   run notebooks 01-06 headlessly with papermill (PROFILE=$(PROFILE)) into papermill_runs/$(PROFILE)/;"
 	@echo "                 unchanged steps are skipped (FORCE=1 redoes them); ends with the table and where the figures are"
-	@echo "make check-reproduction   reproduce, then each table cell against papermill_runs/reference/$(PROFILE)/"
+	@echo "make check-reproduction   reproduce, then each table cell and paired difference against papermill_runs/reference/$(PROFILE)/ by their 95% intervals"
 	@echo "make test        run the test suite"
 	@echo "make test-fast   the suite without tests marked slow (the inner loop)"
 	@echo "make lab [LAB_ARGS=...]   JupyterLab on notebooks/: each .py and its paired .ipynb open as one notebook"
