@@ -8,9 +8,10 @@ VERL_PY := $(VERL_VENV)/bin/python
 PROFILE ?= tiny
 REAL_DATA ?= ../shared/realdata
 PYTEST_ARGS ?=
+LAB_ARGS ?=
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.py)
 
-.PHONY: help venv test test-fast lint reproduce check-reproduction validate-real bench notebooks-sync lock clean \
+.PHONY: help venv test test-fast lab lint reproduce check-reproduction validate-real bench notebooks-sync lock clean \
 	verl-venv test-verl lock-verl gpu-check
 
 help:
@@ -19,6 +20,7 @@ help:
 	@echo "make check-reproduction   reproduce, then each table cell against papermill_runs/reference/$(PROFILE)/"
 	@echo "make test        run the test suite"
 	@echo "make test-fast   the suite without tests marked slow (the inner loop)"
+	@echo "make lab [LAB_ARGS=...]   JupyterLab on notebooks/: each .py and its paired .ipynb open as one notebook"
 	@echo "make lint        ruff (style, imports, bugs) and mypy (types of stepcoder_lib)"
 	@echo "make validate-real [REAL_DATA=dir]  check the executor on real known-good solutions"
 	@echo "make bench       executor, masking and prompt benchmarks"
@@ -40,6 +42,10 @@ test: venv
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# JupyterLab serving the checkout, opened on notebooks/, jupytext's pairing in effect (stepcoder_lib/lab.py says why).
+lab: venv
+	$(PY) -m stepcoder_lib.lab $(LAB_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

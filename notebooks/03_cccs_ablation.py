@@ -55,6 +55,8 @@ rollouts = 16  # rollouts per problem per step in the simulation (the paper's 16
 skill0 = 0.3  # scripted learner: pass rate on the whole program at step 0 ...
 skill_gain = 0.01  # ... growing by this much per step
 out_dir = None  # None: artifacts/notebooks/03
+check_problems = 120  # training problems with a stage beyond 0 in the starting-stage check (0: skip it)
+check_samples = 4  # completions per problem and prompt in that check, at the rollout decoding
 
 # %%
 import json
@@ -180,6 +182,37 @@ restored.load(out / "cccs_state.json")
 print("state round-trips:", restored.state_dict() == sim.state_dict())
 
 # %% [markdown]
+# ## Is the first task easier than the whole program?
+# CCCS assumes that completing the tail of the canonical solution is easier than writing all of it. For a
+# model, "the prefix" must be the token sequence it saw in SFT: there, task prompt and solution were
+# tokenised together, and byte-level BPE merges indentation into the line break (`"\n   "` then `" if"`).
+# Text cut at the keyword and tokenised alone ends in a token the model never saw there. Training therefore
+# feeds the prompt as token ids, cut at the start of the joint tokenisation's token that covers the
+# conditional (`encoding.aligned_prefix`, shown below). The check: the SFT model on the same training
+# problems (those with a stage beyond 0), at the rollout decoding, with three prompts.
+
+# %%
+import inspect
+
+from stepcoder_lib.encoding import aligned_prefix
+
+print(inspect.getsource(aligned_prefix))
+check = None
+if train and check_problems:
+    from stepcoder_lib.data.prepare import load_splits
+    from stepcoder_lib.evaluation import executor_config_from_profile
+    from stepcoder_lib.executor import Executor
+    from stepcoder_lib.models import load_policy
+    from stepcoder_lib.train import resolve_sft, starting_stage_check
+
+    sft_model, sft_tok = load_policy(resolve_sft(prof, sft_path), prof, trainable=False)
+    with Executor(executor_config_from_profile(prof)) as check_ex:
+        check = starting_stage_check(sft_model, sft_tok, load_splits(prof)["train"], prof, check_ex,
+                                     n_problems=check_problems, samples=check_samples, seed=seed)
+    del sft_model
+    display(check.round(3))
+
+# %% [markdown]
 # ## Training with and without CCCS
 # Both runs start from the SFT model $\pi_{ref}$ and maximise the paper's objective (Eq. 4) with PPO:
 #
@@ -222,6 +255,31 @@ summary = {
                    "moves_back_only": moves_back_only},
     "state_round_trip": restored.state_dict() == sim.state_dict(),
     "runs": [str(r) for r in runs],
+    "starting_stage_check": check.reset_index().to_dict("records") if check is not None else None,
 }
 (out / "cccs_summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
 print("wrote", out / "cccs_summary.json")
+
+# %% [markdown]
+# ## What we saw
+
+# %%
+from IPython.display import Markdown
+
+saw = [f"- The simulated curriculum ({len(sim_set)} problems, {sim_steps} steps) moved stages only toward 0: "
+       f"{moves_back_only}; {counts[-1][0]} of {len(sim_set)} problems ended at the whole program"
+       + (f" (all from step {first_all_zero})." if first_all_zero is not None else ".")]
+if check is not None:
+    whole, alone, aligned = (check.iloc[i] for i in range(3))
+    verdict = "easier than" if aligned["mean reward"] >= whole["mean reward"] else "harder than"
+    saw.append(f"- On {int(aligned['problems'])} training problems x {check_samples} samples, the SFT model's first "
+               f"CCCS task (token-aligned, {aligned['prefix share']:.0%} of the solution given) is {verdict} the "
+               f"whole program: mean reward {aligned['mean reward']:.2f} against {whole['mean reward']:.2f}, compile "
+               f"errors {aligned['compile error']:.0%} against {whole['compile error']:.0%}. Cut as text and "
+               f"tokenised alone, the same task scores {alone['mean reward']:.2f} with {alone['compile error']:.0%} "
+               "compile errors: a tokenizer defect, not the curriculum.")
+if runs:
+    used_seeds = sorted(set(seeds or prof.rl.seeds))
+    saw.append(f"- {len(runs)} training runs ({algo.upper()}, vanilla and CCCS, seeds {used_seeds}) are compared "
+               "above; notebook 06 evaluates them on held-out problems.")
+display(Markdown("\n".join(saw)))

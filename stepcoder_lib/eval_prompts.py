@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from stepcoder_lib.data.problem import Problem
+from stepcoder_lib.prompts import answer_program, build_prompt, extract_code
 
 #: Codex's HumanEval stop sequences (Chen et al. 2021): the body ends at the next top-level statement.
 HUMANEVAL_STOPS: tuple[str, ...] = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 #: bigcode-evaluation-harness's MBPP stop sequences (helper functions may follow, so no "\ndef").
 MBPP_STOPS: tuple[str, ...] = ("\nclass", "\nassert", '\n"""', "\nprint", "\nif", "\n<|/", "\n```")
 STYLES: tuple[str, ...] = ("completion", "instruct")
-_FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -47,40 +47,24 @@ class PromptFormat:
         return self.make_program(problem, prompt, completion)
 
 
-def extract_code(text: str) -> str:
-    """The first fenced code block of ``text`` (an unclosed fence runs to the end); ``text`` when there is none."""
-    m = _FENCE.search(text)
-    return m.group(1) if m else text
-
-
 def truncate_at_stops(text: str, stops: tuple[str, ...]) -> str:
     """``text`` up to the earliest stop sequence (kept whole when none occurs)."""
     cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=len(text))
     return text[:cut]
 
 
-def _task_prompt(problem: Problem, profile: Any) -> str:
-    """The training prompt of an APPS+ problem (``stepcoder_lib.prompts.build_prompt``).
-
-    Falls back to the profile's template filled with the statement while ``prompts`` is not on this
-    branch (it is written in parallel; the lead removes this fallback when the branches merge).
-    """
-    try:
-        from stepcoder_lib.prompts import build_prompt  # type: ignore[import-not-found]
-    except ImportError:
-        return profile.model.prompt_template.format(task=problem.statement.strip())
-    return build_prompt(problem, profile)
-
-
 def apps_format(profile: Any) -> PromptFormat:
-    """APPS+ in the profile's training prompt; starter code at the end of the prompt joins the program."""
+    """APPS+ in the profile's training prompt; the program as RL rollouts build it (``prompts.answer_program``).
+
+    Starter code at the very end of the prompt (a template that ends with it) joins the program.
+    """
 
     def program(problem: Problem, prompt: str, completion: str) -> str:
-        code = extract_code(completion)
+        code, _ = answer_program("", completion)
         starter = problem.starter_code
         return starter + code if starter and prompt.endswith(starter) else code
 
-    return PromptFormat("apps", lambda p: _task_prompt(p, profile), program)
+    return PromptFormat("apps", lambda p: build_prompt(p, profile), program)
 
 
 def _check_style(style: str) -> None:

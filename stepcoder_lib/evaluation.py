@@ -271,7 +271,9 @@ def load_for_eval(source: str | Path, profile: Any) -> tuple[Any, Any]:
 def _prompt_fits(tokenizer: Any, prompts: Sequence[str], limit: int | None) -> list[bool]:
     if limit is None:
         return [True] * len(prompts)
-    lengths = [len(ids) for ids in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
+    from stepcoder_lib.encoding import encode
+
+    lengths = [len(encode(tokenizer, p)) for p in prompts]
     return [n <= limit for n in lengths]
 
 

@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from transformers.cache_utils import Cache, DynamicLayer
 
+from stepcoder_lib.encoding import decode_after, encode
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -236,13 +238,17 @@ def _decode_batch(model: Any, prompt_ids: list[list[int]], *, pad: int, eos: int
     return result
 
 
-def sample_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, n: int = 1, temperature: float = 1.0,
+def sample_completions(model: Any, tokenizer: Any, prompts: Sequence[str] | Sequence[Sequence[int]], *, n: int = 1,
+                       temperature: float = 1.0,
                        top_p: float = 1.0, max_new_tokens: int = 256, greedy: bool = False, seed: int = 0,
                        batch_size: int = 64) -> list[list[Completion]]:
     """``n`` completions per prompt, ``[prompt][sample]``; same seed, same completions.
 
-    Rows (prompt x sample) are batched ``batch_size`` at a time in order of prompt length, so
-    the result for one prompt depends on the other prompts in the call only through that order.
+    A prompt is text (encoded by ``encoding.encode``, special tokens as in SFT) or token ids as
+    given (a token-aligned CCCS prompt). A completion's text is decoded after its prompt
+    (``encoding.decode_after``). Rows (prompt x sample) are batched ``batch_size`` at a time in order
+    of prompt length, so the result for one prompt depends on the other prompts in the call only
+    through that order.
     """
     if not greedy and temperature <= 0:
         raise ValueError("temperature must be positive when sampling (use greedy=True for argmax decoding)")
@@ -250,7 +256,7 @@ def sample_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, n:
         raise ValueError(f"top_p must be in (0, 1], got {top_p}")
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos if eos is not None else 0)
-    encoded = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+    encoded = [encode(tokenizer, p) if isinstance(p, str) else [int(i) for i in p] for p in prompts]
     flat = sorted(((i, s) for i, _ in enumerate(prompts) for s in range(n)), key=lambda r: (-len(encoded[r[0]]), r))
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     was_training = model.training
@@ -263,7 +269,7 @@ def sample_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, n:
                                     temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                                     generator=generator)
             for (i, s), (ids, done) in zip(chunk, decoded, strict=True):
-                out[i][s] = Completion(i, tokenizer.decode(ids, skip_special_tokens=False), tuple(ids), done)
+                out[i][s] = Completion(i, decode_after(tokenizer, encoded[i], ids), tuple(ids), done)
     finally:
         model.train(was_training)
     return out  # type: ignore[return-value]

@@ -41,11 +41,12 @@ from trl.models.utils import unwrap_model_for_generation
 from stepcoder_lib.curriculum import Curriculum
 from stepcoder_lib.executor import Executor, RewardTable
 from stepcoder_lib.generation import sample_completions
+from stepcoder_lib.models import mixed_precision
 from stepcoder_lib.progress import use_progress_bar
-from stepcoder_lib.rollout import PAPER_REWARD, Sampler, SamplingSettings, collect_rollouts, step_metrics
+from stepcoder_lib.rollout import PAPER_REWARD, Sampler, SamplingSettings, StagePrompts, collect_rollouts, step_metrics
 from stepcoder_lib.runlog import RunLog
 
-#: The reward function's extra input (one Eq. 3 value per rollout, None for an INVALID_JOB).
+#: The reward function's extra input (one Eq. 3 value per rollout; see ``_rewards_for_trl`` for unjudged ones).
 REWARD_FIELD = "stepcoder_reward"
 
 
@@ -67,11 +68,14 @@ class SeamRollout:
 
     def __init__(self, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], *,
                  executor: Executor, sampling: SamplingSettings, curriculum: Curriculum | None, fgo: bool, seed: int,
-                 reward_table: RewardTable = PAPER_REWARD, sampler: Sampler = sample_completions) -> None:
+                 reward_table: RewardTable = PAPER_REWARD, sampler: Sampler = sample_completions,
+                 compute_dtype: str = "float32") -> None:
         self.tokenizer, self.problems = tokenizer, {p.id: p for p in problems}
+        self.compute_dtype = compute_dtype
         self.task_prompts, self.executor, self.sampling = dict(task_prompts), executor, sampling
         self.curriculum, self.fgo, self.seed, self.reward_table = curriculum, fgo, seed, reward_table
         self.sampler = sampler
+        self.prompts = StagePrompts(tokenizer, self.task_prompts, curriculum)
         self.metrics: dict[int, dict[str, Any]] = {}  # by global step at generation time (0-based)
         self.last_rollouts: list[Any] = []
 
@@ -86,9 +90,10 @@ class SeamRollout:
         with unwrap_model_for_generation(trainer.model_wrapped, acc) as model:
             was_training = model.training
             model.eval()
-            rb = collect_rollouts(model, self.tokenizer, problems, self.task_prompts, executor=self.executor,
-                                  sampling=self.sampling, curriculum=self.curriculum, fgo=self.fgo, seed=seed,
-                                  reward_table=self.reward_table, sampler=self.sampler)
+            with mixed_precision(self.compute_dtype, acc.device):  # sampled with the compute the loss uses
+                rb = collect_rollouts(model, self.tokenizer, problems, self.prompts, executor=self.executor,
+                                      sampling=self.sampling, curriculum=self.curriculum, fgo=self.fgo, seed=seed,
+                                      reward_table=self.reward_table, sampler=self.sampler)
             model.train(was_training)
         self.last_rollouts = rb.rollouts
         metrics = step_metrics(rb.summaries, self.curriculum, self.fgo)
@@ -98,14 +103,29 @@ class SeamRollout:
         metrics["curriculum_moves"] = float(len(rb.moved))
         self.metrics[step] = metrics
         out = {
-            "prompt_ids": self.tokenizer([r.prompt for r in rb.rollouts], add_special_tokens=False)["input_ids"],
+            "prompt_ids": [list(r.prompt_ids) for r in rb.rollouts],  # as sampled: token-aligned CCCS prompts
             "completion_ids": [list(r.token_ids) for r in rb.rollouts],
             "logprobs": None,  # TRL recomputes them with the policy (no vLLM importance correction here)
-            REWARD_FIELD: [r.reward if r.trainable else None for r in rb.rollouts],
+            REWARD_FIELD: _rewards_for_trl(rb.rollouts),
         }
-        if self.fgo:
-            out["env_mask"] = [list(r.mask) for r in rb.rollouts]  # -> TRL's tool_mask, normaliser included
+        if self.fgo or not all(r.trainable for r in rb.rollouts):
+            # -> TRL's tool_mask, normaliser included: FGO's mask, and zeros for an unjudged rollout
+            out["env_mask"] = [list(r.mask) for r in rb.rollouts]
         return out
+
+
+def _rewards_for_trl(rollouts: Sequence[Any]) -> list[float]:
+    """Eq. 3 per rollout; an unjudged one gets its group's mean (zero advantage, the group's mean unchanged).
+
+    Its mask is all zeros (``rollout.fgo_mask``), so it is out of the loss either way; TRL would read a
+    ``None`` as a reward of 0 in the group's mean and standard deviation.
+    """
+    judged: dict[str, list[float]] = {}
+    for r in rollouts:
+        if r.trainable:
+            judged.setdefault(r.problem_id, []).append(r.reward)
+    return [r.reward if r.trainable else (sum(judged[r.problem_id]) / len(judged[r.problem_id])
+                                          if r.problem_id in judged else 0.0) for r in rollouts]
 
 
 def _max_over_ranks(value: float, acc: Any) -> float:
@@ -158,9 +178,12 @@ class StepCoderCallback(TrainerCallback):
 VLLM_MODES: tuple[str, ...] = ("off", "colocate", "server")
 
 
-def grpo_config(rl: Any, output_dir: str | Path, seed: int, world_size: int) -> GRPOConfig:
+def grpo_config(rl: Any, output_dir: str | Path, seed: int, world_size: int, bf16: bool = False) -> GRPOConfig:
     """TRL's config from a profile's ``rl`` section: one optimiser step per generation batch of
-    ``problems_per_step x rollouts_per_problem`` completions (the same batch PPO sees)."""
+    ``problems_per_step x rollouts_per_problem`` completions (the same batch PPO sees).
+
+    ``bf16``: TRL's mixed precision (autocast over the fp32 master weights ``load_policy`` gives a
+    trained model), for bfloat16 profiles."""
     total = rl.problems_per_step * rl.rollouts_per_problem
     if rl.vllm_mode not in VLLM_MODES:
         raise ValueError(f"rl.vllm_mode={rl.vllm_mode!r}: choose one of {', '.join(VLLM_MODES)}")
@@ -177,7 +200,7 @@ def grpo_config(rl: Any, output_dir: str | Path, seed: int, world_size: int) -> 
         logging_steps=1, save_strategy="steps", save_steps=rl.checkpoint_every, save_total_limit=1, seed=seed,
         data_seed=seed,
         report_to=[],  # the run's RunLog writes metrics.jsonl and TensorBoard, the same way for PPO and GRPO
-        remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), bf16=False, disable_tqdm=True,
+        remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), bf16=bf16, disable_tqdm=True,
         dataloader_num_workers=0, save_only_model=False, log_completions=False,
         use_vllm=rl.vllm_mode != "off", vllm_mode=rl.vllm_mode if rl.vllm_mode != "off" else "colocate",
         vllm_gpu_memory_utilization=rl.vllm_gpu_memory_utilization,
@@ -194,7 +217,8 @@ def problem_dataset(problems: Sequence[Any], task_prompts: Mapping[str, str]) ->
 def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], rl: Any, *,
                  executor: Executor, curriculum: Curriculum | None, fgo: bool, seed: int, output_dir: str | Path,
                  runlog: RunLog | None = None, reward_table: RewardTable = PAPER_REWARD,
-                 sampler: Sampler = sample_completions) -> tuple[StepCoderGRPOTrainer, SeamRollout]:
+                 sampler: Sampler = sample_completions,
+                 compute_dtype: str = "float32") -> tuple[StepCoderGRPOTrainer, SeamRollout]:
     """A ready ``StepCoderGRPOTrainer``; the policy is the SFT model loaded from a path (TRL builds the reference
     from that path)."""
     import os
@@ -206,10 +230,14 @@ def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prom
     # TRL 1.16 still calls transformers' gradient_checkpointing names, which warn once per step
     warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.*deprecated", category=FutureWarning)
     world = PartialState(cpu=not torch.cuda.is_available()).num_processes
-    args = grpo_config(rl, output_dir, seed, world)
+    if any(p.dtype != torch.float32 for p in policy.parameters() if p.requires_grad):
+        raise ValueError("GRPO trains fp32 master weights: load the policy with load_policy(..., trainable=True) "
+                         "and set compute_dtype='bfloat16' for 16-bit compute")
+    args = grpo_config(rl, output_dir, seed, world, bf16=compute_dtype == "bfloat16")
     seam = SeamRollout(tokenizer, problems, task_prompts, executor=executor,
                        sampling=SamplingSettings(rl.temperature, rl.top_p, rl.max_new_tokens, rl.generation_batch_size),
-                       curriculum=curriculum, fgo=fgo, seed=seed, reward_table=reward_table, sampler=sampler)
+                       curriculum=curriculum, fgo=fgo, seed=seed, reward_table=reward_table, sampler=sampler,
+                       compute_dtype=compute_dtype)
     vllm_sampler = None
     if args.use_vllm and sampler is sample_completions:  # the seam's prompts go to TRL's vLLM, not HF generate
         from stepcoder_lib.engines.trl_vllm import TRLVLLMSampler

@@ -163,27 +163,49 @@ def token_mask(program: str, prefix_len: int, offsets: Offsets, executed_lines: 
     return mask
 
 
-def mask_from_result(result: Any, prefix: str, completion: str, offsets: Offsets) -> list[int]:
-    """The FGO mask of one rollout from its ``ExecutionResult`` (run on ``prefix + completion``)."""
+def mask_from_result(result: Any, prefix: str, completion: str, offsets: Offsets,
+                     span: tuple[int, int] | None = None) -> list[int]:
+    """The FGO mask of one rollout from its ``ExecutionResult``.
+
+    The program that ran is ``(prefix + completion)[span]`` (default: all of it; an answer's code
+    block is a part, see ``prompts.answer_program``). Tokens outside the program never ran: 0;
+    zero-width tokens (EOS) stay 1.
+    """
     from stepcoder_lib.executor.results import Verdict
 
     if result.verdict == Verdict.COMPILE_ERROR:
         return [1] * len(offsets)
     if not getattr(result, "coverage", True):
         raise ValueError("FGO needs executed lines: run the executor with coverage=True")
-    return token_mask(prefix + completion, len(prefix), offsets, result.executed_lines)
+    text = prefix + completion
+    if span is None or span == (0, len(text)):
+        return token_mask(text, len(prefix), offsets, result.executed_lines)
+    a0, b0 = span
+    program, n = text[a0:b0], len(prefix)
+    inside = [i for i, (a, b) in enumerate(offsets) if b > a and n + b > a0 and n + a < b0]
+    clipped = [(max(n + offsets[i][0], a0) - a0, min(n + offsets[i][1], b0) - a0) for i in inside]
+    mask = [1 if b <= a else 0 for a, b in offsets]
+    for i, m in zip(inside, token_mask(program, 0, clipped, result.executed_lines)):
+        mask[i] = m
+    return mask
 
 
-def completion_offsets(tokenizer: Any, ids: Sequence[int]) -> tuple[str, list[tuple[int, int]]]:
+def completion_offsets(tokenizer: Any, ids: Sequence[int],
+                       context: Sequence[int] = ()) -> tuple[str, list[tuple[int, int]]]:
     """The text of generated ``ids`` (special tokens dropped) and each id's (start, end) char span in it.
 
-    Fast path: re-encoding the text gives the same ids, so the tokenizer's offsets apply. Otherwise
-    (a non-canonical sampled tokenisation) decode prefixes; special tokens get zero-width spans.
+    ``context``: the prompt's ids; the text is decoded after it (``encoding.decode_after``), since a
+    SentencePiece-style decoder drops the leading space of a sequence's first token. Fast path:
+    re-encoding the text gives the same ids, so the tokenizer's offsets apply. Otherwise (a
+    non-canonical sampled tokenisation, or a context-dependent decoder) decode prefixes; special
+    tokens get zero-width spans.
     """
+    from stepcoder_lib.encoding import decode_after  # masking stays importable without transformers
+
     ids = [int(i) for i in ids]
     special = set(tokenizer.all_special_ids)
     plain = [i for i in ids if i not in special]
-    text = tokenizer.decode(plain, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    text = decode_after(tokenizer, context, plain)
     backend = getattr(tokenizer, "backend_tokenizer", None)  # the Rust tokenizer: same result, less overhead
     if backend is not None:
         enc = backend.encode(text, add_special_tokens=False)
@@ -196,7 +218,7 @@ def completion_offsets(tokenizer: Any, ids: Sequence[int]) -> tuple[str, list[tu
     else:
         spans, prev = [], 0
         for k in range(1, len(plain) + 1):
-            part = tokenizer.decode(plain[:k], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            part = decode_after(tokenizer, context, plain[:k])
             end = prev
             while end < min(len(part), len(text)) and part[end] == text[end]:
                 end += 1  # a partial UTF-8 char decodes to U+FFFD and stops the match

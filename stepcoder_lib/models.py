@@ -90,7 +90,8 @@ def pretraining_examples(problems: list[Any], profile: Any, tokenizer: Any, n_ex
 
     tiny, eos, cap = profile.model.tiny, tokenizer.eos_token_id, profile.model.tiny.pretrain_seq_len
     rng = random.Random(f"pretrain/{seed}")
-    encoded = tokenizer(problem_documents(problems, profile), add_special_tokens=False, verbose=False)["input_ids"]
+    # with the tokenizer's special tokens, as SFT, RL and evaluation encode (``encoding.encode``)
+    encoded = tokenizer(problem_documents(problems, profile), verbose=False)["input_ids"]
     n_cut = sum(len(ids) + 1 > cap for ids in encoded)
     if n_cut:
         warnings.warn(f"{n_cut} of {len(encoded)} problem documents are longer than model.tiny.pretrain_seq_len={cap} "
@@ -181,6 +182,21 @@ def use_bf16(requested: bool) -> bool:
 
 
 # ----------------------------------------------------------------------------- loading
+def mixed_precision(dtype_name: str, device: Any = "cpu") -> Any:
+    """The compute context of a profile's ``model.dtype``: autocast to 16 bits over fp32 master weights.
+
+    ``float32``: a no-op context. ``bfloat16``/``float16``: ``torch.autocast`` on the device's type,
+    so matrix products run in 16 bits while the weights the optimiser updates stay fp32. At the
+    paper's policy lr 5e-7 an AdamW step moves a weight by ~5e-7, below half a bf16 ulp of almost
+    every weight: in pure bf16 about 1% of the weights would change at all.
+    """
+    import torch
+
+    dtype = _torch_dtype(dtype_name)
+    kind = torch.device(device).type if not isinstance(device, torch.device) else device.type
+    return torch.autocast(device_type=kind, dtype=dtype, enabled=dtype != torch.float32)
+
+
 def _torch_dtype(name: str) -> Any:
     import torch
 
@@ -204,7 +220,9 @@ def load_policy(path_or_id: str | Path, profile: Any = None, *, dtype: str | Non
                 device: str | None = None, trainable: bool = True) -> tuple[Any, Any]:
     """``(model, tokenizer)`` from a folder written by ``save_pretrained`` or a hub id, the same way for all.
 
-    The dtype is ``dtype`` or the profile's ``model.dtype`` (float32 without a profile). The
+    The dtype is ``dtype`` or the profile's ``model.dtype`` (float32 without a profile); a model
+    loaded to be trained (``trainable``) is kept in float32 whatever that dtype is: its weights are
+    the optimiser's master copy, and 16-bit compute comes from ``mixed_precision``. The
     tokenizer gets a pad token (its EOS when it has none: decoder-only models often ship without).
     An unreachable hub id raises ``ModelUnavailable`` at once, with one sentence, instead of
     transformers' retries and its long message.
@@ -214,7 +232,7 @@ def load_policy(path_or_id: str | Path, profile: Any = None, *, dtype: str | Non
     from stepcoder_lib.data.loaders import hub_reachable
 
     where, local = resolve_model_path(path_or_id)
-    dtype_name = dtype or (profile.model.dtype if profile is not None else "float32")
+    dtype_name = "float32" if trainable else dtype or (profile.model.dtype if profile is not None else "float32")
     kwargs: dict[str, Any] = {"dtype": _torch_dtype(dtype_name)}
     looks_local = where.startswith((".", "/", "~")) or where.count("/") != 1
     if not local and looks_local:
@@ -323,8 +341,11 @@ def plan(profile: Any) -> Any:
     """Validate ``profile`` and lay out the run without loading weights: a DataFrame (section, item, value, note).
 
     Memory is an estimate of weights and optimiser state only (no activations, KV cache or
-    rollouts): policy and critic train with AdamW (fp32 master copy, two moments, gradient), the
-    reference model is frozen. With LoRA only the adapters (~1% of the weights, estimated) train.
+    rollouts), as the native trainers hold them: a trained model is fp32 (the master copy; 16-bit
+    compute is autocast) with an fp32 gradient and AdamW's two fp32 moments, 16 bytes a weight; the
+    frozen reference is stored in ``model.dtype``. LoRA (SFT only) trains ~1% of the weights
+    (estimated) over a frozen base in ``model.dtype``. Nothing is sharded: with accelerate's DDP
+    every GPU holds all of it (the verl engine shards; see the README's "At scale").
     """
     import pandas as pd
     import torch
@@ -334,8 +355,9 @@ def plan(profile: Any) -> Any:
     profile = get_profile(profile)  # a name or a Profile; validates names
     n_params, source = _count_parameters(profile)
     bytes_per = {"float32": 4, "bfloat16": 2, "float16": 2}[profile.model.dtype]
-    trainable = n_params * (0.01 if profile.model.lora_r > 0 else 1.0)
-    train_state = trainable * (4 + 4 + 4 + (bytes_per if bytes_per != 4 else 0))  # master/moments/grad
+    full_train = n_params * 16  # fp32 master weight + fp32 gradient + two fp32 AdamW moments
+    lora = profile.model.lora_r > 0
+    sft_state = n_params * bytes_per + 0.01 * n_params * 16 if lora else full_train
 
     gib = 1024 ** 3
     weights = n_params * bytes_per
@@ -346,14 +368,18 @@ def plan(profile: Any) -> Any:
     rows.append(("model", "base", profile.model.base, profile.model.dtype + (f", LoRA r={profile.model.lora_r}"
                                                                           if profile.model.lora_r else "")))
     rows.append(("model", "parameters", f"{n_params / 1e6:,.1f} M", source))
-    rows.append(("memory", "policy (weights + AdamW state)", f"{(weights + train_state) / gib:.2f} GiB", "trainable"))
-    rows.append(("memory", "reference (frozen)", f"{weights / gib:.2f} GiB", "KL anchor: the SFT model"))
-    rows.append(("memory", "critic (PPO; weights + AdamW state)", f"{(weights + train_state) / gib:.2f} GiB",
+    rows.append(("memory", "policy (fp32 master + grad + AdamW)", f"{full_train / gib:.2f} GiB",
+                 f"16 B a weight; {profile.model.dtype} compute by autocast"))
+    rows.append(("memory", "reference (frozen)", f"{weights / gib:.2f} GiB",
+                 f"KL anchor: the SFT model in {profile.model.dtype}"))
+    rows.append(("memory", "critic (PPO; fp32 master + grad + AdamW)", f"{full_train / gib:.2f} GiB",
                  "initialised from the SFT model"))
-    total = 3 * weights + 2 * train_state
-    rows.append(("memory", "PPO total (excl. activations)", f"{total / gib:.2f} GiB",
-                 f"~{total / gib / max(1, gpus):.1f} GiB per GPU sharded over {max(1, gpus)}" if gpus else "estimate"))
-    rows.append(("memory", "SFT total (excl. activations)", f"{(weights + train_state) / gib:.2f} GiB", "policy only"))
+    total = weights + 2 * full_train
+    rows.append(("memory", "PPO total per GPU (excl. activations)", f"{total / gib:.2f} GiB",
+                 "native trainer: DDP, every GPU holds all of it (no sharding)"))
+    rows.append(("memory", "SFT total per GPU (excl. activations)", f"{sft_state / gib:.2f} GiB",
+                 f"LoRA r={profile.model.lora_r} over a frozen {profile.model.dtype} base" if lora
+                 else "full fine-tuning, fp32 master"))
 
     n_train, n_note = _n_train(profile)
     sft = profile.sft

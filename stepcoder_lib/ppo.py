@@ -45,7 +45,15 @@ from torch import nn
 from stepcoder_lib.curriculum import Curriculum
 from stepcoder_lib.executor import Executor, RewardTable
 from stepcoder_lib.generation import sample_completions
-from stepcoder_lib.rollout import PAPER_REWARD, Rollout, Sampler, SamplingSettings, collect_rollouts, step_metrics
+from stepcoder_lib.rollout import (
+    PAPER_REWARD,
+    Rollout,
+    Sampler,
+    SamplingSettings,
+    StagePrompts,
+    collect_rollouts,
+    step_metrics,
+)
 
 
 @dataclass(frozen=True)
@@ -127,8 +135,8 @@ class PPOBatch:
 
 
 def make_batch(rollouts: Sequence[Rollout], tokenizer: Any, device: Any = "cpu") -> PPOBatch:
-    """Tokenise prompts exactly as sampling did (no special tokens) and append the policy's own completion tokens."""
-    prompts = tokenizer([r.prompt for r in rollouts], add_special_tokens=False)["input_ids"]
+    """The prompt ids the policy was sampled from (token-aligned, as given) followed by its own completion tokens."""
+    prompts = [list(r.prompt_ids) for r in rollouts]
     seqs = [list(p) + list(r.token_ids) for p, r in zip(prompts, rollouts)]
     b, seq_len = len(seqs), max(len(s) for s in seqs)
     resp_len = max(1, max(len(r.token_ids) for r in rollouts))
@@ -277,20 +285,28 @@ class PPOTrainer:
     def __init__(self, policy: nn.Module, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str],
                  config: PPOConfig, *, executor: Executor, curriculum: Curriculum | None, fgo: bool, seed: int = 0,
                  accelerator: Any = None, reward_table: RewardTable = PAPER_REWARD,
-                 sampler: Sampler = sample_completions) -> None:
+                 sampler: Sampler = sample_completions, compute_dtype: str = "float32") -> None:
         from accelerate import Accelerator
         from transformers import get_scheduler
+
+        if any(p.dtype != torch.float32 for p in policy.parameters() if p.requires_grad):
+            raise ValueError("PPO trains fp32 master weights: load the policy with load_policy(..., trainable=True) "
+                             "and set compute_dtype='bfloat16' for 16-bit compute")
 
         self.config, self.tokenizer, self.executor = config, tokenizer, executor
         self.problems, self.task_prompts = list(problems), dict(task_prompts)
         self.curriculum, self.fgo, self.seed, self.reward_table = curriculum, fgo, seed, reward_table
         self.sampler = sampler
+        self.prompts = StagePrompts(tokenizer, self.task_prompts, curriculum)
         self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
         world = self.accelerator.num_processes
         if config.problems_per_step % world:
             raise ValueError(f"rl.problems_per_step={config.problems_per_step} must be divisible by the "
                              f"{world} processes (each rank samples whole groups)")
+        self.compute_dtype = compute_dtype  # autocast over fp32 weights (models.mixed_precision)
         self.reference = copy.deepcopy(policy).eval().requires_grad_(False)
+        if compute_dtype != "float32":  # frozen: stored in the compute dtype, half the memory
+            self.reference.to(getattr(torch, compute_dtype))
         critic = ValueModel(policy)
         policy.train()
         critic.train()
@@ -346,6 +362,12 @@ class PPOTrainer:
 
     def train_step(self) -> tuple[dict[str, Any], list[Rollout]]:
         """Sample, judge, score and optimise once; returns the step's metrics (identical on every rank) and rollouts."""
+        from stepcoder_lib.models import mixed_precision
+
+        with mixed_precision(self.compute_dtype, self.accelerator.device):
+            return self._train_step()
+
+    def _train_step(self) -> tuple[dict[str, Any], list[Rollout]]:
         import time
 
         cfg, acc = self.config, self.accelerator
@@ -353,7 +375,7 @@ class PPOTrainer:
         local = self._local_problems(self.step)
         self.unwrapped_policy.eval()
         seed = self.seed * 1_000_003 + self.step * 1009 + acc.process_index
-        rb = collect_rollouts(self.unwrapped_policy, self.tokenizer, local, self.task_prompts, executor=self.executor,
+        rb = collect_rollouts(self.unwrapped_policy, self.tokenizer, local, self.prompts, executor=self.executor,
                               sampling=self.sampling, curriculum=self.curriculum, fgo=self.fgo, seed=seed,
                               reward_table=self.reward_table, sampler=self.sampler)
         t1 = time.perf_counter()

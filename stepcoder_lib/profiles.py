@@ -249,13 +249,16 @@ _RL = {
         minibatch_size=16,  # two PPO updates per step: the second is off-policy enough for the clip to matter
         cccs_alpha=0.3, cccs_rho_threshold=0.7,  # a problem is seen ~2.5 times a run: these move a stage after 4
         # passes in a row, within one group of 8 (the defaults need 16, more than a tiny run gives a problem)
-        cccs_cut_at_line_start=True,  # the tiny SFT model never saw a prompt end in indentation: cut at the keyword,
-        # 67% of its completions at stage ~1.7 fail to compile (reward -0.78); cut at the line start, 17% (-0.46)
         seeds=(0, 1),  # two seeds: the results table reports a spread
         algos=("ppo",)),  # GRPO's two runs (~2.5 min) would take make reproduce past 30 minutes on 2 cores;
     # notebook 05's algos=["ppo", "grpo"] adds them (the smoke chain in the test suite runs GRPO through every notebook)
     "small": RLConfig(steps=200, problems_per_step=8, max_new_tokens=768, policy_lr=1e-6, critic_lr=3e-6),
-    "paper": RLConfig(),  # paper (and MOSS-RLHF defaults where it is silent)
+    "paper": RLConfig(  # paper (and MOSS-RLHF defaults where it is silent); its step count is not printed:
+        steps=240, problems_per_step=64,  # 64 problems x 16 rollouts a step (8 per rank on 8 GPUs, 4 on 16) and
+        # 240 steps visit each of APPS+'s ~3,700 training problems ~4 times: a stage moves after one group of 16
+        # passes (alpha 0.1, rho 0.8), so a problem that passes on every visit walks from its start (stage <= 3
+        # for solutions with up to 16 conditionals) to the whole program; 100 steps of 4 would visit 11% once
+    ),
 }
 
 _EVAL = {

@@ -11,7 +11,11 @@ program = CCCS prefix + completion holds at every stage (stage 0: the empty pref
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+_FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_CLOSING_FENCE = re.compile(r"^```", re.MULTILINE)
 
 #: Between the statement and the starter code (APPS's own prompt format, Hendrycks et al. 2021).
 STARTER_HEADER = "\n\nStarter code:\n"
@@ -27,3 +31,26 @@ def task_text(problem: Any) -> str:
 def build_prompt(problem: Any, profile: Any, prefix: str = "") -> str:
     """``profile.model.prompt_template`` with the task filled in, then the CCCS ``prefix`` (stage 0: none)."""
     return profile.model.prompt_template.format(task=task_text(problem)) + prefix
+
+
+def extract_code(text: str) -> str:
+    """The first fenced code block of ``text`` (an unclosed fence runs to the end); ``text`` when there is none."""
+    m = _FENCE.search(text)
+    return m.group(1) if m else text
+
+
+def answer_program(prefix: str, completion: str) -> tuple[str, tuple[int, int]]:
+    """The program an answer stands for, and its (start, end) span in ``prefix + completion``.
+
+    The one extraction RL rollouts and evaluation share (``eval_prompts.apps_format``): a fenced
+    block when the answer opens one (instruction models answer in Markdown); the text up to a
+    closing fence when the prompt opened it; else everything. So a fenced answer scores the same
+    in training as in evaluation, and the FGO mask knows which tokens were program.
+    """
+    text = prefix + completion
+    m = _FENCE.search(text)
+    if m:
+        return m.group(1), m.span(1)
+    close = _CLOSING_FENCE.search(text)
+    end = close.start() if close else len(text)
+    return text[:end], (0, end)

@@ -1,16 +1,22 @@
 """The rollout seam: what one RL step does between the policy and the loss, for every trainer.
 
-problem -> CCCS prompt at the problem's current stage (task prompt + canonical prefix; the prefix is
-prompt, so it never carries gradient) -> sampled completion -> program = prefix + completion ->
+problem -> CCCS prompt at the problem's current stage, as token ids (task prompt + canonical prefix,
+cut on a token boundary of their joint tokenisation, ``encoding.aligned_prefix``; the prefix is
+prompt, so it never carries gradient) -> sampled completion -> program = prefix + completion
+(``prompts.answer_program``, the extraction evaluation uses) ->
 sandboxed executor (line coverage on when FGO is on) -> the paper's reward (Eq. 3, from the
 verdict) -> FGO mask over the completion's tokens -> curriculum update (Algorithm 1, from the
 verdict, over the rollouts of ALL ranks, gathered in rank order, so every rank holds the same state).
 
 PPO (``stepcoder_lib.ppo``) and GRPO (``stepcoder_lib.grpo``) both call ``collect_rollouts``. Its
 parts are plain functions over plain data (ids, texts, token ids, executor results) so that another
-engine (the roadmap names verl) can call the same reward, mask and curriculum update without
-these trainers: ``stage_prompts``, ``judge``, ``reward_of``, ``fgo_mask``, ``gather_summaries``,
-``update_curriculum``, ``step_metrics``.
+engine (verl) can call the same prompts, reward, mask and curriculum update without these
+trainers: ``StagePrompts``, ``judge_rollouts`` (``judge``, ``reward_of``, ``fgo_mask``),
+``gather_summaries``, ``update_curriculum``, ``step_metrics``.
+
+A rollout the executor could not judge (``invalid_job``: our data; ``judge_error``: the judge
+failed) carries no reward signal: its mask is all zeros, it is kept out of every loss and out of
+the curriculum, and ``step_metrics`` counts it (``unjudged``).
 
 CCCS off: every prompt is the plain task (stage 0, empty prefix) and the curriculum is not
 consulted. FGO off: the mask is all ones and the executor runs without coverage. Both off is
@@ -26,15 +32,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from stepcoder_lib.curriculum import Curriculum
+from stepcoder_lib.encoding import aligned_prefix
 from stepcoder_lib.executor import ExecutionResult, Executor, Job, RewardTable, Verdict
 from stepcoder_lib.generation import sample_completions
 from stepcoder_lib.masking import completion_offsets, mask_from_result
+from stepcoder_lib.prompts import answer_program
 
 #: ``sample_completions``'s signature: (model, tokenizer, prompts, *, n, temperature, top_p, max_new_tokens, greedy,
 #: seed, batch_size) -> [prompt][sample] Completions. Another backend (vLLM, a scripted policy in tests) plugs in here.
 Sampler = Callable[..., list[list[Any]]]
 #: The paper's reward table (Eq. 3), the default everywhere.
 PAPER_REWARD = RewardTable()
+#: Verdicts that say nothing about the program: no reward, no loss, no curriculum step.
+UNJUDGED = frozenset({Verdict.INVALID_JOB, Verdict.JUDGE_ERROR})
 
 
 @dataclass(frozen=True)
@@ -54,24 +64,21 @@ class Rollout:
     problem_id: str
     difficulty: str
     stage: int  # CCCS stage the prompt was built at (0 with CCCS off: the whole program)
-    prompt: str  # task prompt + prefix: what the policy was conditioned on
+    prompt_ids: tuple[int, ...]  # what the policy was conditioned on: task prompt + prefix, token-aligned
     prefix: str  # canonical prefix (part of the prompt; no gradient)
-    completion: str  # the completion's text (special tokens dropped): program = prefix + completion
+    completion: str  # the completion's text after the prompt (special tokens dropped)
     token_ids: tuple[int, ...]  # the policy's actions: completion tokens, EOS included when it stopped
     finished: bool  # stopped with EOS (False: cut at max_new_tokens)
     verdict: Verdict
-    reward: float  # Eq. 3 of the verdict; 0.0 for an INVALID_JOB (no signal, excluded from the loss)
-    mask: tuple[int, ...]  # FGO mask, one 0/1 per token_ids entry (all ones with FGO off)
+    reward: float  # Eq. 3 of the verdict; 0.0 when unjudged (no signal, excluded from the loss)
+    mask: tuple[int, ...]  # FGO mask, one 0/1 per token_ids entry (all ones with FGO off, zeros when unjudged)
+    program: str = ""  # what the executor ran: ``answer_program(prefix, completion)``
     result: ExecutionResult | None = field(default=None, compare=False, repr=False)
 
     @property
-    def program(self) -> str:
-        return self.prefix + self.completion
-
-    @property
     def trainable(self) -> bool:
-        """Whether the rollout enters the loss (an INVALID_JOB means our data is broken, not the program)."""
-        return self.verdict != Verdict.INVALID_JOB
+        """Whether the rollout enters the loss (unjudged: our data or the judge failed, not the program)."""
+        return self.verdict not in UNJUDGED
 
 
 @dataclass(frozen=True)
@@ -97,22 +104,45 @@ class RolloutBatch:
     moved: dict[str, int] = field(default_factory=dict)  # curriculum moves this step {problem id: new stage}
 
 
-def stage_prompts(problem_ids: Sequence[str], task_prompts: Mapping[str, str],
-                  curriculum: Curriculum | None) -> list[tuple[str, str, int]]:
-    """(prompt, prefix, stage) per rollout: the task prompt plus the canonical prefix of the problem's current stage.
+@dataclass(frozen=True)
+class StagedPrompt:
+    """One rollout's prompt: token ids that are a prefix of encode(task prompt + canonical solution)."""
 
+    problem_id: str
+    stage: int
+    prompt_ids: tuple[int, ...]
+    prefix: str  # the canonical solution's text the ids hold after the task prompt
+
+
+class StagePrompts:
+    """CCCS prompts as token ids, built once per (problem, stage) and reused every step.
+
+    Stage ``c`` asks for the solution from the curriculum's cut (``Curriculum.plans``), moved back to
+    the start of the token of the joint tokenisation that covers it (``encoding.aligned_prefix``).
     ``curriculum=None`` (CCCS off) gives the plain task at stage 0 for every problem.
     """
-    out = []
-    for pid in problem_ids:
-        task = task_prompts[pid]
-        if curriculum is None:
-            out.append((task, "", 0))
-            continue
-        stage = curriculum.stage(pid)
-        prefix = curriculum.prefix_for(pid, stage)
-        out.append((task + prefix, prefix, stage))
-    return out
+
+    def __init__(self, tokenizer: Any, task_prompts: Mapping[str, str], curriculum: Curriculum | None) -> None:
+        self.tokenizer, self.task_prompts, self.curriculum = tokenizer, dict(task_prompts), curriculum
+        self._built: dict[tuple[str, int], StagedPrompt] = {}
+
+    def at(self, problem_id: str, stage: int) -> StagedPrompt:
+        key = (problem_id, stage)
+        if key not in self._built:
+            task = self.task_prompts[problem_id]
+            if stage == 0 or self.curriculum is None:
+                aligned = aligned_prefix(self.tokenizer, task, "", 0)
+            else:
+                solution = self.curriculum.solutions[problem_id]
+                cut = len(self.curriculum.prefix_for(problem_id, stage))
+                aligned = aligned_prefix(self.tokenizer, task, solution, cut)
+            self._built[key] = StagedPrompt(problem_id, stage, aligned.prompt_ids, aligned.body_prefix)
+        return self._built[key]
+
+    def __call__(self, problem_ids: Sequence[str]) -> list[StagedPrompt]:
+        """Each problem at its current stage (stage 0 without a curriculum)."""
+        cur = self.curriculum
+        return [self.at(pid, cur.stage(pid) if cur is not None else 0) for pid in problem_ids]
 
 
 def judge(executor: Executor, programs: Sequence[str], problems: Sequence[Any]) -> list[ExecutionResult]:
@@ -124,23 +154,49 @@ def judge(executor: Executor, programs: Sequence[str], problems: Sequence[Any]) 
 def reward_of(verdict: Verdict, table: RewardTable = PAPER_REWARD) -> float:
     """Eq. 3 of the paper from the verdict (+1 / -0.3 / -0.6 / -1; timeouts count as runtime errors).
 
-    INVALID_JOB (a malformed job: our data, not the model) has no reward; it gets 0.0 and is kept out of the loss.
+    Unjudged verdicts (INVALID_JOB: our data; JUDGE_ERROR: the judge) have no reward; they get 0.0
+    and are kept out of the loss (``Rollout.trainable``).
     """
     value = table(verdict)
     return 0.0 if value is None else float(value)
 
 
-def fgo_mask(tokenizer: Any, token_ids: Sequence[int], prefix: str, result: ExecutionResult,
-             enabled: bool) -> tuple[str, tuple[int, ...]]:
+def fgo_mask(tokenizer: Any, token_ids: Sequence[int], prefix: str, result: ExecutionResult, enabled: bool,
+             context: Sequence[int] = ()) -> tuple[str, tuple[int, ...]]:
     """The completion's text and its FGO mask (1 = token on executed code; see ``stepcoder_lib.masking``).
 
-    With FGO off the mask is all ones. The text is decoded from exactly the policy's tokens, so mask
-    entries and tokens correspond one to one (re-tokenising the text could split it differently).
+    With FGO off the mask is all ones; an unjudged rollout's is all zeros (it carries no signal).
+    The text is decoded from exactly the policy's tokens after their ``context`` (the prompt ids),
+    so mask entries and tokens correspond one to one.
     """
-    text, offsets = completion_offsets(tokenizer, token_ids)
+    text, offsets = completion_offsets(tokenizer, token_ids, context)
+    if result.verdict in UNJUDGED:
+        return text, (0,) * len(token_ids)
     if not enabled:
         return text, (1,) * len(token_ids)
-    return text, tuple(mask_from_result(result, prefix, text, offsets))
+    _, span = answer_program(prefix, text)
+    return text, tuple(mask_from_result(result, prefix, text, offsets, span))
+
+
+def judge_rollouts(tokenizer: Any, problems: Sequence[Any], staged: Sequence[StagedPrompt],
+                   actions: Sequence[Sequence[int]], finished: Sequence[bool], *, executor: Executor, fgo: bool,
+                   reward_table: RewardTable = PAPER_REWARD) -> tuple[list[Rollout], float]:
+    """Completion token ids -> judged ``Rollout``s (program, verdict, Eq. 3 reward, FGO mask), in order.
+
+    ``actions`` are the policy's tokens (EOS included when it stopped). Returns the rollouts and the
+    seconds the executor took. The one place a completion becomes a reward: every engine calls it.
+    """
+    texts = [completion_offsets(tokenizer, a, s.prompt_ids)[0] for a, s in zip(actions, staged, strict=True)]
+    programs = [answer_program(s.prefix, t)[0] for s, t in zip(staged, texts)]
+    t0 = time.perf_counter()
+    results = judge(executor, programs, problems)
+    seconds = time.perf_counter() - t0
+    rollouts = []
+    for p, st, action, done, program, res in zip(problems, staged, actions, finished, programs, results):
+        text, mask = fgo_mask(tokenizer, action, st.prefix, res, fgo, st.prompt_ids)
+        rollouts.append(Rollout(p.id, p.difficulty, st.stage, st.prompt_ids, st.prefix, text, tuple(action),
+                                bool(done), res.verdict, reward_of(res.verdict, reward_table), mask, program, res))
+    return rollouts, seconds
 
 
 def gather_summaries(summaries: list[Summary]) -> list[Summary]:
@@ -157,15 +213,17 @@ def gather_summaries(summaries: list[Summary]) -> list[Summary]:
 def update_curriculum(curriculum: Curriculum, summaries: Sequence[Summary]) -> dict[str, int]:
     """Algorithm 1 over the GATHERED rollouts of a step: passes counted from the verdict, stale stages skipped.
 
-    Returns the problems whose stage went down {id: new stage} (a pass streak at stage 0 only resets rho).
+    Unjudged rollouts are no evidence either way and are skipped. Returns the problems whose stage
+    went down {id: new stage} (a pass streak at stage 0 only resets rho).
     """
-    before = {s.problem_id: curriculum.stage(s.problem_id) for s in summaries}
-    curriculum.update([s.problem_id for s in summaries], [Verdict(s.verdict) for s in summaries],
-                      [s.stage for s in summaries])
+    judged = [s for s in summaries if Verdict(s.verdict) not in UNJUDGED]
+    before = {s.problem_id: curriculum.stage(s.problem_id) for s in judged}
+    curriculum.update([s.problem_id for s in judged], [Verdict(s.verdict) for s in judged],
+                      [s.stage for s in judged])
     return {pid: curriculum.stage(pid) for pid, st in before.items() if curriculum.stage(pid) < st}
 
 
-def collect_rollouts(model: Any, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], *,
+def collect_rollouts(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: StagePrompts, *,
                      executor: Executor, sampling: SamplingSettings, curriculum: Curriculum | None, fgo: bool,
                      seed: int, reward_table: RewardTable = PAPER_REWARD,
                      sampler: Sampler = sample_completions) -> RolloutBatch:
@@ -175,29 +233,23 @@ def collect_rollouts(model: Any, tokenizer: Any, problems: Sequence[Any], task_p
     on every rank): every rank calls it at the same point. ``curriculum=None`` is CCCS off.
     """
     t0 = time.perf_counter()
-    ids = [p.id for p in problems]
-    staged = stage_prompts(ids, task_prompts, curriculum)
+    staged = prompts([p.id for p in problems])
     t1 = time.perf_counter()
-    completions = sampler(model, tokenizer, [s[0] for s in staged], n=1, temperature=sampling.temperature,
+    completions = sampler(model, tokenizer, [s.prompt_ids for s in staged], n=1, temperature=sampling.temperature,
                           top_p=sampling.top_p, max_new_tokens=sampling.max_new_tokens, greedy=False, seed=seed,
                           batch_size=sampling.batch_size)
     t2 = time.perf_counter()
     eos = tokenizer.eos_token_id
     actions = [tuple(c[0].token_ids) + ((eos,) if c[0].finished else ()) for c in completions]
-    texts = [completion_offsets(tokenizer, a)[0] for a in actions]
+    rollouts, execution = judge_rollouts(tokenizer, problems, staged, actions, [c[0].finished for c in completions],
+                                         executor=executor, fgo=fgo, reward_table=reward_table)
     t3 = time.perf_counter()
-    results = judge(executor, [prefix + text for (_, prefix, _), text in zip(staged, texts)], problems)
-    t4 = time.perf_counter()
-    rollouts = []
-    for p, (prompt, prefix, stage), action, comp, res in zip(problems, staged, actions, completions, results):
-        text, mask = fgo_mask(tokenizer, action, prefix, res, fgo and res.verdict != Verdict.INVALID_JOB)
-        rollouts.append(Rollout(p.id, p.difficulty, stage, prompt, prefix, text, action, comp[0].finished,
-                                res.verdict, reward_of(res.verdict, reward_table), mask, res))
     summaries = gather_summaries([Summary(r.problem_id, r.difficulty, r.stage, r.verdict.value, r.reward,
                                           len(r.token_ids), sum(r.mask)) for r in rollouts])
     moved = update_curriculum(curriculum, summaries) if curriculum is not None else {}
-    t5 = time.perf_counter()
-    timings = {"generation": t2 - t1, "execution": t4 - t3, "masks_prompts": (t1 - t0) + (t3 - t2) + (t5 - t4)}
+    t4 = time.perf_counter()
+    timings = {"generation": t2 - t1, "execution": execution,
+               "masks_prompts": (t1 - t0) + (t3 - t2 - execution) + (t4 - t3)}
     return RolloutBatch(rollouts, summaries, timings, moved)
 
 
@@ -205,8 +257,10 @@ def step_metrics(summaries: Sequence[Summary], curriculum: Curriculum | None, fg
     """Per-step log values from the gathered summaries: reward, verdict shares, pass rates, stages, FGO kept share."""
     n = max(1, len(summaries))
     verdicts = Counter(s.verdict for s in summaries)
+    judged = [s for s in summaries if Verdict(s.verdict) not in UNJUDGED]
     out: dict[str, Any] = {  # floats; None where a value does not exist this step
-        "reward_mean": sum(s.reward for s in summaries) / n,
+        "reward_mean": sum(s.reward for s in judged) / max(1, len(judged)),
+        "unjudged": float(len(summaries) - len(judged)),  # rollouts kept out of the loss (invalid job, judge error)
         "pass_rate": verdicts[Verdict.PASSED.value] / n,
         "completion_tokens": float(sum(s.n_tokens for s in summaries)),
         "rollouts": float(len(summaries)),
@@ -236,6 +290,6 @@ def step_metrics(summaries: Sequence[Summary], curriculum: Curriculum | None, fg
     return out
 
 
-__all__ = ["PAPER_REWARD", "Rollout", "RolloutBatch", "Sampler", "SamplingSettings", "Summary", "collect_rollouts",
-           "fgo_mask",
-           "gather_summaries", "judge", "reward_of", "stage_prompts", "step_metrics", "update_curriculum"]
+__all__ = ["PAPER_REWARD", "UNJUDGED", "Rollout", "RolloutBatch", "Sampler", "SamplingSettings", "StagePrompts",
+           "StagedPrompt", "Summary", "collect_rollouts", "fgo_mask", "gather_summaries", "judge", "judge_rollouts",
+           "reward_of", "step_metrics", "update_curriculum"]

@@ -63,7 +63,9 @@ class SFTRunConfig:
                    learning_rate=s.learning_rate, epochs=s.epochs, warmup_epochs=s.warmup_epochs,
                    scheduler=s.scheduler, batch_size=s.batch_size,
                    per_device_batch_size=s.per_device_batch_size, max_seq_len=s.max_seq_len,
-                   weight_decay=s.weight_decay, gradient_checkpointing=s.gradient_checkpointing, bf16=s.bf16,
+                   weight_decay=s.weight_decay, gradient_checkpointing=s.gradient_checkpointing,
+                   # bfloat16 profiles always compute in bf16 over fp32 master weights; others where the hardware gains
+                   bf16=profile.model.dtype == "bfloat16" or use_bf16(s.bf16),
                    seed=s.seed if seed is None else seed, max_steps=max_steps)
 
     def trainer_args(self, output_dir: str | Path, progress: bool = True) -> Any:
@@ -79,7 +81,7 @@ class SFTRunConfig:
             warmup_steps=self.warmup_epochs / self.epochs,  # a float < 1 is a share of all steps: 0.3 / 3 epochs
             per_device_train_batch_size=self.per_device_batch_size, gradient_accumulation_steps=accumulation,
             max_length=self.max_seq_len, weight_decay=self.weight_decay, completion_only_loss=True,
-            activation_checkpointing=self.gradient_checkpointing, bf16=use_bf16(self.bf16), seed=self.seed,
+            activation_checkpointing=self.gradient_checkpointing, bf16=self.bf16, seed=self.seed,
             data_seed=self.seed,
             logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=not progress,
             use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
@@ -133,7 +135,10 @@ def make_sft_trainer(profile: Any, run: SFTRunConfig, output_dir: str | Path, pr
     rows = sft_examples(problems, profile)
     if not rows:
         raise ValueError(f"profile {profile.name!r}: the training split has no problem with a canonical solution")
-    model, tokenizer = load_policy(run.base_model, profile)
+    lora = lora_config(profile)
+    # full fine-tuning trains fp32 master weights (bf16 compute by autocast: ``bf16`` below); LoRA freezes the
+    # base in model.dtype and peft keeps its adapters in fp32
+    model, tokenizer = load_policy(run.base_model, profile, trainable=lora is None)
     lengths = [len(ids) for ids in tokenizer([r["prompt"] + r["completion"] for r in rows], add_special_tokens=False,
                                              verbose=False)["input_ids"]]
     kept = [p for p in problems if p.canonical_solution]  # the problems ``rows`` came from, in order
@@ -143,7 +148,7 @@ def make_sft_trainer(profile: Any, run: SFTRunConfig, output_dir: str | Path, pr
                       f"{run.max_seq_len} tokens and are cut at its end (e.g. {', '.join(too_long[:3])})", stacklevel=2)
     trainer = SFTTrainer(model=model, args=run.trainer_args(output_dir, progress),
                          train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         peft_config=lora_config(profile))
+                         peft_config=lora)
     return use_progress_bar(trainer, f"SFT ({profile.name})", enabled=progress)
 
 

@@ -6,6 +6,10 @@ that tokens look like a code model's (``"\\n    "`` is one token and straddles a
 a second tokenizer style for checking that nothing downstream assumes token-per-line shapes.
 ``split_digits=True`` makes every digit its own token (as LLaMA's tokenizer does), so a number
 reads the same in a statement and in code and small models learn to copy and compare it.
+``sentencepiece_tokenizer`` is a third style, LLaMA-2's: spaces become ``"▁"`` glued to the word
+after them, unknown characters fall back to byte tokens, the decoder strips the text's first
+space, and every encoding starts with BOS. No training code reads it; the fidelity tests check
+that SFT, RL and evaluation feed it identical token sequences too.
 """
 
 from __future__ import annotations
@@ -59,6 +63,30 @@ def train_code_tokenizer(texts: Iterable[str], vocab_size: int = 4096, save_dir:
     if save_dir is not None:
         fast.save_pretrained(str(save_dir))
     return fast
+
+
+def sentencepiece_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
+    """A LLaMA-2-style tokenizer trained on ``texts``: metaspace BPE with byte fallback, BOS added to every text."""
+    import json
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=True)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, show_progress=False,
+                                  special_tokens=list(SPECIAL_TOKENS))
+    tok.train_from_iterator(list(texts), trainer=trainer)
+    spec = json.loads(tok.to_str())
+    vocab = spec["model"]["vocab"]
+    for b in range(256):  # the byte tokens LLaMA falls back to for characters outside the vocabulary
+        vocab.setdefault(f"<0x{b:02X}>", len(vocab))
+    spec["model"]["byte_fallback"] = True
+    tok = Tokenizer.from_str(json.dumps(spec))
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    bos = ("<s>", tok.token_to_id("<s>"))
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[bos])
+    return _wrap(tok)
 
 
 def stdlib_corpus(max_chars: int = 1_500_000, modules: Sequence[str] = _STDLIB_MODULES) -> list[str]:

@@ -235,7 +235,7 @@ def probe(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str
     import copy
     import random
 
-    from stepcoder_lib.rollout import SamplingSettings, collect_rollouts, step_metrics
+    from stepcoder_lib.rollout import SamplingSettings, StagePrompts, collect_rollouts, step_metrics
 
     chosen = sorted(problems, key=lambda p: p.id)
     random.Random("stepcoder-probe").shuffle(chosen)
@@ -243,10 +243,11 @@ def probe(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str
     mine = [p for p in chosen[acc.process_index::acc.num_processes] for _ in range(rl.probe_samples)]
     was_training = model.training
     model.eval()
-    rb = collect_rollouts(model, tokenizer, mine, prompts, executor=executor,
+    judged_on = copy.deepcopy(curriculum)
+    rb = collect_rollouts(model, tokenizer, mine, StagePrompts(tokenizer, prompts, judged_on), executor=executor,
                           sampling=SamplingSettings(rl.temperature, rl.top_p, rl.max_new_tokens,
                                                     rl.generation_batch_size),
-                          curriculum=copy.deepcopy(curriculum), fgo=False, seed=7919 + acc.process_index,
+                          curriculum=judged_on, fgo=False, seed=7919 + acc.process_index,
                           sampler=sampler)
     model.train(was_training)
     m = step_metrics(rb.summaries, None, False)
@@ -284,7 +285,7 @@ def _train_ppo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: di
 
     cfg = PPOConfig.from_rl(profile.rl)
     trainer = PPOTrainer(policy, tokenizer, problems, prompts, cfg, executor=executor, curriculum=curriculum, fgo=fgo,
-                         seed=seed, accelerator=acc, sampler=sampler)
+                         seed=seed, accelerator=acc, sampler=sampler, compute_dtype=profile.model.dtype)
     if ckpt is not None:
         trainer.load(ckpt)
     done_here = 0
@@ -317,7 +318,7 @@ def _train_grpo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: d
         curriculum.load(ckpt / "curriculum.json")
     trainer, _ = make_trainer(policy, tokenizer, problems, prompts, profile.rl, executor=executor,
                               curriculum=curriculum, fgo=fgo, seed=seed, output_dir=run_dir / "checkpoints",
-                              runlog=log, sampler=sampler)
+                              runlog=log, sampler=sampler, compute_dtype=profile.model.dtype)
     if stop_after is not None:
         last = (checkpoint_step(ckpt) if ckpt else 0) + stop_after
 
@@ -471,3 +472,52 @@ def _main_verl(profile: Profile, args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def starting_stage_check(model: Any, tokenizer: Any, problems: Sequence[Any], profile: Profile, executor: Any, *,
+                         n_problems: int = 120, samples: int = 4, seed: int = 0) -> Any:
+    """How hard the curriculum's first task is for ``model``, against the whole program, on the same problems.
+
+    Problems with a stage beyond 0 (the first ``n_problems`` in id order), ``samples`` completions each at
+    the rollout decoding, three prompts: the whole program (stage 0); the starting stage with the text
+    cut at the conditional and tokenised alone (what CCCS fed before prompts were token-aligned); the
+    starting stage token-aligned (``encoding.aligned_prefix``, what training feeds). Returns one row per
+    prompt: mean reward, pass and compile-error shares, with the rollouts behind them.
+    """
+    import pandas as pd
+
+    from stepcoder_lib.encoding import encode
+    from stepcoder_lib.generation import sample_completions
+    from stepcoder_lib.rollout import StagedPrompt, StagePrompts, judge_rollouts
+
+    rl = profile.rl
+    cur = make_curriculum(problems, rl)
+    chosen = sorted((p for p in problems if cur.stage(p.id) > 0), key=lambda p: p.id)[:n_problems]
+    tasks = {p.id: task_prompt(p, profile) for p in chosen}
+    aligned = StagePrompts(tokenizer, tasks, cur)
+
+    def text_cut(pid: str) -> StagedPrompt:
+        prefix = cur.prefix_for(pid)
+        return StagedPrompt(pid, cur.stage(pid), tuple(encode(tokenizer, tasks[pid] + prefix)), prefix)
+
+    variants = {"whole program (stage 0)": [aligned.at(p.id, 0) for p in chosen],
+                "starting stage, text cut tokenised alone": [text_cut(p.id) for p in chosen],
+                "starting stage, token-aligned (training)": aligned([p.id for p in chosen])}
+    rows = []
+    for name, staged in variants.items():
+        out = sample_completions(model, tokenizer, [s.prompt_ids for s in staged], n=samples,
+                                 temperature=rl.temperature, top_p=rl.top_p, max_new_tokens=rl.max_new_tokens,
+                                 seed=seed, batch_size=rl.generation_batch_size)
+        eos = tokenizer.eos_token_id
+        flat = [(p, s, c) for p, s, cs in zip(chosen, staged, out) for c in cs]
+        rollouts, _ = judge_rollouts(tokenizer, [p for p, _, _ in flat], [s for _, s, _ in flat],
+                                     [tuple(c.token_ids) + ((eos,) if c.finished else ()) for _, _, c in flat],
+                                     [c.finished for _, _, c in flat], executor=executor, fgo=False)
+        n = len(rollouts)
+        rows.append({"prompt": name, "problems": len(chosen), "rollouts": n,
+                     "mean reward": sum(r.reward for r in rollouts) / n,
+                     "pass": sum(r.verdict.value == "passed" for r in rollouts) / n,
+                     "compile error": sum(r.verdict.value == "compile_error" for r in rollouts) / n,
+                     "prefix share": sum(len(s.prefix) / max(1, len(p.canonical_solution))
+                                         for p, s, _ in flat) / n})
+    return pd.DataFrame(rows).set_index("prompt")

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from stepcoder_lib.encoding import decode
 from stepcoder_lib.generation import Completion
 from stepcoder_lib.tokenizer import tiny_tokenizer
 
@@ -59,13 +60,13 @@ class ScriptedSampler:
         task = max((t for t in self.by_task if prompt.startswith(t)), key=len)
         return self.by_task[task], prompt[len(task):]
 
-    def __call__(self, model: Any, tokenizer: Any, prompts: Sequence[str], *, n: int = 1, temperature: float = 1.0,
+    def __call__(self, model: Any, tokenizer: Any, prompts: Sequence[Any], *, n: int = 1, temperature: float = 1.0,
                  top_p: float = 1.0, max_new_tokens: int = 256, greedy: bool = False, seed: int = 0,
                  batch_size: int = 64) -> list[list[Completion]]:
         rng = random.Random(f"scripted/{seed}")
         out = []
-        for i, prompt in enumerate(prompts):
-            problem, prefix = self.problem_and_prefix(prompt)
+        for i, prompt in enumerate(prompts):  # text, or token ids as the trainers send them
+            problem, prefix = self.problem_and_prefix(prompt if isinstance(prompt, str) else decode(tokenizer, prompt))
             rest = problem.canonical_solution[len(prefix):]
             samples = []
             for _ in range(n):
@@ -73,6 +74,6 @@ class ScriptedSampler:
                 ids = tokenizer(text, add_special_tokens=False)["input_ids"]
                 finished = len(ids) < max_new_tokens
                 ids = ids[: max_new_tokens - 1] if finished else ids[:max_new_tokens]
-                samples.append(Completion(i, tokenizer.decode(ids), tuple(ids), finished))
+                samples.append(Completion(i, decode(tokenizer, ids), tuple(ids), finished))
             out.append(samples)
         return out

@@ -370,3 +370,23 @@ def test_pad_masks() -> None:
     out = pad_masks([[1, 0, 1], [1], []], 4)
     assert out.tolist() == [[1, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0]] and out.dtype == torch.long
     assert pad_masks([[1, 1, 1]], 2).tolist() == [[1, 1]]
+
+
+def test_a_looping_branch_that_times_out_keeps_its_tokens(cov_executor) -> None:
+    """The lines a test ran before its CPU limit killed it reach the mask: the penalty reaches the loop."""
+    from stepcoder_lib.executor import Job
+
+    prefix = "n = int(input())\n"
+    completion = "if n == 1:\n    print(1)\nelse:\n    x = 0\n    while True:\n        x += 1\n"
+    offsets = words(completion)
+    loop = completion.index("    x = 0")
+    for inputs, printed_ran in ((("1\n", "2\n"), True), (("2\n", "1\n"), False)):  # the loop in the second / first test
+        tests = TestCases("stdin", inputs, tuple(i for i in inputs))
+        [r] = cov_executor.run_batch([Job(prefix + completion, tests, problem_id="loop")])
+        assert r.verdict == Verdict.TIMEOUT and {6, 7} <= r.executed_lines
+        assert (3 in r.executed_lines) == printed_ran
+        mask = mask_from_result(r, prefix, completion, offsets)
+        in_loop = [m for m, (a, _) in zip(mask, offsets) if a >= loop]
+        in_print = [m for m, (a, b) in zip(mask, offsets) if completion.index("print") <= a < completion.index("else")]
+        assert in_loop and set(in_loop) == {1}
+        assert set(in_print) == ({1} if printed_ran else {0})  # the mask is not all ones: coverage was recorded

@@ -155,8 +155,10 @@ def test_dry_run_plan_for_paper_needs_no_weights(monkeypatch) -> None:
     assert frame.loc["parameters", "value"] == "6,740.0 M"
     weights_gib = 6.74e9 * 2 / 1024 ** 3
     assert float(frame.loc["reference (frozen)", "value"].split()[0]) == pytest.approx(weights_gib, abs=0.01)
-    assert float(frame.loc["PPO total (excl. activations)", "value"].split()[0]) > 3 * weights_gib
-    assert frame.loc["global batch size", "value"] == 64 and frame.loc["rollouts per step", "value"] == 4 * 16
+    ppo_total = float(frame.loc["PPO total per GPU (excl. activations)", "value"].split()[0])
+    assert ppo_total == pytest.approx(weights_gib + 2 * 6.74e9 * 16 / 1024 ** 3, abs=0.05)  # fp32 master x 2 + ref
+    assert "no sharding" in frame.loc["PPO total per GPU (excl. activations)", "note"]
+    assert frame.loc["global batch size", "value"] == 64 and frame.loc["rollouts per step", "value"] == 64 * 16
     assert "lr 2e-05" in frame.loc["optimisation steps", "note"]
     with pytest.raises(KeyError, match="unknown profile"):
         plan("huge")

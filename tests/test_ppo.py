@@ -22,7 +22,7 @@ from stepcoder_lib.ppo import (
     whiten,
 )
 from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.rollout import SamplingSettings, collect_rollouts
+from stepcoder_lib.rollout import SamplingSettings, StagePrompts, collect_rollouts
 from stepcoder_lib.train import make_curriculum, task_prompt
 
 
@@ -73,9 +73,10 @@ def judged(tmp_path_factory):
     prompts = {p.id: task_prompt(p, profile) for p in problems}
     model, tok = load_policy(save_tiny_model(tmp_path_factory.mktemp("sft") / "m"), profile)
     with Executor(ExecutorConfig(workers=2, coverage=True, time_limit_s=2.0)) as ex:
-        rb = collect_rollouts(model, tok, [p for p in problems for _ in range(2)], prompts, executor=ex,
-                              sampling=SamplingSettings(max_new_tokens=512),
-                              curriculum=make_curriculum(problems, profile.rl), fgo=True, seed=1,
+        cur = make_curriculum(problems, profile.rl)
+        rb = collect_rollouts(model, tok, [p for p in problems for _ in range(2)], StagePrompts(tok, prompts, cur),
+                              executor=ex, sampling=SamplingSettings(max_new_tokens=512), curriculum=cur, fgo=True,
+                              seed=1,
                               sampler=ScriptedSampler(problems, prompts, pass_prob=0.7))
     return model, tok, prompts, rb.rollouts
 
@@ -105,7 +106,7 @@ def expected_pattern(rollouts, tok, prompts, width: int):
     """Per row: positions that must get gradient (predicting kept completion tokens) and must not (all others)."""
     rows = []
     for r in rollouts:
-        p = len(tok(r.prompt, add_special_tokens=False)["input_ids"])
+        p = len(r.prompt_ids)
         kept = {p - 1 + j for j, m in enumerate(r.mask) if m}
         rows.append((p, kept, set(range(width)) - kept))
     return rows

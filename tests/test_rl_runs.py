@@ -154,3 +154,19 @@ def test_paper_profile_rl_values_are_the_digests() -> None:
     assert (rl.policy_lr, rl.critic_lr, rl.rollouts_per_problem, rl.temperature, rl.top_p, rl.max_new_tokens,
             rl.kl_beta, rl.kl_clip) == (5e-7, 1.5e-6, 16, 0.8, 0.9, 1024, 0.05, 0.8)
     assert (rl.gamma, rl.lam, rl.clip_range, rl.value_clip, rl.reward_clip) == (1.0, 0.95, 0.2, 0.2, 10.0)
+
+
+def test_paper_budget_splits_over_eight_ranks_and_lets_the_curriculum_walk() -> None:
+    """Each of APPS+'s training problems is visited often enough to walk its stages (one group passing per move)."""
+    import math
+
+    from stepcoder_lib.curriculum import n_stages
+    from stepcoder_lib.models import PAPER_TRAIN_PROBLEMS
+
+    rl = get_profile("paper").rl
+    assert rl.problems_per_step % 8 == 0 and rl.problems_per_step % 16 == 0  # one node of 8 GPUs, or two
+    visits = rl.steps * rl.problems_per_step / PAPER_TRAIN_PROBLEMS
+    moves_needed = n_stages(16) - 1  # a solution with 16 conditionals starts 3 stages from the whole program
+    passes_per_move = math.ceil(math.log(1 - rl.cccs_rho_threshold) / math.log(1 - rl.cccs_alpha))  # from rho = 0
+    assert passes_per_move <= rl.rollouts_per_problem  # one visit's group can move a stage
+    assert visits >= moves_needed + 1  # every move, then the whole program at least once

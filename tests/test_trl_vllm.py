@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from stepcoder_lib.encoding import encode
 from stepcoder_lib.engines.trl_vllm import TRLVLLMSampler
 from stepcoder_lib.grpo import grpo_config
 from stepcoder_lib.profiles import get_profile
@@ -47,9 +48,9 @@ def test_the_sampler_sends_staged_prompt_ids_and_returns_completions_as_the_seam
     with pytest.raises(RuntimeError, match="no TRL trainer with vLLM bound"):
         sampler(None, tok, ["x"])
     sampler.bind(type("Trainer", (), {"vllm_generation": engine})())
-    prompts = ["### Instruction:\nadd\n### Response:\ndef f(a):\n", "### Instruction:\nsub\n"]
-    out = sampler(None, tok, prompts, max_new_tokens=64)
-    assert engine.seen == tok(prompts, add_special_tokens=False)["input_ids"]  # no BOS: as the native sampler
+    staged = [encode(tok, "### Instruction:\nadd\n### Response:\ndef f(a):\n"), [5, 6, 7]]
+    out = sampler(None, tok, [staged[0], "### Instruction:\nsub\n"], max_new_tokens=64)
+    assert engine.seen == [staged[0], encode(tok, "### Instruction:\nsub\n")]  # ids as given, text as natively
     assert [c[0].token_ids for c in out] == [(7, 8), (9, 10, 11)]
     assert [c[0].finished for c in out] == [True, False]  # EOS stripped; the seam appends it to the actions
     assert [c[0].prompt_index for c in out] == [0, 1]

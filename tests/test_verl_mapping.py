@@ -36,7 +36,7 @@ from stepcoder_lib.engines.verl.maths import (
 from stepcoder_lib.executor import Executor, ExecutorConfig
 from stepcoder_lib.ppo import PPOConfig, gae, kl_penalised_rewards, make_batch, policy_loss, whiten
 from stepcoder_lib.profiles import get_profile
-from stepcoder_lib.rollout import SamplingSettings, collect_rollouts
+from stepcoder_lib.rollout import SamplingSettings, StagePrompts, collect_rollouts
 from stepcoder_lib.tokenizer import tiny_tokenizer
 from stepcoder_lib.train import task_prompt
 
@@ -131,7 +131,8 @@ def rollouts() -> list:
     tok = tiny_tokenizer()
     rows = [p for p in problems for _ in range(3)]
     with Executor(ExecutorConfig(coverage=True, time_limit_s=1.0, workers=2)) as ex:
-        rb = collect_rollouts(None, tok, rows, prompts, executor=ex, sampling=SamplingSettings(max_new_tokens=256),
+        rb = collect_rollouts(None, tok, rows, StagePrompts(tok, prompts, None), executor=ex,
+                              sampling=SamplingSettings(max_new_tokens=256),
                               curriculum=None, fgo=True, seed=0, sampler=ScriptedSampler(problems, prompts, 0.7))
     assert any(0 in r.mask for r in rb.rollouts), "the scripted policy's unused helper should be masked"
     return rb.rollouts

@@ -43,6 +43,8 @@ from . import values
 from .tracing import LineTracer
 
 PROGRAM_FILE = "solution.py"
+#: Where the tracer writes each line as it is first hit (the worker's "lines" descriptor, see ``child_main``).
+LINES_FD = 6
 _HEADER = struct.Struct("<I")
 
 #: Names APPS's harness put in scope of call-based programs (LeetCode-style solutions rely on
@@ -165,7 +167,7 @@ def child_main(role: str, fds: dict[str, int], ctx: Any) -> None:
                 ruleset = ctx.landlock.build_ruleset(fds["dir"])
         if ruleset is not None:
             ctx.landlock.enforce(ruleset)
-        layout = ["stdin", "stdout", "stderr", "report", "in", "out"]
+        layout = ["stdin", "stdout", "stderr", "report", "in", "out", "lines"]
         devnull = os.open(os.devnull, os.O_RDWR)
         high = {name: _dup_high(fds.get(name, devnull), floor) for name in layout}
         tdir = _dup_high(fds["dir"], floor) if "dir" in fds else None
@@ -270,7 +272,7 @@ def _finish(report: dict[str, Any], tracer: LineTracer | None) -> None:
 def run_program(spec: dict[str, Any]) -> None:
     """Run the program (and, by format, its call or its judge's requests); report; exit."""
     report: dict[str, Any] = {"phase": "compile", "ok": False}
-    tracer = LineTracer(os.path.abspath(PROGRAM_FILE)) if spec["coverage"] else None
+    tracer = LineTracer(os.path.abspath(PROGRAM_FILE), sink_fd=LINES_FD) if spec["coverage"] else None
     try:
         _run(spec, report, tracer)
     except BaseException as exc:  # a harness-level failure is reported, not raised

@@ -61,13 +61,15 @@ def judge_test(out: dict[str, Any], tests: TestCases, *, cpu_limit: float, memor
         return TestResult(index=index, verdict=Verdict.TIMEOUT if budget else Verdict.NOT_RUN,
                           detail=out.get("reason", ""), error_type="Timeout" if budget else None)
     report = _clean_report(out.get("report"), n_lines)
+    seen = out.get("lines_seen") or b""  # lines written as they ran: all that is left of a killed test's coverage
+    lines = report.get("lines", frozenset()) | {i for i, b in enumerate(seen[: n_lines + 1]) if b and i > 0}
     stdout_bytes: bytes = out.get("stdout", b"")
     stdout = stdout_bytes[:output_limit].decode("utf-8", errors="replace")
     cpu = float(out["cpu_s"])
     common = {"index": index, "duration_s": round(out["wall_s"], 6), "cpu_s": round(cpu, 6),
                   "max_rss_kb": out["max_rss_kb"], "stdout": excerpt(stdout, excerpt_chars),
                   "stderr": excerpt(out.get("stderr", b"").decode("utf-8", errors="replace"), excerpt_chars),
-                  "lines": report.get("lines", frozenset())}
+                  "lines": frozenset(lines)}
 
     def result(verdict: Verdict, detail: str = "", rule: str | None = None,
                error_type: str | None = None) -> TestResult:

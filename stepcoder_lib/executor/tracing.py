@@ -15,6 +15,7 @@ a ``sys.settrace`` tracer records the same lines, only slower.
 
 from __future__ import annotations
 
+import contextlib
 import dis
 import os
 import sys
@@ -100,12 +101,38 @@ def _plan(co: types.CodeType, plan: ProbePlan) -> types.CodeType:
     return new_code
 
 
-class LineTracer:
-    """Records the executed 1-based line numbers of one program's code."""
+class _LineSink(defaultdict):  # type: ignore[type-arg]
+    """slipcover's ``newly_seen``, which also writes each line to ``fd`` the moment it is first hit.
 
-    def __init__(self, filename: str) -> None:
+    A probe looks up ``newly_seen[filename]`` once, on its line's first execution, from the program's
+    own frame, whose ``f_lineno`` is that line; byte ``line`` of the file is set. A test killed at its
+    CPU or wall limit never reaches ``stop``, but the lines it ran up to the kill are in the file
+    (FGO must see the loop that timed out). A program could write there too; like the report's
+    lines, coverage is the program's word (the README's limits say so).
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(set)
+        self.fd = fd
+
+    def __getitem__(self, filename: str) -> set[int]:
+        with contextlib.suppress(Exception):  # a bad descriptor only loses the early copy
+            os.pwrite(self.fd, b"\1", sys._getframe(1).f_lineno)
+        return super().__getitem__(filename)
+
+
+class LineTracer:
+    """Records the executed 1-based line numbers of one program's code.
+
+    ``sink_fd``: a file that receives byte 1 at offset ``line`` when a line first runs, so the lines
+    survive a process that is killed before ``stop`` (see ``_LineSink``).
+    """
+
+    def __init__(self, filename: str, sink_fd: int | None = None) -> None:
         self.filename = filename
-        self.newly_seen: dict[str, set[int]] = defaultdict(set)  # written by slipcover's probes
+        self.sink_fd = sink_fd
+        # written by slipcover's probes
+        self.newly_seen: dict[str, set[int]] = defaultdict(set) if sink_fd is None else _LineSink(sink_fd)
         self._lines: set[int] = set()
         self._probes = _probe is not None
         self._instrumented = False
@@ -163,6 +190,9 @@ class LineTracer:
         return self._local_trace if frame.f_code.co_filename == self.filename else None
 
     def _local_trace(self, frame: Any, event: str, arg: Any) -> Callable | None:
-        if event == "line":
+        if event == "line" and frame.f_lineno not in self._lines:
             self._lines.add(frame.f_lineno)
+            if self.sink_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.pwrite(self.sink_fd, b"\1", frame.f_lineno)
         return self._local_trace

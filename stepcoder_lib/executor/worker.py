@@ -345,6 +345,8 @@ class Worker:
         try:
             stdout = keep(self._tmpfile())
             stderr = keep(self._tmpfile())
+            # executed lines as they are first hit (one byte per line): what survives a test killed at its limit
+            lines = keep(self._tmpfile()) if job["coverage"] else None
             report_r, report_w = os.pipe()
             keep(report_r), keep(report_w)
             os.set_blocking(report_r, False)
@@ -363,10 +365,12 @@ class Worker:
                 os.set_blocking(requests_w, False)
                 os.set_blocking(answers_r, False)
                 program_fds.update({"in": requests_r, "out": answers_w})
+            if lines is not None:
+                program_fds["lines"] = lines
             t0 = time.monotonic()
             pids, pidfds = self._spawn([("program", program_fds)])
             for name, fd in program_fds.items():  # the child's ends: only it holds them now
-                if name not in ("stdout", "stderr"):
+                if name not in ("stdout", "stderr", "lines"):
                     _close_quietly(fd)
                     opened.remove(fd)
             clock = _Clock(t0 + wall_limit, wall_limit, cpu_limit, pids[0], self.test_dir, job.get("disk_limit"))
@@ -393,6 +397,8 @@ class Worker:
                 "stderr": os.pread(stderr, job["excerpt_chars"] * 4, 0),
                 "report": _parse(reports[0]),
             }
+            if lines is not None:  # bounded: one byte per line of the program
+                out["lines_seen"] = os.pread(lines, job["program"].count("\n") + 2, 0)
             if judged is not None:
                 out["judge"] = judged
             return out

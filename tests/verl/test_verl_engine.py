@@ -29,7 +29,7 @@ from stepcoder_lib.engines.verl.maths import policy_mask
 from stepcoder_lib.engines.verl.trainer import maths_from_config, replace_advantages
 from stepcoder_lib.executor import Executor, ExecutorConfig
 from stepcoder_lib.ppo import gae, kl_penalised_rewards, make_batch, policy_loss, value_loss, whiten
-from stepcoder_lib.rollout import SamplingSettings, collect_rollouts
+from stepcoder_lib.rollout import SamplingSettings, StagePrompts, collect_rollouts
 from stepcoder_lib.train import make_curriculum, task_prompt
 
 STEPS = 3
@@ -71,11 +71,12 @@ def _native(w: dict[str, Any], server: ScriptedServer, steps: range, curriculum:
     rl, by_id = w["profile"].rl, {p.id: p for p in w["problems"]}
     replay = ReplaySampler(w["tokenizer"], server.calls)
     batches = []
+    stage_prompts = StagePrompts(w["tokenizer"], w["prompts"], curriculum)
     with Executor(ExecutorConfig(coverage=True, time_limit_s=1.0, workers=2)) as ex:
         for step in steps:
             rows = rows_for_step(step, len(w["problems"]), rl.problems_per_step)
             problems = [by_id[w["problems"][i].id] for i in rows for _ in range(rl.rollouts_per_problem)]
-            batches.append(collect_rollouts(None, w["tokenizer"], problems, w["prompts"], executor=ex,
+            batches.append(collect_rollouts(None, w["tokenizer"], problems, stage_prompts, executor=ex,
                                             sampling=SamplingSettings(max_new_tokens=rl.max_new_tokens),
                                             curriculum=curriculum, fgo=True, seed=step, sampler=replay))
     return batches
@@ -297,7 +298,7 @@ def test_vanilla_rl_on_verl_stages_nothing_and_masks_nothing(tmp_path: Path) -> 
     rows = [by_id[problems[i].id] for i in rows_for_step(0, len(problems), rl.problems_per_step)
             for _ in range(rl.rollouts_per_problem)]
     with Executor(ExecutorConfig(time_limit_s=1.0, workers=2)) as ex:
-        rb = collect_rollouts(None, tokenizer, rows, w["prompts"], executor=ex,
+        rb = collect_rollouts(None, tokenizer, rows, StagePrompts(tokenizer, w["prompts"], None), executor=ex,
                               sampling=SamplingSettings(max_new_tokens=rl.max_new_tokens), curriculum=None, fgo=False,
                               seed=0, sampler=ReplaySampler(tokenizer, server.calls))
     assert [float(x) for x in nt[REWARD_FIELD]] == [r.reward for r in rb.rollouts]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from rl_helpers import ScriptedSampler, save_tiny_model, smoke_problems
 
+from stepcoder_lib.encoding import decode_after
 from stepcoder_lib.engines.verl.data import write_verl_data
 from stepcoder_lib.engines.verl.mapping import Launch, verl_overrides
 from stepcoder_lib.generation import Completion
@@ -64,8 +65,7 @@ class ScriptedServer:
                        **kwargs: Any) -> Any:
         from verl.workers.rollout.replica import TokenOutput
 
-        text = self.tokenizer.decode(prompt_ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-        c = self.policy(None, self.tokenizer, [text], n=1, max_new_tokens=self.max_new_tokens,
+        c = self.policy(None, self.tokenizer, [list(prompt_ids)], n=1, max_new_tokens=self.max_new_tokens,
                         seed=len(self.calls))[0][0]
         ids = list(c.token_ids) + ([self.tokenizer.eos_token_id] if c.finished else [])  # vLLM keeps the EOS id
         self.calls.append((list(prompt_ids), ids))
@@ -81,17 +81,16 @@ class ReplaySampler:
             self.queues[tuple(prompt)].append(response)
         self.eos = tokenizer.eos_token_id
 
-    def __call__(self, model: Any, tokenizer: Any, prompts: list[str], **kw: Any) -> list[list[Completion]]:
-        encoded = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+    def __call__(self, model: Any, tokenizer: Any, prompts: list[Any], **kw: Any) -> list[list[Completion]]:
         out = []
-        for i, ids in enumerate(encoded):
-            queue = self.queues[tuple(ids)]
+        for i, ids in enumerate(prompts):  # the seam sends token-aligned prompt ids
+            queue = self.queues[tuple(int(t) for t in ids)]
             if not queue:
                 raise AssertionError(f"the native seam asked for prompt {i}, which verl never staged")
             response = queue.pop(0)
             finished = bool(response) and response[-1] == self.eos
             body = response[:-1] if finished else response
-            out.append([Completion(i, tokenizer.decode(body), tuple(body), finished)])
+            out.append([Completion(i, decode_after(tokenizer, ids, body), tuple(body), finished)])
         return out
 
 

@@ -66,6 +66,8 @@ class StepCoderAgentLoopManager(AgentLoopManager):
 
             tokenizer = hf_tokenizer(config.actor_rollout_ref.model.path)
         self.tokenizer = tokenizer
+        self.prompts = seam.stager(tokenizer, self.task_prompts, self.curriculum)
+        self.plain_prompts = seam.stager(tokenizer, self.task_prompts, None)  # validation: the whole task
         self.last_moves: dict[str, int] = {}
 
     # ------------------------------------------------------------------------------------------ the step
@@ -75,7 +77,7 @@ class StepCoderAgentLoopManager(AgentLoopManager):
             raise KeyError("batch rows have no 'problem_id' (write the data with stepcoder_lib.engines.verl.data)")
         ids = [str(x) for x in prompts.non_tensor_batch["problem_id"]]
         validate = bool(prompts.meta_info.get("validate", False))
-        staged = seam.stage(ids, self.task_prompts, None if validate else self.curriculum, self.tokenizer)
+        staged = seam.stage(self.plain_prompts if validate else self.prompts, ids)
         prompt_ids = np.empty(len(staged), dtype=object)
         prompt_ids[:] = [list(s.prompt_ids) for s in staged]
         prompts.non_tensor_batch[STAMP_STAGE] = np.array([s.stage for s in staged], dtype=np.int64)
