@@ -46,7 +46,7 @@ def hub_reachable(timeout_s: float = 3.0) -> bool:
 def _offline_mode() -> Iterator[None]:
     """Make ``datasets``/``huggingface_hub`` use their local cache only, for the duration."""
     import datasets.config  # lazy: importing this module needs no datasets
-    import huggingface_hub.constants as hc
+    import huggingface_hub.constants as hc  # lazy: importing this module needs no huggingface_hub
 
     saved = (datasets.config.HF_HUB_OFFLINE, hc.HF_HUB_OFFLINE)
     datasets.config.HF_HUB_OFFLINE = True
