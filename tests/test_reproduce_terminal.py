@@ -1,0 +1,59 @@
+"""``make reproduce`` redirected to a log: one line per update, no escape codes, no kernel TCP warning.
+
+A real papermill run of a tiny notebook through ``reproduce.run``'s streaming path, in a subprocess whose
+stdout and stderr are a pipe (not a terminal), as in ``make reproduce > log 2>&1``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from stepcoder_lib.paths import repo_root
+from stepcoder_lib.progress import TERMINAL_ENV
+
+WORK = """\
+import time
+from stepcoder_lib.progress import progress
+for _ in progress(range(4), desc="fake work"):
+    time.sleep(0.05)
+print("notebook says hello")
+"""
+RUNNER = """\
+import sys
+from pathlib import Path
+from stepcoder_lib import reproduce
+reproduce.run("smoke", Path(sys.argv[1]), folder=Path(sys.argv[2]), lib_root=Path(sys.argv[2]), force=True)
+"""
+
+
+@pytest.mark.slow
+def test_reproduce_log_has_one_line_per_update_no_escape_codes_and_no_tcp_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('profile = "tiny"', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(WORK)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(folder / "01_work.ipynb"))
+    env = {**os.environ, "PYTHONPATH": str(repo_root()), "STEPCODER_ARTIFACTS": str(tmp_path / "artifacts"),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop(TERMINAL_ENV, None)  # the runner sets it for its kernels
+    proc = subprocess.run([sys.executable, "-c", RUNNER, str(tmp_path / "out"), str(folder)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=240)
+    log = proc.stdout
+    assert proc.returncode == 0, log[-3000:]
+    assert "\x1b" not in log, f"escape codes in the log: {log!r}"
+    assert "\r" not in log, f"carriage-return redraws in the log: {log!r}"
+    assert "without encryption" not in log and "WARNING" not in log, log
+    lines = [line for line in log.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)), f"duplicated lines: {lines}"
+    bar = [line for line in lines if line.startswith("fake work")]
+    assert bar and "4/4" in bar[-1], lines  # the library's bar reached the log, ending at its total
+    assert sum("notebook says hello" in line for line in lines) == 1  # the notebook's own output, streamed once
+    assert lines[0].startswith("[1/1] 01_work (smoke): running") and "done in" in lines[-1]
