@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stepcoder_lib.paths import portable_path
 from stepcoder_lib.runs import CONFIGS
 
 APPS_COLUMNS: tuple[str, ...] = ("introductory", "interview", "competition", "overall")
@@ -157,6 +158,11 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path).set_index("config")
 
 
+def portable_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """``cells`` with its ``run`` and ``cache_dir`` relative to the artifacts folder (committed files stay portable)."""
+    return cells.assign(**{c: cells[c].map(portable_path) for c in ("run", "cache_dir") if c in cells})
+
+
 def write_table(table: pd.DataFrame, cells: pd.DataFrame, out_dir: str | Path, notes: Iterable[str] = (),
                 figure: bool = True) -> dict[str, Path]:
     """``table.md``, ``table.csv``, ``cells.csv`` (one line per seed and cell, with provenance), ``table.png``."""
@@ -165,6 +171,7 @@ def write_table(table: pd.DataFrame, cells: pd.DataFrame, out_dir: str | Path, n
     paths = {"markdown": out / "table.md", "csv": out / "table.csv", "cells": out / "cells.csv"}
     paths["markdown"].write_text(to_markdown(table, notes), encoding="utf-8")
     to_csv_frame(table).to_csv(paths["csv"], index=False, float_format="%.4f")
+    cells = portable_cells(cells)
     cells.sort_values(["config", "column", "seed"]).to_csv(paths["cells"], index=False, float_format="%.4f")
     if figure:
         from stepcoder_lib.figures import plot_results_table, save_png
