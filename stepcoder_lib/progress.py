@@ -20,7 +20,7 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
@@ -176,8 +176,9 @@ class LineBar:
         self.n += n
         self._emit(force=self.total is not None and self.n >= self.total)
 
-    def set_postfix(self, refresh: bool = False, **values: Any) -> None:
-        self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
+    def set_postfix(self, ordered_dict: Mapping[str, Any] | None = None, refresh: bool = True, **values: Any) -> None:
+        """tqdm's signature; the values show on the next line written."""
+        self.postfix = ", ".join(f"{k}={v}" for k, v in {**(ordered_dict or {}), **values}.items())
 
     def set_description(self, desc: str, refresh: bool = False) -> None:
         self.desc = desc

@@ -57,3 +57,21 @@ def test_reproduce_log_has_one_line_per_update_no_escape_codes_and_no_tcp_warnin
     assert bar and "4/4" in bar[-1], lines  # the library's bar reached the log, ending at its total
     assert sum("notebook says hello" in line for line in lines) == 1  # the notebook's own output, streamed once
     assert lines[0].startswith("[1/1] 01_work (smoke): running") and "done in" in lines[-1]
+
+
+def test_line_bar_writes_whole_lines_only_when_something_changed(tmp_path: Path) -> None:
+    """The log-file bar takes tqdm's calls (``set_postfix(dict, refresh=...)`` as ``RunLog`` makes them)."""
+    from stepcoder_lib.progress import LineBar
+
+    path = tmp_path / "log.txt"
+    with open(path, "w") as log:
+        bar = LineBar(3, "RL", "step", log, interval=0.0)
+        bar.set_postfix({"reward": "+0.100"}, refresh=False)
+        bar.update(1)
+        bar.set_postfix(reward="+0.200")
+        bar.update(2)  # reaches the total: written even inside the interval
+        bar.close()  # nothing new since the last line: not written again
+        bar.close()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2 and "\r" not in path.read_text()
+    assert "1/3" in lines[0] and "reward=+0.100" in lines[0] and "3/3" in lines[1] and "reward=+0.200" in lines[1]
