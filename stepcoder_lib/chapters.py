@@ -9,6 +9,7 @@ built from the notebook's own variables (no hand-written numbers).
 from __future__ import annotations
 
 import inspect
+import textwrap
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ def source_markdown(fn: Callable[..., Any] | type) -> str:
     except ValueError:  # installed elsewhere: the file name is still a useful pointer
         where = path.name
     name = f"{fn.__module__}.{fn.__qualname__}"
-    return f"`{name}` ({where}:{first})\n\n```python\n{''.join(lines).rstrip()}\n```"
+    code = textwrap.dedent("".join(lines)).rstrip()  # a method reads like a function
+    return f"`{name}` ({where}:{first})\n\n```python\n{code}\n```"
 
 
 def show_source(*fns: Callable[..., Any] | type) -> Markdown:

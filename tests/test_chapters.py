@@ -17,7 +17,7 @@ def test_source_is_the_library_function_as_it_is_now() -> None:
     assert inspect.getsource(gae).rstrip() in text and text.endswith("```")
     both = show_source(gae, apply_token_mask).data
     assert both.index("def gae(") < both.index("def apply_token_mask(")
-    assert "def policy_mask(" in source_markdown(PPOBatch.policy_mask.fget)  # a property's getter
+    assert "\ndef policy_mask(" in source_markdown(PPOBatch.policy_mask.fget)  # a property's getter, dedented
 
 
 def test_what_we_saw_lists_points_and_refuses_an_empty_summary() -> None:
