@@ -142,12 +142,17 @@ def kernel_config() -> Any:
 
     Over TCP without CurveZMQ keys ipykernel warns, once per notebook, that its traffic is unencrypted: a
     warning nobody running ``make reproduce`` can act on. A kernel on IPC transport has no network traffic
-    to warn about; its sockets sit beside the connection file in Jupyter's runtime folder.
+    to warn about; its sockets sit beside the connection file in Jupyter's runtime folder. A socket path
+    longer than the system's limit (107 bytes on Linux) cannot be bound: under a very long runtime folder
+    the kernels stay on TCP.
     """
+    from jupyter_core.paths import jupyter_runtime_dir
     from traitlets.config import Config
 
     config = Config()
-    config.KernelManager.transport = "ipc"
+    socket_path = len(os.path.join(jupyter_runtime_dir(), "kernel-00000000-0000-0000-0000-000000000000-ipc-9"))
+    if socket_path <= 107:
+        config.KernelManager.transport = "ipc"
     return config
 
 
