@@ -154,14 +154,15 @@ print("wrote", out / "full_training.json")
 # %%
 points = [f"{len(runs)} runs on profile {prof.name!r}: " + ", ".join(
     f"{label} ({n} seed{'s' if n > 1 else ''})" for label, n in frame.groupby("label")["seed"].nunique().items()) + "."]
-if len(probes):
-    points += [f"{run} seed {seed}: whole-program pass rate on the fixed probe problems {r['pass_rate SFT']:.0%} "
-               f"(SFT) -> {r['pass_rate trained']:.0%} (trained), mean reward {r['reward_mean SFT']:.2f} -> "
-               f"{r['reward_mean trained']:.2f}." for (run, seed), r in probes.iterrows()]
-for label, g in table.groupby(level="run"):
-    cols = [c for c in ("reward_mean first 3", "reward_mean last 3") if c in g]
-    if len(cols) == 2:
-        points.append(f"{label}: training reward {g[cols[0]].mean():.2f} over the first 3 steps, "
-                      f"{g[cols[1]].mean():.2f} over the last 3 (mean over seeds).")
+for (run, seed), row in table.iterrows():
+    steps = int(row["steps"])
+    text = f"{run}, seed {seed}: training reward {row['reward_mean first 3']:.2f} -> {row['reward_mean last 3']:.2f} " \
+           f"(mean of the first and last {min(3, steps)} of {steps} steps)"
+    if (run, seed) in probes.index:
+        probe = probes.loc[(run, seed)]
+        text += (f"; whole-program pass rate on the fixed probe problems {probe['pass_rate SFT']:.0%} (SFT) -> "
+                 f"{probe['pass_rate trained']:.0%} (trained), mean reward {probe['reward_mean SFT']:.2f} -> "
+                 f"{probe['reward_mean trained']:.2f}")
+    points.append(text + ".")
 points.append("Pass@1 on held-out problems, with intervals over seeds, is notebook 06's.")
 display(what_we_saw(points))

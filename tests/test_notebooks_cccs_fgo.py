@@ -152,4 +152,4 @@ def test_full_training_notebook_compares_stepcoder_and_vanilla_for_ppo_and_grpo(
     shown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs(nb))
     assert "def gae(" in shown and "def policy_loss(" in shown
     saw = nb.cells[-1].outputs[-1]["data"]["text/markdown"]  # What we saw, from this run's numbers
-    assert f"{len(summary['runs'])} runs on profile 'smoke'" in saw and "PPO stepcoder" in saw
+    assert f"{len(summary['runs'])} runs on profile 'smoke'" in saw and "PPO stepcoder, seed 0: training reward" in saw
