@@ -192,11 +192,9 @@ print("state round-trips:", restored.state_dict() == sim.state_dict())
 # problems (those with a stage beyond 0), at the rollout decoding, with three prompts.
 
 # %%
-import inspect
-
 from stepcoder_lib.encoding import aligned_prefix
 
-print(inspect.getsource(aligned_prefix))
+display(show_source(aligned_prefix))
 check = None
 if train and check_problems:
     from stepcoder_lib.data.prepare import load_splits

@@ -107,7 +107,8 @@ def test_cccs_notebook_runs_and_matches_the_library(tmp_path: Path, shared, capf
     for png in ("cccs_progress.png", "cccs_training.png", "cccs_stages.png"):
         assert (out / png).stat().st_size > 0
     check_runs(summary["runs"], {"vanilla", "cccs"}, {"ppo"})
-    assert "def update(" in "".join(o.get("data", {}).get("text/markdown", "") for o in outs)  # Algorithm 1's code
+    shown = "".join(o.get("data", {}).get("text/markdown", "") for o in outs)
+    assert "def update(" in shown and "def aligned_prefix(" in shown  # Algorithm 1 and the token-aligned cut
 
 
 @pytest.mark.slow
