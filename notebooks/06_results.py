@@ -19,9 +19,13 @@
 # only, CCCS only, StepCoder) evaluated the paper's way: pass@1 from *n* samples per problem with the
 # unbiased estimator of Chen et al. (temperature 0.2, top-p 0.95), per difficulty and overall on the
 # APPS+ test split, then HumanEval and MBPP zero-shot where the profile runs them. Our numbers sit beside
-# the paper's (Tables 1-2) as mean ± std over training seeds. Then the figures: training reward per
-# configuration, curriculum progress (CCCS), the share of tokens FGO keeps, the failure breakdown of the
-# paper's Figure 4 (compile errors vs runtime errors + wrong answers) and pass@k curves.
+# the paper's (Tables 1-2) as the mean over training seeds with a 95% interval from a bootstrap over test
+# problems and training seeds; each ablation row's *paired* difference from vanilla RL and from SFT follows,
+# with its interval, as a table and a forest plot. Then the figures: training reward per configuration,
+# curriculum progress (CCCS), the share of tokens FGO keeps, the failure breakdown of the paper's Figure 4
+# (compile errors vs runtime errors + wrong answers) and pass@k curves; how many problems, samples and seeds
+# a ±3-point interval on StepCoder − vanilla RL needs; and last, each of the paper's claims read out from
+# this run's numbers (supported, contradicted or inconclusive at 95%), with what we saw.
 #
 # **What it needs.** The base model and SFT baseline of notebook 02, the RL runs of notebooks 03-05 under
 # `artifacts/runs/<profile>/` (`config.json`, `metrics.jsonl` and the model of each run; the layout is
@@ -31,7 +35,8 @@
 #
 # **What it writes.** `papermill_runs/<profile>/results/`: `table.md`, `table.csv`, `table.png`,
 # `cells.csv` and `provenance.json` (every number with the run and cache entry that computed it),
-# `evaluations.csv`, the figures as PNG and their data as CSV.
+# `differences.csv` and `differences.png` (paired differences), `claims.csv` and `claims.md` (the claims
+# and what we saw), `power.csv`, `evaluations.csv`, the figures as PNG and their data as CSV.
 #
 # **How long.** Cached: seconds. Uncached, `smoke`: under a minute; `tiny` (100 problems x 4 samples,
 # 10 models): about 3 minutes on 2 cores, mostly sampling.
@@ -63,12 +68,16 @@ max_zero_shot_problems = None  # None: the profile's cap for HumanEval and MBPP
 use_cache = True  # False: regenerate every evaluation (and overwrite its cache entry)
 workers = None  # executor processes; None: all cores
 smooth = 1  # rolling mean window (steps) for the training curves
+n_resamples = 4000  # bootstrap resamples per interval (stepcoder_lib/stats.py)
+bootstrap_seed = None  # None: the evaluation's sampling seed; the same seed gives the same intervals
+target_half_width = 3.0  # points: the half-width the power section sizes StepCoder - vanilla RL for
 
 # %%
 import json
 import time
 from pathlib import Path
 
+import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from stepcoder_lib.data import DataUnavailable, load_apps_plus, load_humaneval, load_mbpp, realdata_dir
@@ -94,8 +103,18 @@ from stepcoder_lib.results import (
     runs_frame,
     write_figures,
 )
-from stepcoder_lib.results_table import build_table, display_table, write_table
-from stepcoder_lib.runs import discover_runs, load_metrics, runs_root
+from stepcoder_lib.results_table import build_table, display_differences, display_table, write_table
+from stepcoder_lib.runs import CONFIGS, discover_runs, load_metrics, runs_root
+from stepcoder_lib.stats import (
+    BootstrapSettings,
+    claims_table,
+    describe_claims,
+    design_for_half_width,
+    paired_differences,
+    pilot_variance,
+    rows_from_evals,
+    table_intervals,
+)
 
 started = time.time()
 knobs = {"n_samples": n_samples, "ks": ks, "temperature": temperature, "top_p": top_p, "greedy": greedy,
@@ -188,22 +207,48 @@ display(evaluations.drop(columns=["origin"]).round(2))
 
 # %% [markdown]
 # ## The table
-# Rows and columns as the paper prints them; our pass@1 is the mean ± sample standard deviation over
-# training seeds, the paper's number beside it. `cells.csv` and `provenance.json` hold each seed's value
-# with the run folder and cache entry behind it.
+# Rows and columns as the paper prints them; our pass@1 is the mean over training seeds, the paper's
+# number beside it. The interval is a 95% bootstrap interval that resamples the test problems (within
+# their difficulty tier, so the overall column keeps the tiers' shares) and, independently, the training
+# seeds: both would change in a rerun (`stepcoder_lib/stats.py` says why this estimator and how well it
+# covers on simulated data). A row with one seed has an interval over problems and samples only.
+# `cells.csv` and `provenance.json` hold each seed's value with the run folder and cache entry behind it.
+#
+# With per-problem values $v_{s,i}$ (seed $s$ of $S$, problem $i$ of $N$; pass@1 in %), each replicate
+# $b$ draws problem counts $c^{(b)}_i$ (multinomial within each tier) and seed weights $u^{(b)}_s$ and
+# computes $\frac{1}{N}\sum_i c^{(b)}_i \bar v_{\cdot i} + \sum_s u^{(b)}_s \tilde e_s$, where
+# $\tilde e_s$ is seed $s$'s effect shrunk so it holds no problem-level noise; the interval is the 2.5% and
+# 97.5% quantiles of the replicates.
 
 # %%
 cells = collect_cells(entries, evals, k=1)
-table = build_table(cells)
+boot = BootstrapSettings(n_resamples=n_resamples, seed=settings.seed if bootstrap_seed is None else bootstrap_seed)
+intervals = table_intervals(evals, settings=boot)
+apps_rows = rows_from_evals(evals, "apps_plus")
+differences = paired_differences(apps_rows, settings=boot)
+table = build_table(cells, intervals)
 notes = [(f"profile {prof.name}: {len(test_problems)} APPS+ test problems, {settings.n_samples} samples each, "
-         f"decoding {json.dumps(settings.decoding())}."), *zero_shot_notes]
-written = write_table(table, cells, out, notes=notes)
+         f"decoding {json.dumps(settings.decoding())}; intervals from {boot.n_resamples} bootstrap resamples "
+         f"(seed {boot.seed})."), *zero_shot_notes]
+written = write_table(table, cells, out, notes=notes, differences=differences)
 display(Markdown(display_table(table).to_markdown(index=False, disable_numparse=True)))
 for n in notes:
     print("note:", n)
 
 # %%
 display(Image(written["figure"].read_bytes()))
+
+# %% [markdown]
+# ## Paired differences
+# Each ablation row minus vanilla RL (same algorithm) and minus SFT, per difficulty and overall, in points
+# of pass@1. Both rows were evaluated on the same problems with the same samples per problem, so the
+# bootstrap draws the *same* problems for both (what a problem's difficulty does to both rows cancels) and
+# each row's own seeds; an interval that does not cross 0 is a difference at 95%.
+
+# %%
+display(Markdown(display_differences(differences).to_markdown(index=False, disable_numparse=True)))
+if "differences_figure" in written:
+    display(Image(written["differences_figure"].read_bytes()))
 
 # %% [markdown]
 # ## Figures
@@ -226,6 +271,34 @@ breakdown = failure_breakdown_by_model(grouped)
 display(breakdown.pivot_table(index=["model", "difficulty"], columns="family", values="share", sort=False).round(1))
 
 # %% [markdown]
+# ## Power: how many problems, samples and seeds a ±3-point difference needs
+# The paper's StepCoder − vanilla PPO is +4.4 points overall; to see an effect of that size the interval
+# of the difference must be about ±3 points or narrower. `stats.pilot_variance` splits this run's
+# difference into variance components (between problems, Bernoulli sampling, seeds) and
+# `stats.design_for_half_width` gives, for each number of samples per problem and seeds per row, the
+# fewest test problems that reach the target: this run serves as the pilot for the next.
+
+# %%
+algo_rows = [a for a in ("ppo", "grpo") if any(c.startswith(f"{a}-") for c in apps_rows)]
+power = None
+for algo in algo_rows[:1]:
+    row, base = f"{algo}-stepcoder", f"{algo}-vanilla"
+    if row in apps_rows and base in apps_rows:
+        pilot = pilot_variance(apps_rows[row], apps_rows[base])
+        power = design_for_half_width(pilot, target=target_half_width)
+        power.to_csv(out / "power.csv", index=False, float_format="%.3f")
+        reached = differences[(differences.config == row) & (differences.baseline == base)
+                              & (differences.column == "overall")].iloc[0]
+        print(f"{CONFIGS[row]} − {CONFIGS[base]} overall: {reached.difference:+.1f} "
+              f"[{reached.low:+.1f}, {reached.high:+.1f}], half-width {(reached.high - reached.low) / 2:.1f} "
+              f"points with {pilot.problems} problems x {pilot.samples} samples x {pilot.seeds} seeds")
+        print(f"variance components (points²): between problems {pilot.between_problems:.1f}, "
+              f"sampling {pilot.sampling:.0f}, seeds {pilot.seed_a:.1f} and {pilot.seed_b:.1f}. {pilot.note}")
+        display(power)
+if power is None:
+    print("no StepCoder and vanilla RL rows in this run: no pilot for the power helper")
+
+# %% [markdown]
 # ## Where everything is
 
 # %%
@@ -238,3 +311,36 @@ print(f"table:   {written['markdown']}  (and {written['csv'].name}, {written['fi
 print(f"cells:   {written['cells']}  (provenance: {written['provenance'].name})")
 print(f"figures: {', '.join(str(p) for p in figure_paths.values())}")
 print(f"done in {time.time() - started:.0f}s")
+
+# %% [markdown]
+# ## The paper's claims, read out from this run
+# Each claim is a paired difference of two rows (or, for "most on the hardest tier", the gain on
+# competition minus the gain on the other tiers) with its 95% interval: **supported** when the interval
+# lies on the claimed side of 0, **contradicted** when it lies on the other side, **inconclusive** when it
+# holds 0, **not run** when a row it needs was not trained in this run. Nothing here is written by hand:
+# it is recomputed from the cached verdicts, for any profile and any rerun.
+
+# %%
+claims = pd.concat([claims_table(apps_rows, algo, settings=boot) for algo in algo_rows or ["ppo"]],
+                   ignore_index=True)
+claims.to_csv(out / "claims.csv", index=False, float_format="%.4f")
+claims.round(2)
+
+# %% [markdown]
+# ### What we saw
+
+# %%
+what_we_saw = describe_claims(claims, CONFIGS, boot.confidence)
+if power is not None and pilot.sampling == 0:
+    what_we_saw += ("\n- Power: every sample of StepCoder and vanilla RL had the same verdict on each problem (pass "
+                    "rates all 0% or 100%), so this run has no variance to size a design from.")
+elif power is not None:
+    fits = power.dropna(subset=["problems"])
+    cheapest = fits.loc[fits.generations.astype(float).idxmin()] if len(fits) else None
+    what_we_saw += (f"\n- Power: this run's StepCoder − vanilla RL interval has half-width "
+                    f"{(reached.high - reached.low) / 2:.1f} points overall; ±{target_half_width:g} needs "
+                    + (f"about {int(cheapest.problems)} problems x {int(cheapest.samples)} samples x "
+                       f"{int(cheapest.seeds)} seeds (the cheapest design in power.csv)." if cheapest is not None
+                       else "more seeds than power.csv tries (the seed variance alone exceeds the target)."))
+(out / "claims.md").write_text(claims.to_markdown(index=False) + "\n\n" + what_we_saw + "\n", encoding="utf-8")
+display(Markdown(what_we_saw))

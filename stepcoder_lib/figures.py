@@ -158,14 +158,17 @@ def plot_pass_at_k(curves: pd.DataFrame, title: str = "pass@k (overall, APPS+ te
 
 
 def plot_results_table(table: pd.DataFrame) -> Any:
-    """The results table as bars: ours (mean, std error bars clipped at 0) on the left, the paper's on the right."""
+    """The results table as bars: ours on the left (mean; error bars: the 95% interval where the table has
+    one, else the std over seeds clipped at 0), the paper's on the right."""
     from stepcoder_lib.results_table import COLUMNS
 
     fig, axes = _figure(11.0, 4.2, ncols=2)
     labels = list(table[("model", "")])
     width = 0.8 / max(1, len(labels))
     colors = _colors(len(labels))
-    panels = ((axes[0], "ours: pass@1 (%), mean ± std over seeds", "mean", "n"),
+    has_interval = any((c, "low") in table.columns and table[(c, "low")].notna().any() for c in COLUMNS)
+    ours = "ours: pass@1 (%), mean [95% interval]" if has_interval else "ours: pass@1 (%), mean ± std over seeds"
+    panels = ((axes[0], ours, "mean", "n"),
               (axes[1], "the paper's (Dou et al. 2024, Tables 1-2), pass@1 (%)", "paper", "paper"))
     for ax, title, stat, present in panels:
         columns = [c for c in COLUMNS if table[(c, present)].fillna(0).ne(0).any()]
@@ -176,7 +179,11 @@ def plot_results_table(table: pd.DataFrame) -> Any:
             if np.isnan(values).all():
                 continue
             err = None
-            if stat == "mean":
+            if stat == "mean" and has_interval:
+                low = np.array([row[(c, "low")] for c in columns], dtype=float)
+                high = np.array([row[(c, "high")] for c in columns], dtype=float)
+                err = [np.nan_to_num(values - low), np.nan_to_num(high - values)]
+            elif stat == "mean":
                 std = np.nan_to_num(np.array([row[(c, "std")] for c in columns], dtype=float))
                 err = [np.minimum(std, np.nan_to_num(values)), std]
             ax.bar(x + (i - (len(labels) - 1) / 2) * width, values, width, yerr=err, color=color, label=label,
@@ -189,4 +196,54 @@ def plot_results_table(table: pd.DataFrame) -> Any:
         ax.grid(axis="y", alpha=0.3)
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, fontsize=7, loc="outside lower center", ncols=min(5, max(1, len(names))))
+    return fig
+
+
+def plot_differences(differences: pd.DataFrame, confidence: float = 0.95) -> Any:
+    """Forest plot of the paired differences (``stats.paired_differences``): one panel per baseline kind
+    (vanilla RL, SFT), one line per row and column (difficulty tiers and overall), the point and its interval.
+
+    An interval that does not cross the dashed line at 0 is a difference at ``confidence``.
+    """
+    from stepcoder_lib.results_table import baseline_kind
+
+    fig, axes = _figure(11.0, 4.6, ncols=2)
+    if differences.empty:
+        for ax in axes:
+            _empty(ax, "no paired difference (needs SFT or a vanilla RL row)")
+        return fig
+    kinds = {"vanilla": "row − vanilla RL (same algorithm)", "sft": "row − SFT"}
+    columns = [c for c in _TIERS if c in set(differences.column)] + sorted(
+        set(differences.column) - set(_TIERS))
+    colors = dict(zip(columns, _colors(len(columns))))
+    order = {c: i for i, c in enumerate(CONFIGS)}
+    for ax, (kind, title) in zip(axes, kinds.items()):
+        sub = differences[differences.baseline.map(baseline_kind) == kind]
+        configs = sorted(set(sub.config), key=lambda c: order.get(c, 99))
+        if not configs:
+            _empty(ax, f"no {kind} baseline in this run")
+            ax.set_title(title, fontsize=10)
+            continue
+        step = 1.0 / (len(columns) + 1)
+        for i, config in enumerate(configs):
+            for j, column in enumerate(columns):
+                hit = sub[(sub.config == config) & (sub.column == column)]
+                if hit.empty:
+                    continue
+                r = hit.iloc[0]
+                y = -(i + (j + 1) * step)
+                ax.errorbar(r.difference, y, xerr=[[r.difference - r.low], [r.high - r.difference]], fmt="o",
+                            ms=4, color=colors[column], capsize=2, lw=1,
+                            label=column if i == 0 else None)
+        ax.axvline(0, color="0.3", ls="--", lw=0.8)
+        ax.set_yticks([-(i + 0.5) for i in range(len(configs))], [CONFIGS.get(c, c) for c in configs], fontsize=8)
+        for i in range(1, len(configs)):
+            ax.axhline(-i, color="0.85", lw=0.6)
+        ax.set_xlabel(f"difference in pass@1 (points), {confidence:.0%} interval")
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    handles, names = axes[0].get_legend_handles_labels()
+    if not handles:
+        handles, names = axes[1].get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=7, loc="outside lower center", ncols=max(1, len(names)))
     return fig

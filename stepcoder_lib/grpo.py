@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import torch
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
+from trl.models.utils import unwrap_model_for_generation
 
 from stepcoder_lib.curriculum import Curriculum
 from stepcoder_lib.executor import Executor, RewardTable
@@ -45,7 +46,7 @@ from stepcoder_lib.progress import use_progress_bar
 from stepcoder_lib.rollout import PAPER_REWARD, Sampler, SamplingSettings, StagePrompts, collect_rollouts, step_metrics
 from stepcoder_lib.runlog import RunLog
 
-#: The reward function's extra input (one Eq. 3 value per rollout, None when unjudged: invalid job, judge error).
+#: The reward function's extra input (one Eq. 3 value per rollout; see ``_rewards_for_trl`` for unjudged ones).
 REWARD_FIELD = "stepcoder_reward"
 
 
@@ -83,16 +84,17 @@ class SeamRollout:
         if len(rows) != len(prompts):
             raise RuntimeError(f"rollout got {len(prompts)} prompts for {len(rows)} rows")
         problems = [self.problems[row["problem_id"]] for row in rows]
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        was_training = model.training
-        model.eval()
         acc, step = trainer.accelerator, trainer.state.global_step
         seed = self.seed * 1_000_003 + step * 1009 + acc.process_index
-        with mixed_precision(self.compute_dtype, acc.device):  # sampled with the compute the loss uses
-            rb = collect_rollouts(model, self.tokenizer, problems, self.prompts, executor=self.executor,
-                                  sampling=self.sampling, curriculum=self.curriculum, fgo=self.fgo, seed=seed,
-                                  reward_table=self.reward_table, sampler=self.sampler)
-        model.train(was_training)
+        # ZeRO-3 shards the weights: HF generate needs them gathered for the rollout (TRL's own unwrap does it)
+        with unwrap_model_for_generation(trainer.model_wrapped, acc) as model:
+            was_training = model.training
+            model.eval()
+            with mixed_precision(self.compute_dtype, acc.device):  # sampled with the compute the loss uses
+                rb = collect_rollouts(model, self.tokenizer, problems, self.prompts, executor=self.executor,
+                                      sampling=self.sampling, curriculum=self.curriculum, fgo=self.fgo, seed=seed,
+                                      reward_table=self.reward_table, sampler=self.sampler)
+            model.train(was_training)
         self.last_rollouts = rb.rollouts
         metrics = step_metrics(rb.summaries, self.curriculum, self.fgo)
         for k, v in rb.timings.items():
@@ -104,12 +106,26 @@ class SeamRollout:
             "prompt_ids": [list(r.prompt_ids) for r in rb.rollouts],  # as sampled: token-aligned CCCS prompts
             "completion_ids": [list(r.token_ids) for r in rb.rollouts],
             "logprobs": None,  # TRL recomputes them with the policy (no vLLM importance correction here)
-            REWARD_FIELD: [r.reward if r.trainable else None for r in rb.rollouts],
+            REWARD_FIELD: _rewards_for_trl(rb.rollouts),
         }
         if self.fgo or not all(r.trainable for r in rb.rollouts):
             # -> TRL's tool_mask, normaliser included: FGO's mask, and zeros for an unjudged rollout
             out["env_mask"] = [list(r.mask) for r in rb.rollouts]
         return out
+
+
+def _rewards_for_trl(rollouts: Sequence[Any]) -> list[float]:
+    """Eq. 3 per rollout; an unjudged one gets its group's mean (zero advantage, the group's mean unchanged).
+
+    Its mask is all zeros (``rollout.fgo_mask``), so it is out of the loss either way; TRL would read a
+    ``None`` as a reward of 0 in the group's mean and standard deviation.
+    """
+    judged: dict[str, list[float]] = {}
+    for r in rollouts:
+        if r.trainable:
+            judged.setdefault(r.problem_id, []).append(r.reward)
+    return [r.reward if r.trainable else (sum(judged[r.problem_id]) / len(judged[r.problem_id])
+                                          if r.problem_id in judged else 0.0) for r in rollouts]
 
 
 def _max_over_ranks(value: float, acc: Any) -> float:
@@ -157,6 +173,11 @@ class StepCoderCallback(TrainerCallback):
         (ckpt / "curriculum.json").write_text(json.dumps(self.seam.curriculum.state_dict(), sort_keys=True))
 
 
+#: ``rl.vllm_mode``: off (the seam samples with HF generate) or TRL's two vLLM modes (the seam samples through TRL's
+#: ``vllm_generation``, whose weights TRL syncs before each rollout; ``stepcoder_lib.engines.trl_vllm``).
+VLLM_MODES: tuple[str, ...] = ("off", "colocate", "server")
+
+
 def grpo_config(rl: Any, output_dir: str | Path, seed: int, world_size: int, bf16: bool = False) -> GRPOConfig:
     """TRL's config from a profile's ``rl`` section: one optimiser step per generation batch of
     ``problems_per_step x rollouts_per_problem`` completions (the same batch PPO sees).
@@ -164,6 +185,8 @@ def grpo_config(rl: Any, output_dir: str | Path, seed: int, world_size: int, bf1
     ``bf16``: TRL's mixed precision (autocast over the fp32 master weights ``load_policy`` gives a
     trained model), for bfloat16 profiles."""
     total = rl.problems_per_step * rl.rollouts_per_problem
+    if rl.vllm_mode not in VLLM_MODES:
+        raise ValueError(f"rl.vllm_mode={rl.vllm_mode!r}: choose one of {', '.join(VLLM_MODES)}")
     if rl.problems_per_step % world_size:
         raise ValueError(f"rl.problems_per_step={rl.problems_per_step} must be divisible by the {world_size} "
                          "processes (each rank holds whole groups)")
@@ -179,6 +202,8 @@ def grpo_config(rl: Any, output_dir: str | Path, seed: int, world_size: int, bf1
         report_to=[],  # the run's RunLog writes metrics.jsonl and TensorBoard, the same way for PPO and GRPO
         remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), bf16=bf16, disable_tqdm=True,
         dataloader_num_workers=0, save_only_model=False, log_completions=False,
+        use_vllm=rl.vllm_mode != "off", vllm_mode=rl.vllm_mode if rl.vllm_mode != "off" else "colocate",
+        vllm_gpu_memory_utilization=rl.vllm_gpu_memory_utilization,
     )
 
 
@@ -213,8 +238,15 @@ def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prom
                        sampling=SamplingSettings(rl.temperature, rl.top_p, rl.max_new_tokens, rl.generation_batch_size),
                        curriculum=curriculum, fgo=fgo, seed=seed, reward_table=reward_table, sampler=sampler,
                        compute_dtype=compute_dtype)
+    vllm_sampler = None
+    if args.use_vllm and sampler is sample_completions:  # the seam's prompts go to TRL's vLLM, not HF generate
+        from stepcoder_lib.engines.trl_vllm import TRLVLLMSampler
+
+        seam.sampler = vllm_sampler = TRLVLLMSampler()
     trainer = StepCoderGRPOTrainer(model=policy, reward_funcs=[compiler_feedback], args=args,
                                    train_dataset=problem_dataset(problems, task_prompts), processing_class=tokenizer,
                                    rollout_func=seam, callbacks=[StepCoderCallback(seam, runlog)])
+    if vllm_sampler is not None:
+        vllm_sampler.bind(trainer)
     use_progress_bar(trainer, "GRPO", enabled=False)  # RunLog shows progress; TRL would print every log dict
     return trainer, seam

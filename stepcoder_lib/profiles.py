@@ -99,6 +99,8 @@ class RLConfig:
 
     A step = problems_per_step x rollouts_per_problem rollouts."""
 
+    engine: str = "native"  # "native": this project's trainers (CPU, one GPU, DDP) | "verl": PPO on verl (multi-GPU,
+    # several nodes; its own venv, `make verl-venv`; run through `python -m stepcoder_lib.train --engine verl`)
     steps: int = 100  # optimisation steps (paper silent on its total)
     problems_per_step: int = 4  # problems sampled per step, split over ranks (paper silent)
     rollouts_per_problem: int = 16  # paper: 16 rollouts per example (GRPO: the group size)
@@ -125,6 +127,9 @@ class RLConfig:
     warmup_steps: int = 0  # paper silent; constant lr after warm-up
     grpo_loss_type: str = "dapo"  # TRL's default token-level loss (GRPO)
     generation_batch_size: int = 64  # sequences per generate call (memory, not math)
+    vllm_mode: str = "off"  # GRPO on TRL: "off" (HF generate) | "colocate" (vLLM in each training process) |
+    # "server" (`trl vllm-serve` on GPUs of its own); needs vLLM installed (not in this project's pins; see README)
+    vllm_gpu_memory_utilization: float = 0.3  # colocate: vLLM's share of each GPU (TRL's default)
     cccs_alpha: float = 0.1  # paper silent: see curriculum.py
     cccs_rho_threshold: float = 0.8  # paper silent: see curriculum.py
     cccs_cut_at_line_start: bool = False  # paper: a stage starts at the conditional statement itself (its keyword)

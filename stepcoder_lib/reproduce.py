@@ -256,10 +256,12 @@ def reference_dir(profile: str) -> Path:
 
 def check(profile: str, out_dir: Path, reference: Path | None = None,
           log: Callable[[str], None] = print) -> int:
-    """Compare the run's table with the reference copy, cell by cell, against the seed spread.
+    """Compare the run's table with the reference copy, estimate by estimate, by their intervals.
 
-    Returns 0 when every reference cell is reproduced within the allowed difference, 1 otherwise
-    (a cell outside or missing, or no reference).
+    Every cell and paired difference of the reference must be reproduced: the 95% interval of
+    rerun - reference contains 0 (``results_table.compare_to_reference``). Returns 0 when all are,
+    1 otherwise (one outside, missing or without an interval, a reference figure not written, or no
+    reference).
     """
     from stepcoder_lib.results_table import compare_to_reference, read_table_csv
 
@@ -273,16 +275,17 @@ def check(profile: str, out_dir: Path, reference: Path | None = None,
         log(f"no table at {current_csv}: notebook 06 did not run")
         return 1
     comparison = compare_to_reference(read_table_csv(current_csv), read_table_csv(reference / "table.csv"))
-    log(f"\neach cell against the reference ({reference / 'table.csv'}); allowed = 2 x max(std ours, std "
-        f"reference, 1.0 point):")
+    log(f"\neach cell and paired difference against the reference ({reference / 'table.csv'}); within: the 95% "
+        f"interval of ours - reference contains 0:")
     log(comparison.round(2).to_markdown(index=False))
     missing_figures = sorted(p.name for p in reference.glob("*.png") if not (current_csv.parent / p.name).is_file())
     if missing_figures:
         log(f"figures in the reference that this run did not write: {', '.join(missing_figures)}")
     counts = comparison.status.value_counts().to_dict()
-    log(f"\n{counts.get('within', 0)} cells within, {counts.get('outside', 0)} outside, "
-        f"{counts.get('missing', 0)} missing, {counts.get('new', 0)} new")
-    bad = counts.get("outside", 0) + counts.get("missing", 0) + len(missing_figures)
+    log(f"\n{counts.get('within', 0)} estimates within, {counts.get('outside', 0)} outside, "
+        f"{counts.get('missing', 0)} missing, {counts.get('no interval', 0)} without an interval, "
+        f"{counts.get('new', 0)} new")
+    bad = counts.get("outside", 0) + counts.get("missing", 0) + counts.get("no interval", 0) + len(missing_figures)
     return 1 if bad else 0
 
 
@@ -293,7 +296,8 @@ def update_reference(profile: str, out_dir: Path, reference: Path | None = None)
     if not (results / "table.csv").is_file():
         raise SystemExit(f"no table at {results / 'table.csv'}: run the notebooks first")
     reference.mkdir(parents=True, exist_ok=True)
-    for path in [*results.glob("table.*"), results / "cells.csv", *results.glob("*.png")]:
+    for path in [*results.glob("table.*"), results / "cells.csv", *results.glob("differences.*"),
+                 *results.glob("claims.*"), *results.glob("*.png")]:
         if path.is_file():
             shutil.copy2(path, reference / path.name)
     return reference

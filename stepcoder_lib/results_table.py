@@ -2,14 +2,17 @@
 
 Rows: base model, SFT, vanilla RL, FGO only, CCCS only, StepCoder (PPO; the same four for GRPO when
 the profile trains it). Columns: pass@1 on APPS+ per difficulty and overall, then HumanEval and MBPP
-zero-shot. Each of our cells is the mean over training seeds, with the spread as the sample
-standard deviation (ddof=1; 0 with one seed) and the min and max in the CSV. Each seed's value is
-kept in ``cells`` with the run folder and evaluation cache key that produced it, so every number
-can be traced back to (and recomputed from) its generations and verdicts.
+zero-shot. Each of our cells is the mean over training seeds with its 95% interval (``stats``: a
+bootstrap over test problems and training seeds), the sample standard deviation over seeds (ddof=1;
+0 with one seed) and the min and max in the CSV. Each ablation row's paired difference from vanilla
+RL and from SFT, with its interval, follows in ``table.md`` and in ``<column>_vs_vanilla`` /
+``<column>_vs_sft`` columns of the CSV. Each seed's value is kept in ``cells`` with the run folder
+and evaluation cache key that produced it, so every number can be traced back to (and recomputed
+from) its generations and verdicts.
 
     cells = table_cells("ppo-stepcoder", 0, run.path, apps=result)   # one seed's cells, with provenance
-    table = build_table(cells_frame)                                  # mean, std, min, max, n, paper
-    write_table(table, cells_frame, out_dir)                          # table.md, table.csv, cells.csv, table.png
+    table = build_table(cells_frame, stats.table_intervals(evals))   # mean, low, high, std, min, max, n, paper
+    write_table(table, cells_frame, out_dir, differences=diffs)       # table.md, table.csv, cells.csv, table.png
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from stepcoder_lib.paths import portable_path
@@ -87,11 +89,14 @@ def table_cells(config: str, seed: int, run: str | Path, *, apps: Any = None, hu
     return cells
 
 
-def build_table(cells: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+def build_table(cells: pd.DataFrame | Iterable[Mapping[str, Any]],
+                intervals: pd.DataFrame | None = None) -> pd.DataFrame:
     """Our cells aggregated over seeds, in the paper's row and column order, with the paper's numbers.
 
     Index: config (row label in ``model``); columns: a MultiIndex (column, statistic) with statistics
-    ``mean``, ``std`` (sample std over seeds, 0 for one seed), ``min``, ``max``, ``n`` (seeds), ``paper``.
+    ``mean``, ``low`` and ``high`` (the interval from ``intervals``, ``stats.table_intervals``'s long
+    frame; NaN without one), ``std`` (sample std over seeds, 0 for one seed), ``min``, ``max``, ``n``
+    (seeds), ``paper``.
     """
     cells = pd.DataFrame(list(cells)) if not isinstance(cells, pd.DataFrame) else cells
     if cells.empty:
@@ -103,8 +108,12 @@ def build_table(cells: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFra
     stats = {}
     for column in COLUMNS:
         sub = cells[cells.column == column].groupby("config").value
-        agg = pd.DataFrame({"mean": sub.mean(), "std": sub.std(ddof=1).fillna(0.0), "min": sub.min(),
-                            "max": sub.max(), "n": sub.size()}).reindex(configs)
+        agg = pd.DataFrame({"mean": sub.mean(), "low": math.nan, "high": math.nan, "std": sub.std(ddof=1).fillna(0.0),
+                            "min": sub.min(), "max": sub.max(), "n": sub.size()}).reindex(configs)
+        if intervals is not None and len(intervals):
+            ours = intervals[intervals.column == column].set_index("config")
+            agg["low"] = ours["low"].reindex(configs).astype(float)
+            agg["high"] = ours["high"].reindex(configs).astype(float)
         agg["n"] = agg["n"].fillna(0).astype(int)
         agg["paper"] = [paper_value(c, column) for c in configs]
         stats[column] = agg
@@ -114,42 +123,107 @@ def build_table(cells: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFra
     return table
 
 
-def _fmt(mean: float, std: float, n: int) -> str:
+def _fmt(mean: float, std: float, n: int, low: float = math.nan, high: float = math.nan) -> str:
     if n == 0 or math.isnan(mean):
         return "–"
+    if not (math.isnan(low) or math.isnan(high)):
+        return f"{mean:.1f} [{low:.1f}, {high:.1f}]"
     return f"{mean:.1f} ± {std:.1f}" if n > 1 else f"{mean:.1f}"
 
 
+def _signed(x: float) -> str:
+    return f"{x:+.1f}".replace("-", "−")
+
+
+def format_interval(estimate: float, low: float, high: float, signed: bool = False) -> str:
+    """``31.5 [28.9, 34.0]``, or ``+1.5 [−2.0, +4.9]`` for a difference; ``–`` when there is no number."""
+    if any(math.isnan(x) for x in (estimate, low, high)):
+        return "–"
+    f = _signed if signed else (lambda x: f"{x:.1f}")
+    return f"{f(estimate)} [{f(low)}, {f(high)}]"
+
+
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The table as the paper prints it: per column ours (mean ± std) and the paper's, side by side."""
+    """The table as the paper prints it: per column ours (mean [95% interval]) and the paper's, side by side."""
     out = pd.DataFrame(index=table.index)
     out["model"] = table[("model", "")]
     out["seeds"] = table[[(c, "n") for c in COLUMNS]].max(axis=1).astype(int)
     for c in COLUMNS:
         if (table[(c, "n")] == 0).all() and table[(c, "paper")].isna().all():
             continue
-        out[c] = [_fmt(m, s, n) for m, s, n in zip(table[(c, "mean")], table[(c, "std")], table[(c, "n")])]
+        low = table[(c, "low")] if (c, "low") in table.columns else [math.nan] * len(table)
+        high = table[(c, "high")] if (c, "high") in table.columns else [math.nan] * len(table)
+        out[c] = [_fmt(m, s, n, lo, hi) for m, s, n, lo, hi in zip(table[(c, "mean")], table[(c, "std")],
+                                                                   table[(c, "n")], low, high)]
         out[f"{c} · paper"] = ["–" if math.isnan(p) else f"{p:.1f}" for p in table[(c, "paper")]]
     return out
 
 
-def to_markdown(table: pd.DataFrame, notes: Iterable[str] = ()) -> str:
-    """Markdown of ``display_table`` with the legend (what ±, the paper's column and – mean)."""
-    legend = [("Our numbers: pass@1 (%), mean ± sample standard deviation over training seeds (ddof 1; one seed: "
-              "the value); min and max per cell in table.csv."),
-              f"'· paper' columns: {PAPER_SOURCE}. GRPO rows have no paper counterpart.",
+#: What a paired difference's baseline is called in the CSV's column names.
+BASELINE_KIND = {"sft": "sft"}
+
+
+def baseline_kind(baseline: str) -> str:
+    """``vanilla`` for any algorithm's vanilla RL row, ``sft`` for SFT (the CSV's ``<column>_vs_<kind>``)."""
+    return BASELINE_KIND.get(baseline, baseline.partition("-")[2] or baseline)
+
+
+def display_differences(differences: pd.DataFrame) -> pd.DataFrame:
+    """One line per (row, baseline): the paired difference per column as ``+1.5 [−2.0, +4.9]`` (points)."""
+    if differences.empty:
+        return pd.DataFrame(columns=["difference", *APPS_COLUMNS])
+    lines = []
+    pairs = list(dict.fromkeys(zip(differences.config, differences.baseline)))
+    order = {c: i for i, c in enumerate(CONFIGS)}
+    for config, baseline in sorted(pairs, key=lambda p: (p[1] != "sft", order.get(p[0], 99))):
+        sub = differences[(differences.config == config) & (differences.baseline == baseline)].set_index("column")
+        line = {"difference": f"{CONFIGS.get(config, config)} − {CONFIGS.get(baseline, baseline)}"}
+        for c in COLUMNS:
+            if c in sub.index:
+                r = sub.loc[c]
+                line[c] = format_interval(float(r.difference), float(r.low), float(r.high), signed=True)
+        lines.append(line)
+    return pd.DataFrame(lines).fillna("–")
+
+
+def to_markdown(table: pd.DataFrame, notes: Iterable[str] = (), differences: pd.DataFrame | None = None) -> str:
+    """Markdown of ``display_table`` with the legend, then the paired differences when given."""
+    has_interval = any((c, "low") in table.columns and table[(c, "low")].notna().any() for c in COLUMNS)
+    ours = ("Our numbers: pass@1 (%), mean over training seeds [95% interval: bootstrap over test problems and "
+            "training seeds, stratified by difficulty, stepcoder_lib/stats.py]; standard deviation, min and max "
+            "per cell in table.csv." if has_interval else
+            "Our numbers: pass@1 (%), mean ± sample standard deviation over training seeds (ddof 1; one seed: "
+            "the value); min and max per cell in table.csv.")
+    legend = [ours, f"'· paper' columns: {PAPER_SOURCE}. GRPO rows have no paper counterpart.",
               "–: not evaluated (skipped by the profile) or not reported by the paper.", *notes]
     body = display_table(table).to_markdown(index=False, disable_numparse=True)
-    return body + "\n\n" + "\n".join(f"- {n}" for n in legend) + "\n"
+    text = body + "\n\n" + "\n".join(f"- {n}" for n in legend) + "\n"
+    if differences is not None and not differences.empty:
+        text += ("\n### Paired differences (points of pass@1)\n\n"
+                 + display_differences(differences).to_markdown(index=False, disable_numparse=True)
+                 + "\n\n- Each row minus its baseline on the same problems and samples: problems resampled jointly "
+                   "for both rows, each row's seeds resampled on their own; [95% interval]. An interval that "
+                   "excludes 0 is a difference at 95%.\n")
+    return text
 
 
-def to_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """The wide CSV form: one row per model, ``<column>``, ``<column>_std``/``_min``/``_max``/``_n``/``_paper``."""
+def to_csv_frame(table: pd.DataFrame, differences: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The wide CSV form: one row per model, ``<column>``, ``_low``/``_high``/``_std``/``_min``/``_max``/``_n``/
+    ``_paper``, then ``<column>_vs_vanilla`` and ``<column>_vs_sft`` with their ``_low``/``_high`` (paired
+    differences, NaN where the row has no such baseline)."""
     out = pd.DataFrame({"config": table.index, "model": table[("model", "")].to_numpy()})
     for c in COLUMNS:
         out[c] = table[(c, "mean")].to_numpy()
-        for stat in ("std", "min", "max", "n", "paper"):
-            out[f"{c}_{stat}"] = table[(c, stat)].to_numpy()
+        for stat in ("low", "high", "std", "min", "max", "n", "paper"):
+            out[f"{c}_{stat}"] = table[(c, stat)].to_numpy() if (c, stat) in table.columns else math.nan
+    if differences is not None:
+        for kind in ("vanilla", "sft"):
+            sub = differences[differences.baseline.map(baseline_kind) == kind]
+            for c in COLUMNS:
+                col = sub[sub.column == c].set_index("config")
+                for stat, name in (("difference", ""), ("low", "_low"), ("high", "_high")):
+                    out[f"{c}_vs_{kind}{name}"] = col[stat].reindex(out.config).astype(float).to_numpy() \
+                        if len(col) else math.nan
     return out
 
 
@@ -164,19 +238,27 @@ def portable_cells(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table(table: pd.DataFrame, cells: pd.DataFrame, out_dir: str | Path, notes: Iterable[str] = (),
-                figure: bool = True) -> dict[str, Path]:
-    """``table.md``, ``table.csv``, ``cells.csv`` (one line per seed and cell, with provenance), ``table.png``."""
+                figure: bool = True, differences: pd.DataFrame | None = None) -> dict[str, Path]:
+    """``table.md``, ``table.csv``, ``cells.csv`` (one line per seed and cell, with provenance), ``table.png``;
+    with ``differences`` (``stats.paired_differences``) also ``differences.csv`` and ``differences.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out / "table.md", "csv": out / "table.csv", "cells": out / "cells.csv"}
-    paths["markdown"].write_text(to_markdown(table, notes), encoding="utf-8")
-    to_csv_frame(table).to_csv(paths["csv"], index=False, float_format="%.4f")
+    paths["markdown"].write_text(to_markdown(table, notes, differences), encoding="utf-8")
+    to_csv_frame(table, differences).to_csv(paths["csv"], index=False, float_format="%.4f")
+    if differences is not None:
+        paths["differences"] = out / "differences.csv"
+        differences.to_csv(paths["differences"], index=False, float_format="%.4f")
     cells = portable_cells(cells)
     cells.sort_values(["config", "column", "seed"]).to_csv(paths["cells"], index=False, float_format="%.4f")
     if figure:
         from stepcoder_lib.figures import plot_results_table, save_png
 
         paths["figure"] = save_png(plot_results_table(table), out / "table.png")
+        if differences is not None:
+            from stepcoder_lib.figures import plot_differences
+
+            paths["differences_figure"] = save_png(plot_differences(differences), out / "differences.png")
     (out / "provenance.json").write_text(json.dumps(
         {f"{r.config}/{r.column}/seed{r.seed}": {"value": r.value, "run": r.run, "cache_key": r.cache_key}
          for r in cells.itertuples()}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -184,32 +266,63 @@ def write_table(table: pd.DataFrame, cells: pd.DataFrame, out_dir: str | Path, n
     return paths
 
 
-def compare_to_reference(current: pd.DataFrame, reference: pd.DataFrame, sigmas: float = 2.0,
-                         floor: float = 1.0) -> pd.DataFrame:
-    """Each cell's difference from the reference table, judged against the seed spread.
+def _quantities(frame: pd.DataFrame) -> list[str]:
+    """The table.csv columns that are estimates: each table column and each paired difference."""
+    diffs = [f"{c}_vs_{kind}" for kind in ("vanilla", "sft") for c in COLUMNS]
+    return [q for q in (*COLUMNS, *diffs) if q in frame.columns]
 
-    A cell is ``within`` when |ours - reference| <= ``sigmas`` x max(our std, reference std, ``floor``)
-    (percentage points; the floor stands in for the spread two seeds underestimate), ``outside``
-    otherwise; ``missing`` when the reference has it and we do not, ``new`` the other way round.
-    Both frames are ``read_table_csv`` forms (index config).
+
+def _get(frame: pd.DataFrame, config: str, column: str) -> float:
+    if config not in frame.index or column not in frame.columns:
+        return math.nan
+    return float(frame.loc[config, column])
+
+
+def difference_interval(ours: tuple[float, float, float], reference: tuple[float, float, float]) -> tuple[float, float]:
+    """The interval of ``ours - reference`` for two independent estimates, each given as (estimate, low, high).
+
+    MOVER (Zou & Donner 2008, "Construction of confidence limits about effect measures", Stat Med
+    27(10)): each side's half-width is the root sum of squares of the two intervals' half-widths on
+    the sides that move the difference that way; it keeps each interval's asymmetry.
+    """
+    (cur, cur_low, cur_high), (ref, ref_low, ref_high) = ours, reference
+    d = cur - ref
+    return (d - math.hypot(cur - cur_low, ref_high - ref), d + math.hypot(cur_high - cur, ref - ref_low))
+
+
+def compare_to_reference(current: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Each estimate of a rerun's table against the reference table, judged by their intervals.
+
+    Estimates: every cell and every paired difference (``<column>_vs_vanilla``/``_vs_sft``). One is
+    ``within`` when the interval of rerun - reference (``difference_interval``, both tables' 95%
+    intervals) contains 0; where the reference has no interval (an older reference), when the
+    reference value lies in the rerun's interval. ``outside`` otherwise; ``no interval`` when the rerun
+    has none (regenerate the table); ``missing`` when the reference has it and we do not, ``new`` the
+    other way round. Both frames are ``read_table_csv`` forms (index config).
     """
     rows = []
     for config in list(dict.fromkeys([*reference.index, *current.index])):
-        for c in COLUMNS:
-            ref = reference.loc[config, c] if config in reference.index and c in reference.columns else np.nan
-            cur = current.loc[config, c] if config in current.index and c in current.columns else np.nan
-            ref_std = reference.loc[config, f"{c}_std"] if config in reference.index else np.nan
-            cur_std = current.loc[config, f"{c}_std"] if config in current.index else np.nan
-            if pd.isna(ref) and pd.isna(cur):
+        for q in list(dict.fromkeys([*_quantities(reference), *_quantities(current)])):
+            ref, cur = _get(reference, config, q), _get(current, config, q)
+            if math.isnan(ref) and math.isnan(cur):
                 continue
-            spread = float(np.nanmax([ref_std, cur_std, floor]))
-            if pd.isna(cur):
+            cur_iv = (cur, _get(current, config, f"{q}_low"), _get(current, config, f"{q}_high"))
+            ref_iv = (ref, _get(reference, config, f"{q}_low"), _get(reference, config, f"{q}_high"))
+            low = high = math.nan
+            rule = ""
+            if math.isnan(cur):
                 status = "missing"
-            elif pd.isna(ref):
+            elif math.isnan(ref):
                 status = "new"
+            elif any(math.isnan(x) for x in cur_iv):
+                status = "no interval"
+            elif any(math.isnan(x) for x in ref_iv):
+                rule, (low, high) = "reference in our interval", (cur_iv[1] - ref, cur_iv[2] - ref)
+                status = "within" if low <= 0 <= high else "outside"
             else:
-                status = "within" if abs(cur - ref) <= sigmas * spread else "outside"
-            rows.append({"config": config, "column": c, "ours": cur, "reference": ref,
-                         "difference": cur - ref, "spread": spread, "allowed": sigmas * spread, "status": status})
-    return pd.DataFrame(rows, columns=["config", "column", "ours", "reference", "difference", "spread", "allowed",
-                                       "status"])
+                rule, (low, high) = "difference interval (MOVER)", difference_interval(cur_iv, ref_iv)
+                status = "within" if low <= 0 <= high else "outside"
+            rows.append({"config": config, "quantity": q, "ours": cur, "reference": ref, "difference": cur - ref,
+                         "low": low, "high": high, "rule": rule, "status": status})
+    return pd.DataFrame(rows, columns=["config", "quantity", "ours", "reference", "difference", "low", "high",
+                                       "rule", "status"])

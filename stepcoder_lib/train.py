@@ -2,6 +2,7 @@
 
     python -m stepcoder_lib.train --profile tiny --algo ppo --cccs --fgo --seed 0
     python -m stepcoder_lib.train --profile paper --algo ppo --cccs --fgo --dry-run     # validate, print the plan
+    python -m stepcoder_lib.train --engine verl --profile paper --algo ppo --cccs --fgo --nnodes 1 --gpus-per-node 8
     accelerate launch --num_processes 2 -m stepcoder_lib.train --profile smoke --algo grpo --cccs
 
 The notebooks call ``run_rl`` (the same function). A run lives in
@@ -30,6 +31,8 @@ from stepcoder_lib.paths import artifacts_dir, repo_root
 from stepcoder_lib.profiles import Profile, get_profile, save_effective_config
 
 ALGOS: tuple[str, ...] = ("ppo", "grpo")
+#: ``rl.engine``: this project's trainers, or PPO on verl (``stepcoder_lib.engines.verl``).
+ENGINES: tuple[str, ...] = ("native", "verl")
 #: (cccs, fgo) -> the ablation row's name (the paper's Table 1: vanilla, w/o CCCS, w/o FGO, StepCoder).
 SETTINGS: dict[tuple[bool, bool], str] = {(False, False): "vanilla", (False, True): "fgo", (True, False): "cccs",
                                           (True, True): "stepcoder"}
@@ -132,6 +135,10 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
     if algo not in ALGOS:
         raise ValueError(f"algo {algo!r}: choose one of {ALGOS}")
     profile = get_profile(cast(Any, profile), overrides)  # a name or a Profile
+    if profile.rl.engine != "native":
+        raise ValueError(f"profile {profile.name}: rl.engine={profile.rl.engine!r} runs outside this process: "
+                         "use `python -m stepcoder_lib.train --engine verl ...` (its runs are not yet read by "
+                         "notebooks 05-06)")
     sft = resolve_sft(profile, sft_path)
     run_dir = run_dir_for(profile, algo, cccs, fgo, seed, sft, out_dir)
     acc = Accelerator(cpu=not torch.cuda.is_available())
@@ -411,11 +418,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-resume", dest="resume", action="store_false", help="start over instead of resuming")
     ap.add_argument("--force", action="store_true", help="delete a finished or partial run with the same key first")
     ap.add_argument("--dry-run", action="store_true", help="validate the profile and print the plan; load nothing")
+    ap.add_argument("--engine", choices=ENGINES, default=None, help="default: the profile's rl.engine")
+    ap.add_argument("--nnodes", type=int, default=1, help="verl: nodes (trainer.nnodes)")
+    ap.add_argument("--gpus-per-node", type=int, default=8, help="verl: GPUs per node (trainer.n_gpus_per_node)")
+    ap.add_argument("--rollout-tp", type=int, default=1, help="verl: vLLM tensor parallelism per replica")
     args = ap.parse_args(argv)
     try:
         profile = get_profile(args.profile, _parse_set(args.set))
     except KeyError as exc:
         raise SystemExit(f"error: {exc.args[0]}") from None
+    engine = args.engine or profile.rl.engine
+    if engine not in ENGINES:
+        raise SystemExit(f"error: rl.engine={engine!r}: choose one of {', '.join(ENGINES)}")
+    if engine == "verl":
+        return _main_verl(profile, args)
     if args.dry_run:
         import os
 
@@ -428,6 +444,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     run_dir = run_rl(profile, args.algo, args.cccs, args.fgo, args.seed, args.out, args.sft, resume=args.resume,
                      force=args.force)
+    print(f"run: {run_dir}", file=sys.stderr)
+    return 0
+
+
+def _main_verl(profile: Profile, args: argparse.Namespace) -> int:
+    """``--engine verl``: StepCoder's PPO on verl (``stepcoder_lib.engines.verl``, imported only here)."""
+    if args.algo != "ppo":
+        raise SystemExit("error: --engine verl runs PPO; GRPO at scale is TRL's (rl.vllm_mode, see the README)")
+    from stepcoder_lib.engines.verl import launch
+
+    try:
+        spec = launch.make_launch(profile, cccs=args.cccs, fgo=args.fgo, seed=args.seed, sft=args.sft,
+                                  out_dir=args.out, nnodes=args.nnodes, n_gpus_per_node=args.gpus_per_node,
+                                  rollout_tp=args.rollout_tp)
+        if args.dry_run:
+            print(launch.dry_run_text(profile, spec, cccs=args.cccs, fgo=args.fgo, seed=args.seed))
+            return 0
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if args.sft is None:
+        spec = dataclasses.replace(spec, sft_path=str(resolve_sft(profile)))
+    run_dir = launch.run_verl(profile, spec, cccs=args.cccs, fgo=args.fgo, seed=args.seed)
     print(f"run: {run_dir}", file=sys.stderr)
     return 0
 

@@ -10,6 +10,8 @@ from stepcoder_lib import paths
 from stepcoder_lib.executor import Executor, ExecutorConfig
 
 REPO_ROOT = paths.repo_root()
+#: tests/verl needs the verl venv (``make test-verl``: verl==0.9.1 pins transformers below this project's pin).
+collect_ignore = ["verl"]
 
 
 def realdata_dir() -> Path | None:

@@ -88,3 +88,19 @@ def test_grpo_config_follows_the_profile() -> None:
     assert cfg.max_completion_length == 1024 and cfg.epsilon == 0.2 and cfg.seed == 3
     with pytest.raises(ValueError, match="divisible"):
         grpo_config(rl, "/tmp/unused", seed=0, world_size=3)
+
+
+def test_an_unjudged_rollout_gets_its_groups_mean_reward_and_no_loss() -> None:
+    """TRL normalises rewards within a group: an unjudged rollout must neither shift the mean nor get an advantage."""
+    from stepcoder_lib.executor import Verdict
+    from stepcoder_lib.grpo import _rewards_for_trl
+    from stepcoder_lib.rollout import Rollout
+
+    def rollout(pid: str, verdict: Verdict, reward: float) -> Rollout:
+        return Rollout(pid, "interview", 0, (1,), "", "x", (5, 6), True, verdict, reward, (0, 0) if reward == 0.0
+                       and verdict == Verdict.JUDGE_ERROR else (1, 1))
+
+    group = [rollout("a", Verdict.PASSED, 1.0), rollout("a", Verdict.WRONG_ANSWER, -0.3),
+             rollout("a", Verdict.JUDGE_ERROR, 0.0), rollout("b", Verdict.JUDGE_ERROR, 0.0)]
+    assert _rewards_for_trl(group) == [1.0, -0.3, pytest.approx(0.35), 0.0]
+    assert not group[2].trainable and set(group[2].mask) == {0}

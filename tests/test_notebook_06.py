@@ -67,15 +67,34 @@ def test_results_notebook_builds_the_table_from_the_runs_and_rerenders_from_the_
     params = {"profile": "smoke", "runs_dir": str(runs), "apps_plus": str(tmp_path / "apps_plus.jsonl"),
               "results_to": str(out), "max_new_tokens": 16, "workers": 2}
 
-    _execute(tmp_path, "first.ipynb", **params)
+    nb = _execute(tmp_path, "first.ipynb", **params)
     table = pd.read_csv(out / "table.csv").set_index("config")
     assert list(table.index) == ["base", "sft", "ppo-vanilla", "ppo-stepcoder"]  # the paper's row order
     assert {"introductory", "interview", "competition", "overall", "HumanEval", "MBPP"} <= set(table.columns)
     assert table.loc["ppo-stepcoder", "overall_n"] == 2 and table.loc["sft", "overall_n"] == 1
     assert table.loc["ppo-stepcoder", "overall_paper"] == 36.1 and table["MBPP_n"].eq(0).all()  # skipped: smoke
     for name in ("table.md", "table.png", "training_reward.png", "curriculum_progress.png", "fgo_kept_share.png",
-                 "failure_breakdown.png", "pass_at_k.png", "provenance.json", "evaluations.csv"):
+                 "failure_breakdown.png", "pass_at_k.png", "provenance.json", "evaluations.csv", "differences.csv",
+                 "differences.png", "claims.csv", "claims.md", "power.csv"):
         assert (out / name).is_file(), name
+    # Every cell has its interval around it, and each RL row its paired difference from SFT (and vanilla RL).
+    for column in APPS_COLUMNS:
+        assert (table[f"{column}_low"] <= table[column] + 1e-9).all() and (table[column] <= table[f"{column}_high"]
+                                                                           + 1e-9).all()
+    assert table.loc["ppo-stepcoder", "overall_vs_vanilla"] == pytest.approx(
+        table.loc["ppo-stepcoder", "overall"] - table.loc["ppo-vanilla", "overall"], abs=1e-3)
+    assert table.loc["ppo-vanilla", "overall_vs_sft"] == pytest.approx(
+        table.loc["ppo-vanilla", "overall"] - table.loc["sft", "overall"], abs=1e-3)
+    assert " [" in (out / "table.md").read_text() and "Paired differences" in (out / "table.md").read_text()
+    # The notebook ends with the claims read out: every claim kept, the rows this run lacks marked "not run".
+    claims = pd.read_csv(out / "claims.csv").set_index("claim")
+    assert len(claims) == 7 and set(claims.verdict) <= {"supported", "contradicted", "inconclusive", "not run"}
+    assert claims.loc["CCCS helps (CCCS only vs vanilla RL)", "verdict"] == "not run"  # no ppo-cccs run given
+    assert claims.loc["StepCoder beats vanilla RL", "difference"] == pytest.approx(
+        table.loc["ppo-stepcoder", "overall_vs_vanilla"], abs=1e-3)
+    last = [c for c in nb["cells"] if c["cell_type"] == "code"][-1]
+    shown = "".join("".join(o.get("data", {}).get("text/markdown", "")) for o in last.get("outputs", []))
+    assert shown.startswith("Of 7 claims:") and "StepCoder beats vanilla RL: **" in shown
 
     # Every number traces back to a run given here and a cache entry written by this run.
     cells = pd.read_csv(out / "cells.csv")

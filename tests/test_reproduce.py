@@ -15,6 +15,7 @@ import pytest
 
 from stepcoder_lib import reproduce
 from stepcoder_lib.results_table import APPS_COLUMNS, build_table, write_table
+from stepcoder_lib.stats import cell_intervals, paired_differences, problem_matrix
 
 MAKE = """\
 import os, pathlib
@@ -110,10 +111,19 @@ def test_unknown_profile_is_refused(tmp_path):
 
 
 def _results(path, shift: float = 0.0) -> None:
-    cells = [{"config": c, "seed": s, "column": col, "value": v + s + (shift if c == "sft" else 0), "run": "r",
-              "cache_key": "k"} for c, v in (("sft", 10.0), ("ppo-stepcoder", 20.0)) for s in (0, 1)
-             for col in APPS_COLUMNS]
-    write_table(build_table(cells), pd.DataFrame(cells), path, figure=False)
+    """A run's results: two rows on real bootstrap intervals (8 problems, 2 seeds), SFT's passes shifted up."""
+    rows = {}
+    for config, rate in (("sft", 0.25 + shift), ("ppo-stepcoder", 0.5)):
+        rows[config] = {seed: pd.DataFrame([{"problem_id": f"{tier}{p}", "difficulty": tier, "sample": j,
+                                             "passed": j < round(4 * min(1.0, rate + 0.25 * (p % 2) * seed)),
+                                             "verdict": "passed"}
+                                            for tier in ("introductory", "interview", "competition")
+                                            for p in range(8) for j in range(4)]) for seed in (0, 1)}
+    cells = pd.DataFrame([{"config": c, "seed": s, "column": col, "run": "r", "cache_key": "k",
+                           "value": problem_matrix({s: recs}).estimate(col)}
+                          for c, row in rows.items() for s, recs in row.items() for col in APPS_COLUMNS])
+    differences = paired_differences(rows)
+    write_table(build_table(cells, cell_intervals(rows)), cells, path, figure=False, differences=differences)
     (path / "failure_breakdown.png").write_bytes(b"\x89PNG fake")
 
 
@@ -124,14 +134,18 @@ def test_check_reproduction_against_a_reference_copy(tmp_path):
     assert reproduce.check("tiny", out, reference, log=lines.append) == 1 and "no reference table" in lines[-1]
     _results(out / "results")
     assert reproduce.update_reference("tiny", out, reference) == reference
-    assert {p.name for p in reference.iterdir()} >= {"table.csv", "table.md", "cells.csv", "failure_breakdown.png"}
+    assert {p.name for p in reference.iterdir()} >= {"table.csv", "table.md", "cells.csv", "differences.csv",
+                                                     "failure_breakdown.png"}
     lines.clear()
     assert reproduce.check("tiny", out, reference, log=lines.append) == 0
-    assert "8 cells within, 0 outside" in lines[-1]
-    _results(out / "results", shift=5.0)  # SFT moved by 5 points: beyond 2 x max(std 0.71, 1.0)
+    assert "12 estimates within, 0 outside" in lines[-1]  # 2 rows x 4 cells, 4 differences from SFT
+    _results(out / "results", shift=0.25)  # a rerun whose SFT passes one more sample in 4 on every problem
     lines.clear()
     assert reproduce.check("tiny", out, reference, log=lines.append) == 1
-    assert "4 outside" in lines[-1] and "| outside" in lines[-2]
+    assert "| outside" in lines[-2]
+    broken = pd.read_csv(out / "results" / "table.csv").set_index("config")
+    assert broken.loc["sft", "overall"] - broken.loc["sft", "overall_high"] < 0  # each run's interval is narrow
+    assert "8 outside" in lines[-1]  # every SFT cell, and every difference from SFT
     _results(out / "results")
     (out / "results" / "failure_breakdown.png").unlink()
     lines.clear()

@@ -18,6 +18,7 @@ from stepcoder_lib.results_table import (
     PAPER_TABLE2,
     build_table,
     compare_to_reference,
+    difference_interval,
     paper_value,
     read_table_csv,
     table_cells,
@@ -108,21 +109,62 @@ def test_two_values_for_one_cell_are_an_error(judged):
         table_cells("ppo-magic", 0, "/r", apps=_result(records, "k"))
 
 
-def test_reference_comparison_flags_cells_beyond_the_seed_spread(tmp_path):
-    cells = [{"config": c, "seed": s, "column": col, "value": v + s, "run": "r", "cache_key": "k"}
-             for c, v in (("sft", 10.0), ("ppo-stepcoder", 20.0)) for s in (0, 1) for col in APPS_COLUMNS]
-    write_table(build_table(cells), pd.DataFrame(cells), tmp_path / "ref", figure=False)
+def _interval_cells(shift: float = 0.0):
+    """Cells of two rows and their intervals (+-3 points around each mean), SFT moved by ``shift``."""
+    cells = [{"config": c, "seed": s, "column": col, "value": v + s + (shift if c == "sft" else 0), "run": "r",
+              "cache_key": "k"} for c, v in (("sft", 10.0), ("ppo-stepcoder", 20.0)) for s in (0, 1)
+             for col in APPS_COLUMNS]
+    frame = pd.DataFrame(cells)
+    means = frame.groupby(["config", "column"]).value.mean().reset_index()
+    intervals = means.assign(low=means.value - 3.0, high=means.value + 3.0)
+    return frame, intervals
+
+
+def test_the_table_prints_each_cell_with_its_interval_and_the_paired_differences(tmp_path):
+    cells, intervals = _interval_cells()
+    table = build_table(cells, intervals)
+    assert table.loc["sft", ("overall", "low")] == pytest.approx(7.5)
+    differences = pd.DataFrame([{"config": "ppo-stepcoder", "baseline": "sft", "column": c, "metric": "pass@1",
+                                 "difference": 10.0, "low": 6.25, "high": 13.5} for c in APPS_COLUMNS])
+    paths = write_table(table, cells, tmp_path, differences=differences)
+    md = paths["markdown"].read_text()
+    assert "| 10.5 [7.5, 13.5]" in md and "· paper" in md and "95% interval" in md
+    assert "StepCoder (PPO) − SFT" in md and "+10.0 [+6.2, +13.5]" in md
+    back = read_table_csv(paths["csv"])
+    assert back.loc["ppo-stepcoder", "overall_vs_sft"] == 10.0 and back.loc["ppo-stepcoder", "overall_vs_sft_low"] \
+        == 6.25 and math.isnan(back.loc["sft", "overall_vs_sft"]) and math.isnan(back.loc["sft", "overall_vs_vanilla"])
+    assert back.loc["sft", "overall_high"] == pytest.approx(13.5) and back.loc["sft", "overall_paper"] == 29.8
+    assert paths["differences_figure"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_difference_interval_combines_both_intervals_by_mover():
+    low, high = difference_interval((30.0, 27.0, 34.0), (28.0, 26.0, 29.0))
+    assert low == pytest.approx(2.0 - math.hypot(3.0, 1.0)) and high == pytest.approx(2.0 + math.hypot(4.0, 2.0))
+
+
+def test_reference_comparison_judges_a_rerun_by_intervals(tmp_path):
+    cells, intervals = _interval_cells()
+    write_table(build_table(cells, intervals), cells, tmp_path / "ref", figure=False)
     reference = read_table_csv(tmp_path / "ref" / "table.csv")
     current = reference.copy()
-    current.loc["sft", "overall"] += 1.5  # within 2 x max(std 0.71, floor 1.0)
-    current.loc["ppo-stepcoder", "competition"] += 5.0  # outside
+    for config, column, shift in (("sft", "overall", 4.0),  # within: rerun - reference = 4 [4 - 4.2, 4 + 4.2]
+                                  ("ppo-stepcoder", "competition", 5.0)):  # outside: 5 > sqrt(3² + 3²)
+        current.loc[config, [column, f"{column}_low", f"{column}_high"]] += shift
     current.loc["ppo-stepcoder", "interview"] = float("nan")  # missing in the new run
+    current.loc["sft", "interview_low"] = float("nan")  # a cell without an interval: cannot be judged
     report = compare_to_reference(current, reference)
-    status = {(r.config, r.column): r.status for r in report.itertuples()}
+    status = {(r.config, r.quantity): r.status for r in report.itertuples()}
     assert status[("sft", "overall")] == "within" and status[("sft", "introductory")] == "within"
     assert status[("ppo-stepcoder", "competition")] == "outside"
-    assert status[("ppo-stepcoder", "interview")] == "missing"
+    assert status[("ppo-stepcoder", "interview")] == "missing" and status[("sft", "interview")] == "no interval"
     assert len(report) == 8 and report.loc[report.status == "outside", "difference"].item() == pytest.approx(5.0)
+    row = report.set_index(["config", "quantity"]).loc[("sft", "overall")]
+    assert row.rule == "difference interval (MOVER)" and row.low == pytest.approx(4.0 - math.hypot(3.0, 3.0))
+    old = reference.drop(columns=[c for c in reference.columns if c.endswith(("_low", "_high"))])
+    against_old = compare_to_reference(current, old).set_index(["config", "quantity"])  # a reference without
+    assert against_old.loc[("sft", "overall"), "status"] == "outside"  # intervals: 10.5 not in [11.5, 17.5]
+    assert against_old.loc[("ppo-stepcoder", "overall"), "status"] == "within"
+    assert against_old.loc[("sft", "introductory"), "rule"] == "reference in our interval"
     assert "introductory" in to_markdown(build_table(cells))
 
 
