@@ -15,31 +15,19 @@
 # %% [markdown]
 # # 01 · From APPS to APPS+: cleaning the training data
 #
-# **What it shows.** The paper's APPS+ cleaning (Sec. 4.1 of StepCoder), stage by stage, on APPS-format
-# data: problems missing inputs, outputs or solutions are dropped; tests and solutions are standardised
-# (solutions written for APPS's own harness become standalone programs); candidate solutions are *run*
-# and the first that passes every test, with headroom under the time limit, becomes the canonical
-# solution; problems whose answer is not unique (APPS has no checker) are dropped; the canonical
-# solution's conditional statements (the CCCS start points) and starter code are extracted; the
-# survivors are split train / validation / test per difficulty, APPS's own test split staying test.
-# Every dropped problem keeps its reason, and the report has a section for each.
+# The paper's APPS+ cleaning (Sec. 4.1 of StepCoder), stage by stage: problems missing inputs, outputs or
+# solutions are dropped; tests and solutions are standardised; candidate solutions are *run*, and the first
+# that passes every test with headroom under the time limit becomes the canonical solution; problems whose
+# answer is not unique are dropped; the canonical solution's conditional statements (the CCCS start points)
+# are extracted; the survivors are split train / validation / test. Every dropped problem keeps its reason.
 #
-# **What it needs.** Nothing by default: it generates the profile's synthetic dataset (APPS folder layout,
-# with a known share of injected defects in `truth.json`), cleans it into the very APPS+ the later
-# notebooks train on (cached under `artifacts/apps_plus/<profile>-<hash>/`: notebook 02 and reruns reuse
-# it) and grades the cleaning against that truth. Setting any cleaning knob below cleans a dataset of your
-# own into `out_dir` instead. Give
-# `real_apps` (a folder under the real-data directory, e.g. `"apps_train5"`) or `apps_path` (the original
-# `train/`+`test/` folders, a `train.jsonl` from `codeparrot/apps` with `split`, a hub id when the hub is
-# reachable) to clean real APPS instead.
+# By default it cleans the profile's synthetic dataset (APPS layout, a known share of injected defects in
+# `truth.json`) into the APPS+ the later notebooks train on, and grades the cleaning against that truth; any
+# cleaning knob below cleans a dataset of your own into `out_dir`, and `real_apps` / `apps_path` clean real APPS.
 #
-# **What it writes.** `apps_plus.jsonl` (one problem per line, read by the later notebooks with
-# `stepcoder_lib.data.load_apps_plus`), `dropped.jsonl`, `report.json`, `report.md` and the plots. A rerun
-# on the same input writes byte-identical files, on any machine and under load.
-#
-# **How long.** `smoke` (48 problems): about 15 s. `tiny` (3,500 problems, 10-15 tests each): several
-# minutes on 2 cores, nearly all of it running solutions in the sandboxed executor; seconds when the
-# profile's APPS+ is already built.
+# *Needs* nothing · *writes* `apps_plus.jsonl` (read by `stepcoder_lib.data.load_apps_plus`), `dropped.jsonl`,
+# `report.json`, `report.md` and plots, byte-identical on a rerun · *takes* about 15 s for `smoke`, several
+# minutes for `tiny` on 2 cores (seconds when the profile's APPS+ is already built).
 
 # %%
 import json
@@ -56,9 +44,11 @@ from stepcoder_lib.data import (
     make_plots,
     realdata_dir,
 )
+from stepcoder_lib.data.cleaning import choose_canonical, missing_field, stage_answers
 from stepcoder_lib.data.prepare import clean_profile_data
 from stepcoder_lib.data.report import figure_png
 from stepcoder_lib.data.synthetic import SIZES, generate_benchmark
+from stepcoder_lib.settings.chapters import show_source, what_we_saw
 from stepcoder_lib.settings.paths import artifacts_dir, resolve
 from stepcoder_lib.settings.profiles import get_profile
 
@@ -126,6 +116,25 @@ else:
     time_limit_s = time_limit_s if time_limit_s is not None else 1.0 if truth is not None else 4.0
     out = resolve(out_dir) if out_dir is not None else artifacts_dir() / "apps_plus" / f"custom-{profile}"
     print(f"cleaning {source} into {out}; training limit {time_limit_s:g} s")
+
+# %% [markdown]
+# ## The rule: what makes a problem APPS+
+# A problem $p$ with unit tests $T_p$ and candidate solutions $s_1, \dots, s_n$ (in APPS's order) is kept when
+# it is complete, one of its first $K$ candidates passes every test, and its answer is unique:
+#
+# $$p \in \text{APPS+} \iff \text{complete}(p)\ \wedge\ \exists k \le K:\ \text{pass}(s_k, T_p)\ \wedge\
+#   \neg\,\text{several answers}(p),$$
+#
+# and its canonical solution is the first passing candidate that fits the time limit $\tau$ with headroom $h$
+# (else the first passing one), the program CCCS cuts into stages:
+#
+# $$k^* = \min\{k : \text{pass}(s_k, T_p),\ \max_{t \in T_p} \text{cpu}(s_k, t) \le \tau / h\}.$$
+#
+# The three functions that decide it, as the pipeline runs them: completeness (stage 1), the canonical
+# choice over the executor's results (stage 3), and the unique-answer check (stage 4).
+
+# %%
+display(show_source(missing_field, choose_canonical, stage_answers))
 
 # %% [markdown]
 # ## Running the pipeline
@@ -300,3 +309,24 @@ print(out, files)
 reloaded = load_apps_plus(out / "apps_plus.jsonl")
 assert len(reloaded) == len(result.problems)
 display(pd.Series([p.split for p in reloaded], dtype="object").value_counts().rename("apps_plus.jsonl").to_frame())
+
+# %% [markdown]
+# ## What we saw
+
+# %%
+reasons = dropped.groupby("reason").size().sort_values(ascending=False)
+splits_kept = pd.Series([p.split for p in reloaded], dtype="object").value_counts()
+points = [f"{result.n_input} problems read from {'the ' + repr(profile) + ' profile' if profile_data else source}, "
+          f"{len(result.problems)} kept as APPS+ ({len(result.problems) / max(result.n_input, 1):.0%}), "
+          f"{len(dropped)} dropped, each with its stage and reason.",
+          ("Drop reasons, most frequent first: " + ", ".join(f"{r} ({n})" for r, n in reasons.items()) + "."
+           if len(reasons) else "No problem was dropped."),
+          "Splits written to apps_plus.jsonl: " + ", ".join(f"{k} {v}" for k, v in splits_kept.items()) + "."]
+if richest is not None:
+    points.append(f"The richest canonical solution ({richest.id}) has {len(richest.conditionals)} conditional "
+                  f"statements, i.e. {len(richest.conditionals)} CCCS start points.")
+if truth is not None:
+    points.append(f"Against the injected truth: {grade['defects_caught']:.1%} of {grade['n_defects']} defects caught, "
+                  f"{grade['clean_kept']:.1%} of {grade['n_clean']} clean problems kept, the reason agreeing for "
+                  f"{grade['reason_agrees']:.1%}.")
+display(what_we_saw(points))

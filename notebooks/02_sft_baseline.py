@@ -15,23 +15,17 @@
 # %% [markdown]
 # # 02 · The SFT baseline: the RL runs' starting point and KL reference
 #
-# **What it shows.** The model every RL row of the paper starts from. For the default `tiny` profile:
-# a byte-level BPE tokenizer and a small Llama (transformers' `LlamaForCausalLM`) trained here from
-# scratch on Python source (a slice of the standard library and the training split written as
-# prompt + canonical solution), then supervised fine-tuning with TRL's `SFTTrainer` on
-# (prompt, canonical solution) pairs of the training split, the loss on the solution only. The paper's
-# SFT schedule (lr 2e-5, 3 epochs, 0.3 epoch warm-up, linear decay, global batch 64) is the `paper`
-# profile's; `tiny` keeps its shape with a learning rate a 4M-parameter model needs. Then: the SFT loss
-# curve, validation pass@1 per difficulty before and after SFT (the paper's decoding: temperature
-# 0.2, top-p 0.95), and a few completions with their verdicts.
+# The model every RL row of the paper starts from. For `tiny`: a byte-level BPE tokenizer and a small Llama
+# (transformers' `LlamaForCausalLM`) pretrained here on Python source, then supervised fine-tuning with TRL's
+# `SFTTrainer` on (prompt, canonical solution) pairs of the training split, the loss on the solution only. The
+# paper's SFT schedule (lr 2e-5, 3 epochs, 0.3 epoch warm-up, linear decay, global batch 64) is the `paper`
+# profile's; `tiny` keeps its shape with the learning rate a 4M-parameter model needs. Then the loss curve,
+# validation pass@1 before and after SFT (temperature 0.2, top-p 0.95) and a few completions.
 #
-# **What it needs.** The profile's APPS+ (notebook 01 builds it; if it is missing, or its inputs
-# changed, this notebook builds it through the same cached step). For `small`/`paper`: the base model's
-# weights in a local folder or the hub (it stops with a one-sentence message when they cannot be reached).
-#
-# **How long.** `tiny` on 2 CPU cores: about 10 minutes the first time (pretraining ~1.5, SFT ~8.5) plus
-# half a minute of evaluation; seconds on a rerun, since the models are cached by a hash of their inputs.
-# `smoke`: under a minute.
+# *Needs* the profile's APPS+ (01; built here through the same cached step if missing); for `small`/`paper`
+# the base model's weights · *writes* `out_dir` (effective config, `validation_pass_at_1.csv`/`.png`,
+# `sft_loss.png`); models cached by a hash of their inputs · *takes* about 10 minutes for `tiny` the first
+# time on 2 cores (seconds on a rerun), under a minute for `smoke`.
 
 # %% tags=["parameters"]
 profile = "tiny"  # smoke | tiny | small | paper (stepcoder_lib.settings.profiles)
@@ -58,9 +52,10 @@ from stepcoder_lib.models.loading import load_policy
 from stepcoder_lib.models.plan import plan
 from stepcoder_lib.models.prompts import build_prompt
 from stepcoder_lib.models.tiny import base_model_path
+from stepcoder_lib.settings.chapters import show_source, what_we_saw
 from stepcoder_lib.settings.paths import artifacts_dir
 from stepcoder_lib.settings.profiles import get_profile, save_effective_config
-from stepcoder_lib.training.sft import SFTRunConfig, sft_log, train_sft
+from stepcoder_lib.training.sft import SFTRunConfig, sft_examples, sft_log, train_sft
 
 cfg = get_profile(profile, overrides)
 run_dir = Path(out_dir) if out_dir else artifacts_dir() / "runs" / "02_sft_baseline" / cfg.name
@@ -114,8 +109,21 @@ if pretrain_log.exists():
 # ## Supervised fine-tuning
 # TRL's `SFTTrainer` on prompt-completion rows: the prompt is `build_prompt(problem, profile)` (the
 # profile's template around the statement, the starter code after it), the completion is the
-# canonical solution followed by EOS. TRL labels every prompt token -100, so the loss is the
-# solution's alone. Cached under `artifacts/sft/<key>`: a rerun with the same inputs is skipped.
+# canonical solution followed by EOS. For a batch of pairs $(x_i, y_i)$ the loss is the negative
+# log-likelihood of the solution tokens only, averaged over them:
+#
+# $$\mathcal{L}_{\text{SFT}}(\theta) = -\frac{1}{\sum_i |y_i|} \sum_i \sum_{t=1}^{|y_i|}
+#   \log \pi_\theta\big(y_{i,t} \mid x_i, y_{i,<t}\big).$$
+#
+# The prompt $x_i$ is context, never a target: TRL labels its tokens -100 (`completion_only_loss=True`).
+# Where that is configured: the rows `sft_examples` builds, and the `SFTConfig` `SFTRunConfig.trainer_args`
+# returns (the schedule, the global batch as per-device batch x accumulation, the loss on completions).
+
+# %%
+display(show_source(sft_examples, SFTRunConfig.trainer_args))
+
+# %% [markdown]
+# Cached under `artifacts/sft/<key>`: a rerun with the same inputs is skipped.
 
 # %%
 t0 = time.perf_counter()
@@ -200,3 +208,17 @@ config_path = save_effective_config(cfg, run_dir, extra={
     "validation_pass_at_1": result[["base", "SFT"]].round(4).to_dict()})
 print(f"config: {config_path}")
 display(pd.Series({k: f"{v:.0f} s" for k, v in timings.items()}, name="time this run"))
+
+# %% [markdown]
+# ## What we saw
+
+# %%
+overall = result.loc["overall"] if "overall" in result.index else result[["base", "SFT"]].mean()
+points = [f"SFT ran {int(log['step'].max())} optimisation steps on {counts.loc['total', 'train']} training problems; "
+          f"the solution-only loss went from {log['loss'].iloc[0]:.3f} to {log['loss'].iloc[-1]:.3f}.",
+          f"Validation pass@1 ({len(val)} problems x {n_samples} samples): {overall['base']:.1%} for the base model, "
+          f"{overall['SFT']:.1%} after SFT.",
+          "Per difficulty, base -> SFT: " + ", ".join(f"{d} {r['base']:.1%} -> {r['SFT']:.1%}"
+                                                      for d, r in result.iterrows() if d != "overall") + ".",
+          "Time this run: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + "."]
+display(what_we_saw(points))

@@ -15,24 +15,16 @@
 # %% [markdown]
 # # 03 · CCCS: the Curriculum of Code Completion Subtasks
 #
-# **What it shows.** StepCoder's first contribution (Sec. 3.2, Algorithm 1), then its ablation: RL from
-# the SFT model with and without the curriculum (the paper's "vanilla PPO" against "w/o FGO", i.e. CCCS
-# only). First the mechanics on real problems: the conditional statements found in each canonical
-# solution (the start points), the ceil(sqrt(E)) stages and their stride, the prompt (task + canonical
-# prefix) at every stage, an interactive explorer and a simulated run. Then two real training runs per
-# seed through the library (`stepcoder_lib.training.train.run_rl`, the CLI's function), their training reward,
-# pass rate per difficulty and the curriculum's progress.
+# StepCoder's first contribution (Sec. 3.2, Algorithm 1), then its ablation: RL from the SFT model with and
+# without the curriculum (the paper's "vanilla PPO" against "w/o FGO"). First the mechanics on real problems:
+# the conditional statements in each canonical solution (the start points), the $\lceil\sqrt{E}\rceil$ stages,
+# the prompt at every stage, Algorithm 1's update and a simulated run; then whether the first task is really
+# easier, and two training runs per seed through the library (`stepcoder_lib.training.train.run_rl`).
 #
-# **What it needs.** The profile's APPS+ (notebook 01) and SFT model (notebook 02); both are built on
-# first use and cached. Real APPS problems from `../shared/realdata/apps_train5` illustrate the
-# mechanics when that folder exists (else the synthetic dataset); `apps_plus` / `apps_path` choose others.
-#
-# **What it writes.** `out_dir/cccs_summary.json`, `cccs_progress.png`, `cccs_training.png`,
-# `cccs_stages.png`; each training run under `runs_dir/<profile>/` (cached by a hash of its config, so a
-# rerun with the same settings skips training; notebook 06 reads them from there).
-#
-# **How long.** Seconds for the mechanics; each training run takes what the profile's `rl` section asks
-# (`tiny`: about a minute per run on 2 cores, 2 runs per seed; `smoke`: seconds).
+# *Needs* the profile's APPS+ (01) and SFT model (02), built and cached on first use; real APPS from
+# `../shared/realdata/apps_train5` for the mechanics when present · *writes* `out_dir/cccs_summary.json`,
+# `cccs_progress.png`, `cccs_training.png`, `cccs_stages.png`, runs under `runs_dir/<profile>/` · *takes*
+# seconds for the mechanics, plus the profile's training runs (`tiny`: about a minute each on 2 cores).
 
 # %% tags=["parameters"]
 profile = "tiny"  # run profile (stepcoder_lib.settings.profiles): data, model, RL hyperparameters, sizes
@@ -69,6 +61,7 @@ from stepcoder_lib.data.conditionals import ALL_KINDS, find_conditional_statemen
 from stepcoder_lib.data.demo import demo_problems
 from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig, remaining_share_policy, simulate
 from stepcoder_lib.method.viz import curriculum_explorer, plot_curriculum_progress, render_stage_html, stage_counts
+from stepcoder_lib.settings.chapters import show_source
 from stepcoder_lib.settings.paths import notebook_output_dir
 from stepcoder_lib.settings.profiles import get_profile
 from stepcoder_lib.training.runplots import plot_stage_histogram, show_ablation
@@ -144,6 +137,13 @@ display(explorer)
 # (1-\alpha)\,\rho_i & \text{otherwise}\end{cases}
 # \qquad\text{and if } \rho_i > \rho_t:\ \rho_i \leftarrow 0,\ c_i \leftarrow \max(c_i - 1, 0).$$
 #
+# `Curriculum.update` applies it to a batch of results, in order, as training runs it (a result generated at a
+# stage the problem has already left is skipped):
+
+# %%
+display(show_source(Curriculum.update))
+
+# %% [markdown]
 # A scripted learner passes with probability skill^(share of the solution it must write), its skill
 # growing every step; each step draws `rollouts` results per problem and applies them in one update, as a
 # trainer does after a batch. With $\alpha = 0.1$, $\rho_t = 0.8$ a stage moves back only after 16 passes
@@ -186,11 +186,9 @@ print("state round-trips:", restored.state_dict() == sim.state_dict())
 # problems (those with a stage beyond 0), at the rollout decoding, with three prompts.
 
 # %%
-import inspect
-
 from stepcoder_lib.models.encoding import aligned_prefix
 
-print(inspect.getsource(aligned_prefix))
+display(show_source(aligned_prefix))
 check = None
 if train and check_problems:
     from stepcoder_lib.data.prepare import load_splits

@@ -15,24 +15,14 @@
 # %% [markdown]
 # # 04 · FGO: Fine-Grained Optimization, the executed-token mask
 #
-# **What it shows.** StepCoder's second contribution (Sec. 3.3), then its ablation: RL from the SFT model
-# with and without FGO (the paper's "vanilla PPO" against "w/o CCCS", i.e. FGO only). First the mechanics:
-# rollouts are run on their unit tests in the sandboxed executor with line coverage; only the tokens of
-# code the tests executed stay in the policy loss. The HTML view colours executed tokens green and
-# unexecuted ones red, as in the paper's figure; the masks show what the loss does and does not see,
-# including a crash part-way and a compile error (whose mask is all ones, so that the paper's -1 reaches
-# the model). Then two real training runs per seed through the library (`stepcoder_lib.training.train.run_rl`):
-# training reward, pass rate per difficulty and the share of completion tokens FGO keeps.
+# StepCoder's second contribution (Sec. 3.3): the policy loss keeps only the tokens of code the unit tests
+# actually executed. We judge rollouts with line coverage, turn the covered lines into a token mask, show
+# where the mask enters PPO's loss, and then train from the SFT model with and without FGO (the paper's
+# "vanilla PPO" against "w/o CCCS").
 #
-# **What it needs.** The profile's APPS+ (notebook 01) and SFT model (notebook 02), built on first use and
-# cached. Real APPS problems from `../shared/realdata/apps_train5` illustrate the mechanics when present
-# (else the synthetic dataset); `apps_plus` / `apps_path` choose other data.
-#
-# **What it writes.** `out_dir/fgo_summary.json` (verdicts, masked shares, runs), `fgo_view.html`,
-# `fgo_training.png`; each training run under `runs_dir/<profile>/` (cached by a hash of its config).
-#
-# **How long.** About 10-20 s for the mechanics; each training run takes what the profile's `rl` section
-# asks (`tiny`: about a minute per run on 2 cores, 2 runs per seed, vanilla reused from 03; `smoke`: seconds).
+# *Needs* the profile's APPS+ (01) and SFT model (02), built and cached on first use · *writes*
+# `out_dir/fgo_summary.json`, `fgo_view.html`, `fgo_training.png`, runs under `runs_dir/<profile>/` · *takes*
+# 10-20 s for the mechanics, plus the profile's training runs (`tiny`: about a minute each on 2 cores).
 
 # %% tags=["parameters"]
 profile = "tiny"  # run profile (stepcoder_lib.settings.profiles): data, model, RL hyperparameters, sizes
@@ -67,13 +57,22 @@ from stepcoder_lib.data.conditionals import line_offsets
 from stepcoder_lib.data.demo import demo_problems
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
 from stepcoder_lib.method.curriculum import Curriculum
-from stepcoder_lib.method.masking import apply_token_mask, completion_offsets, line_status, mask_from_result, pad_masks
+from stepcoder_lib.method.masking import (
+    apply_token_mask,
+    completion_offsets,
+    line_status,
+    mask_from_result,
+    pad_masks,
+    token_mask,
+)
 from stepcoder_lib.method.reward import reward_of
 from stepcoder_lib.method.viz import render_coverage_html
 from stepcoder_lib.models.tokenizer import tiny_tokenizer
+from stepcoder_lib.settings.chapters import show_source, what_we_saw
 from stepcoder_lib.settings.paths import notebook_output_dir
 from stepcoder_lib.settings.profiles import get_profile
-from stepcoder_lib.training.runplots import show_ablation
+from stepcoder_lib.training import ppo
+from stepcoder_lib.training.runplots import probe_table, show_ablation
 from stepcoder_lib.training.train import run_ablation
 
 prof = get_profile(profile, overrides)
@@ -84,8 +83,8 @@ out = notebook_output_dir(out_dir, "04")
 # The mechanics use scripted rollouts, cut at a CCCS stage, so that every case appears: the canonical
 # completion itself; its first 60% (usually a compile error); and the canonical completion with a `raise`
 # injected before the last completion statement its tests executed (a crash part-way). One batch through
-# the sandboxed executor per round; each result carries its verdict, the paper's reward and the union of
-# lines its tests executed (1-based lines of prefix + completion).
+# the sandboxed executor per round; each result carries its verdict (the paper's reward is `method.reward`'s,
+# from it) and the union of lines its tests executed (1-based lines of prefix + completion).
 
 # %%
 problems, source = demo_problems(apps_path, use_realdata, n_problems, seed, apps_plus=apps_plus)
@@ -132,6 +131,20 @@ for r in rollouts:
 judge(more)
 rollouts = sorted(rollouts + more, key=lambda r: (r["id"], ["canonical", "crash", "truncated"].index(r["kind"])))
 print(f"{len(rollouts)} rollouts")
+
+# %% [markdown]
+# ## From covered lines to a token mask
+# With $\mathcal{L}_i$ the lines of rollout $i$'s program (prefix + completion) that any of its tests executed,
+# completion token $j$ (characters $[a_j, b_j)$ of the completion) is kept when its span touches one of them:
+#
+# $$m_{ij} = \begin{cases} 1 & \text{if } \operatorname{lines}(a_j, b_j) \cap \mathcal{L}_i \ne \emptyset
+#   \ \text{or the program did not compile}\\ 0 & \text{otherwise.}\end{cases}$$
+#
+# A compile error executes nothing, yet its -1 must reach the model, so its mask is all ones. `token_mask`
+# implements the rule (line status first, then a prefix sum over lines per token):
+
+# %%
+display(show_source(token_mask))
 
 # %%
 tok = tiny_tokenizer()
@@ -188,8 +201,13 @@ for i, line in enumerate(program.splitlines(), 1):
 # where $\hat A$ is GAE (Eq. 2): $\hat A_t = \sum_l (\gamma\lambda)^l \delta_{t+l}$,
 # $\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$, with the Eq. 3 reward on the last token and
 # $-\beta \log(\pi_\theta/\pi_{ref})$ on every token (Eq. 4). The critic's loss is not masked (GAE bootstraps
-# through unexecuted tokens too). `apply_token_mask` is this masked mean; with TRL's GRPO the mask is its
-# per-token mask, counted in the loss's normaliser. A row whose mask is all zero contributes zero, never NaN.
+# through unexecuted tokens too). `ppo.policy_loss` computes the clipped surrogate as a token mean over the
+# mask it is given, the completion mask times the FGO mask (`PPOBatch.policy_mask`); `apply_token_mask` is
+# the same masked mean for GRPO, where the mask is TRL's per-token mask, counted in the loss's normaliser. A
+# row whose mask is all zero contributes zero, never NaN.
+
+# %%
+display(show_source(ppo.PPOBatch.policy_mask.fget, ppo.policy_loss, apply_token_mask))
 
 # %%
 width = max(len(r["ids"]) for r in rollouts)
@@ -229,3 +247,31 @@ summary = {
 (out / "fgo_summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True, default=float))
 print(json.dumps(summary["masked_share_by_kind"], indent=1))
 print("wrote", out / "fgo_summary.json")
+
+# %% [markdown]
+# ## What we saw
+
+# %%
+by_kind = shares["masked share"]
+compile_errors = [r for r in rollouts if r["result"].verdict == Verdict.COMPILE_ERROR]
+points = [f"{len(rollouts)} scripted rollouts on {len(problems)} problems ({source}) were judged with coverage: "
+          + ", ".join(f"{n} {v}" for v, n in table["verdict"].value_counts().items()) + ".",
+          "FGO masked out " + ", ".join(f"{share:.0%} of the {kind} rollouts' tokens"
+                                        for kind, share in by_kind.items())
+          + f"; over the batch {summary['tokens_in_loss']['with_fgo']} of {summary['tokens_in_loss']['without_fgo']} "
+          "completion tokens stay in the policy loss.",
+          f"{len(compile_errors)} compile errors kept every token in the loss (all-ones mask): "
+          f"{summary['compile_error_masks_all_ones']}."]
+if runs:
+    kept = (frame.sort_values("step").groupby("label")["fgo_kept_share"].last().dropna()
+            if "fgo_kept_share" in frame else pd.Series(dtype=float))
+    probes = probe_table(runs)
+    points.append(f"{len(runs)} training runs ({algo.upper()}, vanilla and FGO, seeds {sorted(set(frame['seed']))})"
+                  + ("; at the last step FGO kept " + ", ".join(f"{v:.0%} of completion tokens ({k})"
+                                                            for k, v in kept.items()) if len(kept) else "") + ".")
+    if len(probes):
+        points.append("Whole-program pass rate on the fixed probe problems, SFT start -> trained end: "
+                      + "; ".join(f"{run} seed {seed}: {r['pass_rate SFT']:.0%} -> {r['pass_rate trained']:.0%}"
+                                  for (run, seed), r in probes.iterrows())
+                      + ". Pass@1 on held-out problems is notebook 06's.")
+display(what_we_saw(points))

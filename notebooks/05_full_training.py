@@ -15,23 +15,15 @@
 # %% [markdown]
 # # 05 · StepCoder against vanilla RL
 #
-# **What it shows.** The paper's headline comparison: RL from compiler feedback with both of StepCoder's
-# parts (CCCS and FGO) against vanilla RL (neither), from the same SFT model, with PPO as the paper trains
-# it and with GRPO (TRL's `GRPOTrainer`) as a critic-free alternative. Every run goes through the library
-# (`stepcoder_lib.training.train.run_rl`, also `python -m stepcoder_lib.training.train`); this notebook shows
-# their training reward, pass rate per difficulty, the curriculum's progress and the share of tokens FGO
-# keeps. Pass@1 on held-out problems is notebook 06's.
+# The paper's headline comparison: RL from compiler feedback with both of StepCoder's parts (CCCS and FGO)
+# against vanilla RL (neither), from the same SFT model, with PPO as the paper trains it and, where the
+# profile asks, GRPO (TRL's `GRPOTrainer`) as a critic-free alternative. First the objective and the two
+# library functions PPO's update is made of (GAE and the clipped surrogate), then the runs.
 #
-# **What it needs.** The profile's APPS+ (notebook 01) and SFT model (notebook 02), built on first use and
-# cached. Runs already trained by notebooks 03 and 04 (vanilla PPO) are reused, not retrained.
-#
-# **What it writes.** `out_dir/full_training.json` (the runs and their before/after numbers) and the
-# figures `full_training.png`, `full_by_difficulty.png`, `full_stages.png`; each run under
-# `runs_dir/<profile>/` (cached by a hash of its config; notebook 06 reads them from there).
-#
-# **How long.** What the profile's `rl` section asks per run (`tiny`: about a minute per run on 2 cores;
-# 2 PPO runs per seed, plus 2 GRPO runs per GRPO seed where the profile's `rl.algos` has GRPO: `tiny` leaves
-# it out to keep `make reproduce` within 30 minutes, `algos=["ppo", "grpo"]` adds it); `smoke`: under a minute.
+# *Needs* the profile's APPS+ (01) and SFT model (02); runs already trained by 03/04 are reused · *writes*
+# `out_dir/full_training.json`, `full_training.png`, `full_by_difficulty.png`, `full_stages.png`, runs under
+# `runs_dir/<profile>/` · *takes* the profile's `rl` budget per run (`tiny`: about a minute per run on 2 cores,
+# 2 PPO runs per seed; `smoke`: under a minute).
 
 # %% tags=["parameters"]
 profile = "tiny"  # run profile (stepcoder_lib.settings.profiles): data, model, RL hyperparameters, sizes
@@ -48,8 +40,10 @@ import json
 
 from IPython.display import display
 
+from stepcoder_lib.settings.chapters import show_source, what_we_saw
 from stepcoder_lib.settings.paths import notebook_output_dir
 from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.ppo import gae, kl_penalised_rewards, policy_loss
 from stepcoder_lib.training.runplots import (
     before_after,
     plot_curves,
@@ -87,6 +81,30 @@ for algo in algos:
 # PPO's advantages are GAE (Eq. 2), $\hat A_t = \sum_l (\gamma\lambda)^l (r_{t+l} + \gamma V(s_{t+l+1}) - V(s_{t+l}))$,
 # from a critic initialised from the SFT model; GRPO's are the reward's z-score within each group of
 # rollouts of the same problem, with the same KL coefficient in the loss and FGO as TRL's per-token mask.
+#
+# ## PPO's update, from the library
+# Per token, the reward is Eq. 4's: $r_t = -\beta \log\frac{\pi_\theta}{\pi_{ref}}(y_t)$ on every completion
+# token, plus the Eq. 3 score on the last (`kl_penalised_rewards`). GAE (Eq. 2) runs backwards over each
+# completion, with the value after its last token taken as 0:
+#
+# $$\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t),\qquad \hat A_t = \delta_t + \gamma\lambda \hat A_{t+1},
+#   \qquad \hat R_t = \hat A_t + V(s_t).$$
+
+# %%
+display(show_source(kl_penalised_rewards, gae))
+
+# %% [markdown]
+# The clipped surrogate is a token mean over the mask it is given, the completion tokens times FGO's
+# executed-token mask (all ones in vanilla RL), with $\rho_{ij} = \exp(\log\pi_\theta - \log\pi_{old})$:
+#
+# $$L^{\text{policy}} = \frac{1}{\sum m_{ij}} \sum_{i,j} m_{ij}\,
+#   \max\big(-\hat A_{ij}\,\rho_{ij},\ -\hat A_{ij}\operatorname{clip}(\rho_{ij}, 1-\epsilon, 1+\epsilon)\big).$$
+
+# %%
+display(show_source(policy_loss))
+
+# %% [markdown]
+# ## The runs
 
 # %%
 runs = run_ablation(prof, ["ppo"], ["vanilla", "stepcoder"], seeds, runs_dir, sft_path) if "ppo" in algos else []
@@ -129,3 +147,22 @@ summary = {"profile": prof.name, "runs": [str(r) for r in runs],
 (out / "full_training.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
 display(frame.groupby("label")[["time/step", "tokens_per_s"]].mean())
 print("wrote", out / "full_training.json")
+
+# %% [markdown]
+# ## What we saw
+
+# %%
+points = [f"{len(runs)} runs on profile {prof.name!r}: " + ", ".join(
+    f"{label} ({n} seed{'s' if n > 1 else ''})" for label, n in frame.groupby("label")["seed"].nunique().items()) + "."]
+for (run, seed), row in table.iterrows():
+    steps = int(row["steps"])
+    text = f"{run}, seed {seed}: training reward {row['reward_mean first 3']:.2f} -> {row['reward_mean last 3']:.2f} " \
+           f"(mean of the first and last {min(3, steps)} of {steps} steps)"
+    if (run, seed) in probes.index:
+        probe = probes.loc[(run, seed)]
+        text += (f"; whole-program pass rate on the fixed probe problems {probe['pass_rate SFT']:.0%} (SFT) -> "
+                 f"{probe['pass_rate trained']:.0%} (trained), mean reward {probe['reward_mean SFT']:.2f} -> "
+                 f"{probe['reward_mean trained']:.2f}")
+    points.append(text + ".")
+points.append("Pass@1 on held-out problems, with intervals over seeds, is notebook 06's.")
+display(what_we_saw(points))

@@ -29,7 +29,7 @@ def test_notebook_pair_is_in_sync() -> None:
     assert sources(py) == sources(ipynb), "run: jupytext --sync notebooks/01_data_cleaning.py"
     tagged = [c for c in ipynb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1 and "apps_path = None" in tagged[0].source
-    assert ipynb.cells[0].cell_type == "markdown" and "How long" in ipynb.cells[0].source
+    assert ipynb.cells[0].cell_type == "markdown" and all(k in ipynb.cells[0].source for k in ("*Needs*", "*takes*"))
 
 
 def _run(tmp_path, monkeypatch, **params) -> tuple[str, str]:
@@ -45,7 +45,10 @@ def _run(tmp_path, monkeypatch, **params) -> tuple[str, str]:
     printed = "\n".join(o.get("text", "") for o in outputs)
     tables = "\n".join(o.get("data", {}).get("text/plain", "") for o in outputs if "text/html" in o.get("data", {}))
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
-    return printed, tables
+    assert "def missing_field(" in "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+    saw = nb.cells[-1].outputs[-1]["data"]["text/markdown"]  # the closing "What we saw", from this run's numbers
+    assert saw.startswith("- ")
+    return printed + "\n" + saw, tables
 
 
 @pytest.mark.slow
@@ -54,6 +57,7 @@ def test_notebook_runs_under_papermill_on_the_synthetic_dataset(tmp_path, monkey
     printed, tables = _run(tmp_path, monkeypatch, profile="smoke", n_train=16, n_test=4, seed=1, defect_rate=0.25,
                            out_dir=str(out_dir), bench_dir=str(tmp_path / "bench"), workers=2, time_limit_s=1.0)
     assert "defects caught: 100.0% of 5; clean kept: 100.0% of 15; reason agrees: 100.0%" in printed
+    assert "20 problems read" in printed and "15 kept as APPS+ (75%), 5 dropped" in printed  # What we saw
     problems = load_apps_plus(out_dir / "apps_plus.jsonl")
     assert len(problems) == 15 and {p.split for p in problems} == {"train", "validation", "test"}
     assert all(p.canonical_solution and p.canonical_solution.startswith(p.starter_code) for p in problems)

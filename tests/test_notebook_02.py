@@ -24,7 +24,7 @@ def test_notebook_pair_is_in_sync_and_opens_with_its_story() -> None:
     assert len(tagged) == 1 and 'profile = "tiny"' in tagged[0].source
     head = ipynb.cells[0]
     assert head.cell_type == "markdown"
-    assert all(k in head.source for k in ("What it shows", "What it needs", "How long"))
+    assert all(k in head.source for k in ("*Needs*", "*writes*", "*takes*"))  # bookkeeping in a short header
 
 
 @pytest.mark.slow
@@ -48,3 +48,8 @@ def test_notebook_runs_on_smoke(tmp_path: Path, monkeypatch) -> None:
     nb = nbformat.read(executed, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
+    shown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+    assert "def sft_examples(" in shown and "completion_only_loss=True" in shown  # the loss's configuration
+    saw = nb.cells[-1].outputs[-1]["data"]["text/markdown"]  # What we saw, from this run's numbers
+    overall = table["SFT"]["overall"]
+    assert f"{overall:.1%} after SFT" in saw and "6 problems x" in saw

@@ -34,8 +34,12 @@ def test_notebook_pair_is_in_sync(name: str) -> None:
         assert "apps_path = None" in tagged[0].source and "use_realdata = " in tagged[0].source
     head = ipynb.cells[0]
     assert head.cell_type == "markdown"
-    assert all(k in head.source for k in ("What it shows", "What it needs", "How long"))
+    assert all(k in head.source for k in ("*Needs*", "*writes*", "*takes*"))  # bookkeeping in a short header
     code = "\n".join(c.source for c in ipynb.cells if c.cell_type == "code")
+    shown = {"03_cccs_ablation": "show_source(Curriculum.update)", "04_fgo_ablation": "show_source(token_mask)",
+             "05_full_training": "show_source(policy_loss)"}[name]
+    assert shown in code  # the implementing function under its equation
+    assert ipynb.cells[-2].source.strip() == "## What we saw" and ipynb.cells[-1].cell_type == "code"
     assert "noqa: E402" not in code and "def table(" not in code and "run_ablation(" in code
 
 
@@ -103,6 +107,8 @@ def test_cccs_notebook_runs_and_matches_the_library(tmp_path: Path, shared, capf
     for png in ("cccs_progress.png", "cccs_training.png", "cccs_stages.png"):
         assert (out / png).stat().st_size > 0
     check_runs(summary["runs"], {"vanilla", "cccs"}, {"ppo"})
+    shown = "".join(o.get("data", {}).get("text/markdown", "") for o in outs)
+    assert "def update(" in shown and "def aligned_prefix(" in shown  # Algorithm 1 and the token-aligned cut
 
 
 @pytest.mark.slow
@@ -124,6 +130,11 @@ def test_fgo_notebook_runs_and_masks_what_did_not_run(tmp_path: Path, shared) ->
     assert any("text/html" in o.get("data", {}) for o in outputs(nb))
     assert (out / "fgo_training.png").stat().st_size > 0
     check_runs(summary["runs"], {"vanilla", "fgo"}, {"ppo"})
+    shown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs(nb))
+    assert "def token_mask(" in shown and "def policy_loss(" in shown and "def apply_token_mask(" in shown
+    saw = nb.cells[-1].outputs[-1]["data"]["text/markdown"]  # What we saw, from this run's numbers
+    assert f"{summary['tokens_in_loss']['with_fgo']} of {summary['tokens_in_loss']['without_fgo']}" in saw
+    assert f"{len(summary['runs'])} training runs" in saw
     fgo_run = next(p for p in summary["runs"] if json.loads((Path(p) / "config.json").read_text())["fgo"])
     assert read_metrics(fgo_run)["fgo_kept_share"].between(0, 1).all()
 
@@ -139,3 +150,7 @@ def test_full_training_notebook_compares_stepcoder_and_vanilla_for_ppo_and_grpo(
     assert sum("image/png" in o.get("data", {}) for o in outputs(nb)) >= 3
     for png in ("full_training.png", "full_by_difficulty.png", "full_stages.png"):
         assert (out / png).stat().st_size > 0
+    shown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs(nb))
+    assert "def gae(" in shown and "def policy_loss(" in shown
+    saw = nb.cells[-1].outputs[-1]["data"]["text/markdown"]  # What we saw, from this run's numbers
+    assert f"{len(summary['runs'])} runs on profile 'smoke'" in saw and "PPO stepcoder, seed 0: training reward" in saw

@@ -166,3 +166,22 @@ def test_reference_comparison_judges_a_rerun_by_intervals(tmp_path):
     assert against_old.loc[("ppo-stepcoder", "overall"), "status"] == "within"
     assert against_old.loc[("sft", "introductory"), "rule"] == "reference in our interval"
     assert "introductory" in to_markdown(build_table(cells))
+
+
+def test_written_cells_and_provenance_hold_paths_relative_to_the_artifacts_folder(judged, tmp_path, monkeypatch):
+    """Committed reference files must not carry one machine's absolute paths; hub ids and outside paths stay."""
+    _, records = judged
+    art = tmp_path / "artifacts"
+    monkeypatch.setenv("STEPCODER_ARTIFACTS", str(art))
+    result = _result(records, "key-a")
+    result.meta["cache_dir"] = str(art / "eval_cache" / "key-a")
+    cells = table_cells("sft", 0, art / "runs" / "tiny" / "sft-seed0", apps=result)
+    cells += table_cells("base", 0, "Qwen/Qwen2.5-0.5B", apps=_result(records, "key-b"))
+    paths = write_table(build_table(cells), pd.DataFrame(cells), tmp_path / "results", figure=False)
+    written = pd.read_csv(paths["cells"])
+    assert set(written.run) == {"runs/tiny/sft-seed0", "Qwen/Qwen2.5-0.5B"}
+    assert set(written[written.config == "sft"].cache_dir) == {"eval_cache/key-a"}
+    assert set(written[written.config == "base"].cache_dir) == {"/cache/key-b"}  # outside the artifacts: unchanged
+    provenance = json.loads(paths["provenance"].read_text())
+    assert provenance["sft/overall/seed0"]["run"] == "runs/tiny/sft-seed0"
+    assert str(tmp_path) not in paths["cells"].read_text() + paths["provenance"].read_text()

@@ -12,10 +12,12 @@ before and after it ran); they are recorded in ``.stamps/<notebook>.json`` besid
 notebooks, and a step whose recorded outputs are gone or changed runs again. ``force=True``
 (``FORCE=1``) runs every step.
 
-While a step runs, the terminal shows papermill's cell progress bar, the notebook's own output
-streamed live (papermill's ``stdout_file``/``stderr_file``, like ``--log-output``), and the library's
-progress bars (``stepcoder_lib.settings.progress`` draws them on the kernel's terminal when
-``STEPCODER_TERMINAL_PROGRESS=1``, which this runner sets for its kernels).
+While a step runs, the terminal shows papermill's cell progress bar (in a terminal only), the notebook's
+own output streamed live (papermill's ``stdout_file``/``stderr_file``, like ``--log-output``), and the
+library's progress bars (``stepcoder_lib.settings.progress`` draws them on the kernel's terminal when
+``STEPCODER_TERMINAL_PROGRESS=1``, which this runner sets for its kernels). Redirected to a file, the
+output is one line per update, without carriage returns or cursor movement; kernels run on IPC
+transport, so none warns about unencrypted TCP.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from jupyter_core.paths import jupyter_runtime_dir
+from traitlets.config import Config
 
 from stepcoder_lib.settings.paths import artifacts_dir, repo_root
 from stepcoder_lib.settings.progress import TERMINAL_ENV
@@ -134,6 +139,22 @@ def _kernel_environment() -> Iterator[None]:
                 os.environ[k] = v
 
 
+def kernel_config() -> Any:
+    """nbclient's configuration for the kernels: IPC sockets (local files) in place of TCP on localhost.
+
+    Over TCP without CurveZMQ keys ipykernel warns, once per notebook, that its traffic is unencrypted: a
+    warning nobody running ``make reproduce`` can act on. A kernel on IPC transport has no network traffic
+    to warn about; its sockets sit beside the connection file in Jupyter's runtime folder. A socket path
+    longer than the system's limit (107 bytes on Linux) cannot be bound: under a very long runtime folder
+    the kernels stay on TCP.
+    """
+    config = Config()
+    socket_path = len(os.path.join(jupyter_runtime_dir(), "kernel-00000000-0000-0000-0000-000000000000-ipc-9"))
+    if socket_path <= 107:
+        config.KernelManager.transport = "ipc"
+    return config
+
+
 # ----------------------------------------------------------------------------- running
 def _read_stamp(path: Path) -> dict[str, Any] | None:
     try:
@@ -190,8 +211,9 @@ def run(profile: str, out_dir: Path, only: list[str] | None = None, force: bool 
         with _kernel_environment():
             try:
                 pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent), kernel_name="python3",
-                                    progress_bar=stream, stdout_file=sys.stdout if stream else None,
-                                    stderr_file=sys.stderr if stream else None)
+                                    progress_bar=stream and sys.stderr.isatty(),  # a log file gets no \r redraws
+                                    stdout_file=sys.stdout if stream else None,
+                                    stderr_file=sys.stderr if stream else None, config=kernel_config())
             except pm.PapermillExecutionError as exc:
                 raise SystemExit(f"{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
                                  f"(partly executed copy: {out})") from None

@@ -27,6 +27,7 @@ import pandas as pd
 
 from stepcoder_lib.results.columns import APPS_COLUMNS, COLUMNS, ZERO_SHOT_COLUMNS, baseline_kind
 from stepcoder_lib.results.figures import plot_differences, plot_results_table, save_png
+from stepcoder_lib.settings.paths import portable_path
 from stepcoder_lib.training.runs import CONFIGS
 
 PAPER_SOURCE = "paper (Dou et al. 2024, Tables 1-2; DeepSeek-Coder-6.7B backbone, pass@1 %)"
@@ -221,6 +222,11 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path).set_index("config")
 
 
+def portable_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """``cells`` with its ``run`` and ``cache_dir`` relative to the artifacts folder (committed files stay portable)."""
+    return cells.assign(**{c: cells[c].map(portable_path) for c in ("run", "cache_dir") if c in cells})
+
+
 def write_table(table: pd.DataFrame, cells: pd.DataFrame, out_dir: str | Path, notes: Iterable[str] = (),
                 figure: bool = True, differences: pd.DataFrame | None = None) -> dict[str, Path]:
     """``table.md``, ``table.csv``, ``cells.csv`` (one line per seed and cell, with provenance), ``table.png``;
@@ -233,6 +239,7 @@ def write_table(table: pd.DataFrame, cells: pd.DataFrame, out_dir: str | Path, n
     if differences is not None:
         paths["differences"] = out / "differences.csv"
         differences.to_csv(paths["differences"], index=False, float_format="%.4f")
+    cells = portable_cells(cells)
     cells.sort_values(["config", "column", "seed"]).to_csv(paths["cells"], index=False, float_format="%.4f")
     if figure:
         paths["figure"] = save_png(plot_results_table(table), out / "table.png")

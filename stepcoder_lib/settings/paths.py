@@ -39,3 +39,22 @@ def notebook_output_dir(out_dir: str | Path | None, notebook: str) -> Path:
     out = resolve(out_dir) if out_dir else artifacts_dir() / "notebooks" / notebook
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def portable_path(path: str | Path, root: str | Path | None = None) -> str:
+    """``path`` relative to ``root`` (default: the artifacts folder), else to the checkout, in POSIX form.
+
+    Why: files meant to be committed (the results table's ``cells.csv``, ``provenance.json``) must not hold
+    one machine's absolute paths. A path under neither folder, or a value that is not a local path (a hub
+    model id such as ``"Qwen/Qwen2.5-0.5B"``), is returned unchanged.
+    """
+    text = str(path)
+    candidate = Path(text)
+    if not candidate.is_absolute():
+        return text
+    for base in (Path(root) if root is not None else artifacts_dir(), _REPO_ROOT):
+        try:
+            return candidate.resolve().relative_to(Path(base).resolve()).as_posix()
+        except ValueError:
+            continue
+    return text

@@ -6,15 +6,22 @@ Inside a Jupyter kernel ``sys.stderr`` is captured into the notebook, while ``sy
 the kernel process's own stderr, which papermill's terminal inherits: a bar made here draws there
 too (``STEPCODER_TERMINAL_PROGRESS=0`` turns that off, e.g. for a JupyterLab server's log).
 Outside a kernel there is one terminal already, and nothing is added.
+
+One bar per place: in the kernel the notebook gets ``tqdm.auto``'s widget and the terminal gets the
+mirror, never both on the same stream. The mirror is a live tqdm bar when that stream is a terminal,
+and plain lines (``LineBar``: one line per update, no carriage returns, no cursor movement) when it
+is a log file or a pipe, so ``make reproduce > log`` reads line by line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 TERMINAL_ENV = "STEPCODER_TERMINAL_PROGRESS"
@@ -32,12 +39,19 @@ class Progress:
         self._bars: list[Any] = []
         if not enabled:
             return
-        from tqdm.auto import tqdm as auto_tqdm  # lazy: a run without bars never loads tqdm
-
-        self._bars.append(auto_tqdm(total=total, desc=desc, unit=unit, **kwargs))
         mirror = terminal_bar(total, desc, unit, **kwargs)
-        if mirror is not None:
-            self._bars.append(mirror)
+        if mirror is None:
+            from tqdm.auto import tqdm as auto_tqdm  # lazy: a run without bars never loads tqdm
+
+            self._bars.append(auto_tqdm(total=total, desc=desc, unit=unit, **kwargs))
+            return
+        self._bars.append(mirror)
+        from tqdm.notebook import tqdm as notebook_tqdm  # lazy: a run without bars never loads tqdm
+
+        # The notebook's copy as a widget (a text copy would be streamed to the same terminal again); without
+        # ipywidgets (ImportError) the terminal's bar is the only one.
+        with contextlib.suppress(ImportError):
+            self._bars.append(notebook_tqdm(total=total, desc=desc, unit=unit, **kwargs))
 
     def update(self, n: int = 1) -> None:
         for bar in self._bars:
@@ -77,14 +91,102 @@ def in_kernel() -> bool:
     return "ipykernel" in sys.modules and sys.stderr is not sys.__stderr__ and sys.__stderr__ is not None
 
 
+@functools.cache
+def _text_on_fd(fd: int) -> IO[str]:
+    return open(fd, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
+
+
+def kernel_terminal() -> IO[str]:
+    """The kernel process's terminal, bypassing ipykernel's capture of file descriptor 2.
+
+    ipykernel redirects fd 2 (``sys.__stderr__``) into a pipe, forwards it to the notebook and echoes it to the
+    terminal; papermill then streams the notebook's copy to the same terminal, so every line arrived twice.
+    ``sys.stderr.fileno()`` is ipykernel's saved copy of the original fd: writing there reaches the terminal only.
+    """
+    try:
+        return _text_on_fd(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError: no fd capture
+        stream = sys.__stderr__
+        assert stream is not None  # in_kernel() checked it
+        return stream
+
+
+_open_terminal_bars: list[Any] = []  # live terminal bars in this process: each new one takes the next line
+
+
 def terminal_bar(total: int | None, desc: str, unit: str = "it", **kwargs: Any) -> Any:
-    """A text bar on the kernel's own stderr (the terminal running papermill), or None outside a kernel."""
+    """A bar on the kernel's own stderr (the terminal running papermill), or None outside a kernel.
+
+    A live tqdm bar when that stderr is a terminal; ``LineBar`` lines when it is a file or a pipe.
+    """
     if not in_kernel() or os.environ.get(TERMINAL_ENV) == "0":
         return None
+    stream = kernel_terminal()
+    if not stream.isatty():
+        return LineBar(total, desc, unit, stream)
     from tqdm.std import tqdm  # lazy: a run without bars never loads tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.__stderr__, mininterval=2.0, ascii=True,
-                dynamic_ncols=False, ncols=100, **kwargs)
+    class TerminalBar(tqdm):  # type: ignore[misc]
+        """tqdm placed below this process's other terminal bars only (the notebook's widgets take no line)."""
+
+        def close(self) -> None:
+            if self in _open_terminal_bars:
+                _open_terminal_bars.remove(self)
+            super().close()
+
+    bar = TerminalBar(total=total, desc=desc, unit=unit, file=stream, mininterval=2.0, ascii=True,
+                      dynamic_ncols=False, ncols=100, position=len(_open_terminal_bars),
+                      **{k: v for k, v in kwargs.items() if k != "position"})
+    _open_terminal_bars.append(bar)
+    return bar
+
+
+class LineBar:
+    """Progress for a log file: one whole line per shown update, at most one per ``interval`` seconds, and
+    the final count at ``close``. Written here because tqdm always redraws with carriage returns (and moves
+    the cursor for nested bars); its ``format_meter`` still formats each line."""
+
+    def __init__(self, total: int | None, desc: str, unit: str, stream: IO[str], interval: float = 10.0) -> None:
+        self.total, self.desc, self.unit, self.stream, self.interval = total, desc, unit, stream, interval
+        self.n = 0
+        self.postfix = ""
+        self.start = time.monotonic()
+        self.shown: tuple[Any, ...] | None = None  # (count, description, postfix) of the last line written
+        self.last_time = -float("inf")
+        self.closed = False
+
+    def _line(self) -> str:
+        from tqdm.std import tqdm  # lazy: a run without bars never loads tqdm
+
+        return tqdm.format_meter(self.n, self.total, time.monotonic() - self.start, ncols=0, prefix=self.desc,
+                                 unit=self.unit, postfix=self.postfix or None, ascii=True)
+
+    def _emit(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_time < self.interval:
+            return
+        state = (self.n, self.desc, self.postfix)
+        if state != self.shown:  # a line saying nothing new is not written
+            self.stream.write(self._line() + "\n")
+            self.stream.flush()
+            self.shown = state
+        self.last_time = now
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._emit(force=self.total is not None and self.n >= self.total)
+
+    def set_postfix(self, ordered_dict: Mapping[str, Any] | None = None, refresh: bool = True, **values: Any) -> None:
+        """tqdm's signature; the values show on the next line written."""
+        self.postfix = ", ".join(f"{k}={v}" for k, v in {**(ordered_dict or {}), **values}.items())
+
+    def set_description(self, desc: str, refresh: bool = False) -> None:
+        self.desc = desc
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._emit(force=True)
 
 
 def progress(iterable: Iterable[T] | None = None, **kwargs: Any) -> Progress:
