@@ -25,6 +25,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -406,7 +407,7 @@ def pd_wide() -> Any:
     return pd.option_context("display.width", 200, "display.max_colwidth", 80, "display.max_rows", 200)
 
 
-def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+def parse_set(items: Sequence[str]) -> dict[str, Any]:
     out = {}
     for item in items:
         if "=" not in item:
@@ -419,7 +420,8 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The training CLI's arguments (``--engine verl`` hands the same arguments to the verl engine)."""
     ap = argparse.ArgumentParser(prog="python -m stepcoder_lib.training.train", description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="tiny")
     ap.add_argument("--algo", choices=ALGOS, default="ppo")
@@ -436,16 +438,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--nnodes", type=int, default=1, help="verl: nodes (trainer.nnodes)")
     ap.add_argument("--gpus-per-node", type=int, default=8, help="verl: GPUs per node (trainer.n_gpus_per_node)")
     ap.add_argument("--rollout-tp", type=int, default=1, help="verl: vLLM tensor parallelism per replica")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = build_parser()
     args = ap.parse_args(argv)
     try:
-        profile = get_profile(args.profile, _parse_set(args.set))
+        profile = get_profile(args.profile, parse_set(args.set))
     except KeyError as exc:
         raise SystemExit(f"error: {exc.args[0]}") from None
     engine = args.engine or profile.rl.engine
     if engine not in ENGINES:
         raise SystemExit(f"error: rl.engine={engine!r}: choose one of {', '.join(ENGINES)}")
     if engine == "verl":
-        return _main_verl(profile, args)
+        if args.algo != "ppo":
+            raise SystemExit("error: --engine verl runs PPO; GRPO at scale is TRL's (rl.vllm_mode, see the README)")
+        # handed to the engine in a process of its own: engines sit above training, nothing here imports them
+        return subprocess.call([sys.executable, "-m", "stepcoder_lib.engines.verl.launch", *argv])
     if args.dry_run:
         with pd_wide():
             print(model_plan(profile).to_string(index=False))
@@ -456,32 +467,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                      force=args.force)
     print(f"run: {run_dir}", file=sys.stderr)
     return 0
-
-
-def _main_verl(profile: Profile, args: argparse.Namespace) -> int:
-    """``--engine verl``: StepCoder's PPO on verl (``stepcoder_lib.engines.verl``, imported only here)."""
-    if args.algo != "ppo":
-        raise SystemExit("error: --engine verl runs PPO; GRPO at scale is TRL's (rl.vllm_mode, see the README)")
-    from stepcoder_lib.engines.verl import launch  # lazy: the one upward import (pyproject.toml says why)
-
-    try:
-        spec = launch.make_launch(profile, cccs=args.cccs, fgo=args.fgo, seed=args.seed, sft=args.sft,
-                                  out_dir=args.out, nnodes=args.nnodes, n_gpus_per_node=args.gpus_per_node,
-                                  rollout_tp=args.rollout_tp)
-        if args.dry_run:
-            print(launch.dry_run_text(profile, spec, cccs=args.cccs, fgo=args.fgo, seed=args.seed))
-            return 0
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    if args.sft is None:
-        spec = dataclasses.replace(spec, sft_path=str(resolve_sft(profile)))
-    run_dir = launch.run_verl(profile, spec, cccs=args.cccs, fgo=args.fgo, seed=args.seed)
-    print(f"run: {run_dir}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def starting_stage_check(model: Any, tokenizer: Any, problems: Sequence[Any], profile: Profile, executor: Any, *,
@@ -536,3 +521,7 @@ def starting_stage_check(model: Any, tokenizer: Any, problems: Sequence[Any], pr
                      "prefix share": sum(len(s.prefix) / max(1, len(p.canonical_solution))
                                          for p, s, _ in flat) / n})
     return pd.DataFrame(rows).set_index("prompt")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

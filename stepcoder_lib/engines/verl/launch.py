@@ -7,6 +7,7 @@ here imports verl, so ``--dry-run`` works anywhere and prints the complete comma
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,16 @@ from typing import Any
 from stepcoder_lib.engines.verl.data import write_verl_data
 from stepcoder_lib.engines.verl.mapping import Launch, format_command, verl_command
 from stepcoder_lib.settings.paths import artifacts_dir, repo_root
-from stepcoder_lib.training.train import limit_tests, setting_name, task_prompt, training_problems
+from stepcoder_lib.settings.profiles import get_profile
+from stepcoder_lib.training.train import (
+    build_parser,
+    limit_tests,
+    parse_set,
+    resolve_sft,
+    setting_name,
+    task_prompt,
+    training_problems,
+)
 
 #: What the dry run prints for the SFT model when ``--sft`` is not given (resolving it would train one).
 SFT_PLACEHOLDER = "SFT_MODEL_DIR"
@@ -65,4 +75,27 @@ def run_verl(profile: Any, launch: Launch, *, cccs: bool, fgo: bool, seed: int) 
     return Path(launch.run_dir)
 
 
-__all__ = ["SFT_PLACEHOLDER", "dry_run_text", "make_launch", "run_verl", "verl_run_dir"]
+def main(argv: list[str] | None = None) -> int:
+    """``train --engine verl``'s arguments: the dry run's text, or the run itself (training's CLI hands them here)."""
+    args = build_parser().parse_args(argv)
+    profile = get_profile(args.profile, parse_set(args.set))
+    try:
+        spec = make_launch(profile, cccs=args.cccs, fgo=args.fgo, seed=args.seed, sft=args.sft, out_dir=args.out,
+                           nnodes=args.nnodes, n_gpus_per_node=args.gpus_per_node, rollout_tp=args.rollout_tp)
+        if args.dry_run:
+            print(dry_run_text(profile, spec, cccs=args.cccs, fgo=args.fgo, seed=args.seed))
+            return 0
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if args.sft is None:
+        spec = dataclasses.replace(spec, sft_path=str(resolve_sft(profile)))
+    run_dir = run_verl(profile, spec, cccs=args.cccs, fgo=args.fgo, seed=args.seed)
+    print(f"run: {run_dir}", file=sys.stderr)
+    return 0
+
+
+__all__ = ["SFT_PLACEHOLDER", "dry_run_text", "main", "make_launch", "run_verl", "verl_run_dir"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
