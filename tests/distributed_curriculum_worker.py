@@ -45,6 +45,7 @@ def main() -> None:
     (out / f"rank{state.process_index}.json").write_text(json.dumps(
         {"world_size": state.num_processes, "backend": str(state.backend), "state": cur.state_dict()}, sort_keys=True))
     state.wait_for_everyone()
+    state.destroy_process_group()  # left to exit, gloo's threads can abort a rank
 
 
 if __name__ == "__main__":

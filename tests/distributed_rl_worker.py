@@ -32,6 +32,7 @@ def main() -> None:
     run_rl(profile, algo, True, True, 0, out, sft, problems=problems,
            sampler=ScriptedSampler(problems, prompts, pass_prob=0.7))
     state.wait_for_everyone()
+    state.destroy_process_group()  # left to exit, gloo's threads can abort a rank
 
 
 if __name__ == "__main__":

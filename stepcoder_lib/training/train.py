@@ -463,10 +463,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(plan(profile, args.algo, args.cccs, args.fgo, int(os.environ.get("WORLD_SIZE", "1"))))
         return 0
-    run_dir = run_rl(profile, args.algo, args.cccs, args.fgo, args.seed, args.out, args.sft, resume=args.resume,
-                     force=args.force)
+    try:
+        run_dir = run_rl(profile, args.algo, args.cccs, args.fgo, args.seed, args.out, args.sft, resume=args.resume,
+                         force=args.force)
+    finally:  # a gloo/NCCL group left to the interpreter's exit can abort a rank ("terminate called ...")
+        _end_process_group()
     print(f"run: {run_dir}", file=sys.stderr)
     return 0
+
+
+def _end_process_group() -> None:
+    """Tear down the process group a multi-rank run made; once per process, after its last run."""
+    import torch.distributed as dist  # lazy: importing this module needs no torch
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def starting_stage_check(model: Any, tokenizer: Any, problems: Sequence[Any], profile: Profile, executor: Any, *,
