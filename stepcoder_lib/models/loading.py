@@ -19,21 +19,6 @@ class ModelUnavailable(RuntimeError):
 
 
 
-def use_bf16(requested: bool) -> bool:
-    """bf16 mixed precision where it pays: a GPU that supports it, or a CPU with AVX512-BF16/AMX (else fp32,
-    since emulated bf16 on older CPUs is several times slower than fp32)."""
-    import torch  # lazy: importing this module needs no torch
-
-    if not requested:
-        return False
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # an older torch without the probes
-        return False
-
-
 def mixed_precision(dtype_name: str, device: Any = "cpu") -> Any:
     """The compute context of a profile's ``model.dtype``: autocast to 16 bits over fp32 master weights.
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from stepcoder_lib.data.prepare import dataset_key, load_splits
-from stepcoder_lib.models.loading import use_bf16
 from stepcoder_lib.models.prompts import build_prompt
 from stepcoder_lib.settings.cache import build_once, input_digest, library_files
 from stepcoder_lib.settings.paths import artifacts_dir
@@ -142,7 +141,7 @@ def build_tiny_model(profile: Any, force: bool = False, progress: bool = True) -
             learning_rate=tiny.pretrain_lr, lr_scheduler_type="cosine", warmup_steps=tiny.pretrain_warmup,
             weight_decay=0.1, adam_beta2=0.95, max_grad_norm=1.0, logging_steps=max(1, tiny.pretrain_steps // 50),
             save_strategy="no", report_to="none", seed=tiny.seed, data_seed=tiny.seed, disable_tqdm=not progress,
-            dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(), bf16=use_bf16(tiny.bf16),
+            dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(), bf16=profile.model.dtype == "bfloat16",
             train_sampling_strategy="group_by_length")  # batches of similar length: little padding
         collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)  # pads; labels -100 on padding
         trainer = use_progress_bar(Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator),

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from stepcoder_lib.data.prepare import dataset_key, load_splits
-from stepcoder_lib.models.loading import load_policy, lora_config, resolve_model_path, use_bf16
+from stepcoder_lib.models.loading import load_policy, lora_config, resolve_model_path
 from stepcoder_lib.models.prompts import build_prompt
 from stepcoder_lib.models.tiny import RUN_CONFIG_DIR, base_model_path
 from stepcoder_lib.settings.cache import MANIFEST, build_once, input_digest, is_built, library_files
@@ -67,8 +67,8 @@ class SFTRunConfig:
                    scheduler=s.scheduler, batch_size=s.batch_size,
                    per_device_batch_size=s.per_device_batch_size, max_seq_len=s.max_seq_len,
                    weight_decay=s.weight_decay, gradient_checkpointing=s.gradient_checkpointing,
-                   # bfloat16 profiles always compute in bf16 over fp32 master weights; others where the hardware gains
-                   bf16=profile.model.dtype == "bfloat16" or use_bf16(s.bf16),
+                   # the profile's precision, never the CPU's: same seed, same numbers on every machine of a kind
+                   bf16=profile.model.dtype == "bfloat16",
                    seed=s.seed if seed is None else seed, max_steps=max_steps)
 
     def trainer_args(self, output_dir: str | Path, progress: bool = True) -> Any:
