@@ -170,3 +170,21 @@ def test_head_on_completion_positions_equals_the_full_forward(judged) -> None:
     assert torch.allclose(fast, full, atol=1e-5, rtol=1e-5)
     assert torch.allclose(token_logprobs(model, batch, 0.8)[0], token_logprobs(_Wrapped(model), batch, 0.8)[0],
                           atol=1e-5)
+
+
+def test_a_minibatch_is_cut_to_its_own_lengths_and_its_log_probs_do_not_change(judged) -> None:
+    """``select`` drops the padding its rows do not need; each row's log-probs equal those in the full batch."""
+    model, tok, _, rollouts = judged
+    batch = make_batch(rollouts, tok)
+    lengths = batch.attention_mask.sum(1)
+    short = torch.argsort(lengths)[:2]  # the two shortest sequences
+    mb = batch.select(short)
+    assert mb.input_ids.shape[1] == int(lengths[short].max()) < batch.input_ids.shape[1]
+    n_tokens = [len(rollouts[int(i)].token_ids) for i in short]
+    assert mb.actions.shape[1] == max(n_tokens) and mb.actions.shape[1] <= batch.actions.shape[1]
+    with torch.no_grad():
+        whole, _ = token_logprobs(model, batch, 0.8)
+        cut, _ = token_logprobs(model, mb, 0.8)
+    for row, i in enumerate(short):
+        n = n_tokens[row]
+        assert torch.allclose(cut[row, :n], whole[int(i), :n], atol=1e-5)

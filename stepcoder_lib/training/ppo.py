@@ -130,7 +130,16 @@ class PPOBatch:
         return self.input_ids.shape[0]
 
     def select(self, idx: torch.Tensor) -> PPOBatch:
-        return PPOBatch(*(getattr(self, f.name)[idx] for f in dataclasses.fields(self)))
+        """The rows ``idx``, cut to their own longest sequence and completion: right padding changes no logit
+        before it, and a minibatch's longest row is often far shorter than the step's."""
+        rows = PPOBatch(*(getattr(self, f.name)[idx] for f in dataclasses.fields(self)))
+        seq_len = max(1, int(rows.attention_mask.sum(1).max()))
+        filled = (rows.positions > 0).any(0).nonzero()
+        resp_len = int(filled.max()) + 1 if len(filled) else 1
+        return dataclasses.replace(
+            rows, input_ids=rows.input_ids[:, :seq_len], attention_mask=rows.attention_mask[:, :seq_len],
+            positions=rows.positions[:, :resp_len], actions=rows.actions[:, :resp_len],
+            completion_mask=rows.completion_mask[:, :resp_len], fgo_mask=rows.fgo_mask[:, :resp_len])
 
     @property
     def policy_mask(self) -> torch.Tensor:
@@ -395,12 +404,13 @@ class PPOTrainer:
             for start in range(0, len(batch), cfg.minibatch_size):
                 idx = order[start:start + cfg.minibatch_size]
                 mb = batch.select(idx)
+                r = mb.actions.shape[1]  # the minibatch's completion width
                 new_logp, entropy = token_logprobs(self.policy, mb, cfg.temperature)
-                p_loss, p_stats = policy_loss(new_logp, old["logp"][idx], advantages[idx], mb.policy_mask,
+                p_loss, p_stats = policy_loss(new_logp, old["logp"][idx, :r], advantages[idx, :r], mb.policy_mask,
                                               cfg.clip_range)
                 self._update(p_loss, self.policy, self.opt_policy, self.sched_policy)
                 new_values = token_values(self.critic, mb)
-                v_loss, v_clip = value_loss(new_values, old["values"][idx], returns[idx], mb.completion_mask,
+                v_loss, v_clip = value_loss(new_values, old["values"][idx, :r], returns[idx, :r], mb.completion_mask,
                                             cfg.value_clip)
                 self._update(v_loss, self.critic, self.opt_critic, self.sched_critic)
                 for k, v in {"policy_loss": p_loss.detach(), "value_loss": v_loss.detach(),
