@@ -22,13 +22,17 @@ DIFFICULTY_ORDER = ("introductory", "interview", "competition")
 
 
 def judge_completions(problems: list[Any], completions: list[list[Any]], profile: Any,
-                      progress: bool = False) -> list[list[Any]]:
-    """Executor results, ``[problem][sample]``, of each completion run as the whole program."""
+                      progress: bool = False, executor: Any = None) -> list[list[Any]]:
+    """Executor results, ``[problem][sample]``, of each completion run as the whole program (on ``executor``
+    when given, else on one opened for the call with the profile's limits)."""
     jobs = [Job(c.text, p.tests, problem_id=p.id) for p, row in zip(problems, completions, strict=True) for c in row]
-    cfg = ExecutorConfig(workers=profile.executor.workers, time_limit_s=profile.executor.time_limit_s,
-                         memory_limit_mb=profile.executor.memory_limit_mb)
-    with Executor(cfg) as ex:
-        flat = ex.run_batch(jobs, progress="judging" if progress else False)
+    if executor is not None:
+        flat = executor.run_batch(jobs, progress="judging" if progress else False)
+    else:
+        cfg = ExecutorConfig(workers=profile.executor.workers, time_limit_s=profile.executor.time_limit_s,
+                             memory_limit_mb=profile.executor.memory_limit_mb)
+        with Executor(cfg) as ex:
+            flat = ex.run_batch(jobs, progress="judging" if progress else False)
     out, i = [], 0
     for row in completions:
         out.append(flat[i:i + len(row)])
@@ -38,7 +42,8 @@ def judge_completions(problems: list[Any], completions: list[list[Any]], profile
 
 def pass_at_1(model: Any, tokenizer: Any, problems: list[Any], profile: Any, *, n_samples: int = 2,
               temperature: float | None = None, top_p: float | None = None, max_new_tokens: int | None = None,
-              seed: int = 0, batch_size: int = 64, progress: bool = False) -> tuple[Any, dict[str, Any]]:
+              seed: int = 0, batch_size: int = 64, progress: bool = False,
+              executor: Any = None) -> tuple[Any, dict[str, Any]]:
     """``(table, details)``: pass@1 per difficulty and overall (a DataFrame), plus the samples and timings.
 
     Decoding defaults to the profile's evaluation settings (``profile.eval``).
@@ -54,7 +59,7 @@ def pass_at_1(model: Any, tokenizer: Any, problems: list[Any], profile: Any, *, 
                                      max_new_tokens=ev.max_new_tokens if max_new_tokens is None else max_new_tokens,
                                      seed=seed, batch_size=batch_size)
     t_sample = time.perf_counter() - t0
-    results = judge_completions(problems, completions, profile, progress=progress)
+    results = judge_completions(problems, completions, profile, progress=progress, executor=executor)
     t_judge = time.perf_counter() - t0 - t_sample
     rows = [{"difficulty": p.difficulty, "problem": p.id, "pass": sum(r.passed for r in rs) / len(rs),
              "verdicts": [str(r.verdict) for r in rs]} for p, rs in zip(problems, results, strict=True)]

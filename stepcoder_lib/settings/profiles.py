@@ -139,6 +139,9 @@ class RLConfig:
     probe_problems: int = 64  # fixed training problems whose whole-program reward is measured before and after
     probe_samples: int = 1  # completions per probe problem (the probe's mean reward has ~1/sqrt of their noise)
     max_problems: int | None = None  # RL problem pool, a stratified subset of the training split (None: all of it)
+    validation_every: int = 0  # held-out pass@1 every this many steps and at the last (0: off; training/validation.py)
+    validation_problems: int = 100  # validation problems it is measured on (stratified; fixed for every run)
+    validation_samples: int = 2  # samples per problem, at the evaluation decoding (profile.eval)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from stepcoder_lib.models.encoding import encode
 from stepcoder_lib.models.loading import load_policy
 from stepcoder_lib.models.plan import plan as model_plan  # the resources; ``plan`` below is the run's
 from stepcoder_lib.models.prompts import build_prompt
+from stepcoder_lib.settings.cache import MANIFEST
 from stepcoder_lib.settings.paths import artifacts_dir, repo_root
 from stepcoder_lib.settings.profiles import Profile, get_profile, save_effective_config
 from stepcoder_lib.training import sft
@@ -187,14 +188,15 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
             probes["start"] = probe(policy, tokenizer, problems, prompts, executor, rl, acc, sampler)
             if acc.is_main_process:
                 (run_dir / PROBE_FILE).write_text(json.dumps(probes, indent=1, sort_keys=True) + "\n")
+        on_step = _validation_hook(policy, tokenizer, profile, executor, acc, run_dir, start, sft)
         log = RunLog(run_dir, rl.steps, start_step=start, desc=desc, enabled=acc.is_main_process)
         try:
             if algo == "ppo":
                 finished = _train_ppo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
-                                      acc, run_dir, ckpt, log, stop_after, sampler)
+                                      acc, run_dir, ckpt, log, stop_after, sampler, on_step)
             else:
                 finished = _train_grpo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
-                                       run_dir, ckpt, log, stop_after, sampler)
+                                       run_dir, ckpt, log, stop_after, sampler, on_step)
         finally:
             log.close()
         if finished and rl.probe_problems:  # the trained policy (trained in place) on the same problems and seeds
@@ -224,6 +226,43 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
             "curriculum_sha256_per_rank": digests, "probe": probes}, indent=1, sort_keys=True) + "\n")
     acc.wait_for_everyone()
     return run_dir
+
+
+def _validation_hook(policy: Any, tokenizer: Any, profile: Profile, executor: Any, acc: Any, run_dir: Path,
+                     start: int, sft_path: str | Path) -> Any:
+    """``on_step(step)``: held-out pass@1 of the policy when ``rl.validation_every`` says so (``validation.py``).
+
+    Measured on the main process (the others wait); step 0, the SFT model, is measured now (once per
+    SFT model: shared by every run from it)."""
+    from stepcoder_lib.training import validation as val  # lazy: importing this module needs no torch
+
+    rl = profile.rl
+    if rl.validation_every <= 0:
+        return lambda step: None
+    problems = val.validation_set(profile)
+    vlog = val.ValidationLog(run_dir, start, enabled=acc.is_main_process)
+    model = acc.unwrap_model(policy)
+    if start == 0 and acc.is_main_process and 0 not in vlog.steps():
+        vlog.write(val.sft_validation(model, tokenizer, problems, profile, executor, sft_identity(sft_path),
+                                      run_dir.parent))
+    acc.wait_for_everyone()
+
+    def on_step(step: int) -> None:
+        if not val.due(step, rl.validation_every, rl.steps):
+            return
+        if acc.is_main_process and step not in vlog.steps():
+            vlog.write(val.validate(model, tokenizer, problems, profile, executor, step))
+        acc.wait_for_everyone()
+
+    return on_step
+
+
+def sft_identity(sft_path: str | Path) -> str:
+    """What the SFT model is, for caches: its build key when it has one, else its resolved path."""
+    manifest = Path(sft_path) / MANIFEST
+    if manifest.is_file():
+        return str(json.loads(manifest.read_text()).get("key", Path(sft_path).resolve()))
+    return str(Path(sft_path).resolve())
 
 
 #: Before/after training rewards on a fixed set of training problems (``rl.probe_problems``).
@@ -290,7 +329,7 @@ def make_curriculum(problems: Sequence[Any], rl: Any) -> Any:
 
 def _train_ppo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], profile: Profile,
                executor: Any, curriculum: Any, fgo: bool, seed: int, acc: Any, run_dir: Path, ckpt: Path | None,
-               log: Any, stop_after: int | None, sampler: Any) -> bool:
+               log: Any, stop_after: int | None, sampler: Any, on_step: Any) -> bool:
     from stepcoder_lib.training.ppo import (  # lazy: importing this module needs no torch
         PPOConfig,
         PPOTrainer,
@@ -307,6 +346,7 @@ def _train_ppo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: di
             return False
         metrics, _ = trainer.train_step()
         log.log(trainer.step, metrics)
+        on_step(trainer.step)
         done_here += 1
         if trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps:
             trainer.save(run_dir / "checkpoints" / f"step-{trainer.step:06d}")
@@ -322,7 +362,7 @@ def _train_ppo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: di
 
 def _train_grpo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], profile: Profile,
                 executor: Any, curriculum: Any, fgo: bool, seed: int, run_dir: Path, ckpt: Path | None, log: Any,
-                stop_after: int | None, sampler: Any) -> bool:
+                stop_after: int | None, sampler: Any, on_step: Any) -> bool:
     from transformers import TrainerCallback  # lazy: importing this module needs no transformers
 
     from stepcoder_lib.training.grpo import (
@@ -343,6 +383,12 @@ def _train_grpo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: d
                     control.should_training_stop = True
 
         trainer.add_callback(_Stop())
+
+    class _Validate(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            on_step(state.global_step)
+
+    trainer.add_callback(_Validate())
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     if trainer.state.global_step < profile.rl.steps:
         return False
