@@ -1,4 +1,4 @@
-"""GRPO's rollout sampler through TRL's vLLM (``rl.vllm_mode`` = "colocate" | "server"), for the shared seam.
+"""GRPO's rollout sampler through TRL's vLLM (``rl.grpo.vllm_mode`` = "colocate" | "server"), for the shared seam.
 
 TRL calls the ``rollout_func`` (``grpo.SeamRollout``) after syncing the policy's weights into its
 vLLM engine (``trainer.vllm_generation``); this sampler, in ``sample_completions``'s signature,

@@ -45,6 +45,7 @@ from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.method.reward import PAPER_REWARD, RewardTable
 from stepcoder_lib.models.generation import sample_completions
 from stepcoder_lib.models.loading import mixed_precision
+from stepcoder_lib.settings.profiles import RLConfig
 from stepcoder_lib.settings.progress import use_progress_bar
 from stepcoder_lib.training.rollout import Sampler, SamplingSettings, StagePrompts, collect_rollouts, step_metrics
 from stepcoder_lib.training.runlog import RunLog
@@ -176,37 +177,35 @@ class StepCoderCallback(TrainerCallback):
         (ckpt / "curriculum.json").write_text(json.dumps(self.seam.curriculum.state_dict(), sort_keys=True))
 
 
-#: ``rl.vllm_mode``: off (the seam samples with HF generate) or TRL's two vLLM modes (the seam samples through TRL's
-#: ``vllm_generation``, whose weights TRL syncs before each rollout; ``stepcoder_lib.models.trl_vllm``).
-VLLM_MODES: tuple[str, ...] = ("off", "colocate", "server")
-
-
-def grpo_config(rl: Any, output_dir: str | Path, seed: int, world_size: int, bf16: bool = False) -> GRPOConfig:
+def grpo_config(rl: RLConfig, output_dir: str | Path, seed: int, world_size: int, bf16: bool = False) -> GRPOConfig:
     """TRL's config from a profile's ``rl`` section: one optimiser step per generation batch of
     ``problems_per_step x rollouts_per_problem`` completions (the same batch PPO sees).
 
     ``bf16``: TRL's mixed precision (autocast over the fp32 master weights ``load_policy`` gives a
-    trained model), for bfloat16 profiles."""
+    trained model), for bfloat16 profiles.
+
+    ``rl.grpo.vllm_mode``: "off" (the seam samples with HF generate) or TRL's two vLLM modes (the seam
+    samples through TRL's ``vllm_generation``, whose weights TRL syncs before each rollout;
+    ``stepcoder_lib.models.trl_vllm``)."""
     total = rl.problems_per_step * rl.rollouts_per_problem
-    if rl.vllm_mode not in VLLM_MODES:
-        raise ValueError(f"rl.vllm_mode={rl.vllm_mode!r}: choose one of {', '.join(VLLM_MODES)}")
+    grpo = rl.grpo
     if rl.problems_per_step % world_size:
         raise ValueError(f"rl.problems_per_step={rl.problems_per_step} must be divisible by the {world_size} "
                          "processes (each rank holds whole groups)")
     return GRPOConfig(
         output_dir=str(output_dir), max_steps=rl.steps, per_device_train_batch_size=total // world_size,
-        gradient_accumulation_steps=1, num_generations=rl.rollouts_per_problem, num_iterations=rl.ppo_epochs,
+        gradient_accumulation_steps=1, num_generations=rl.rollouts_per_problem, num_iterations=rl.update_epochs,
         learning_rate=rl.policy_lr, lr_scheduler_type="constant_with_warmup", warmup_steps=rl.warmup_steps,
         adam_beta1=rl.adam_beta1, adam_beta2=rl.adam_beta2, adam_epsilon=rl.adam_eps, weight_decay=0.0,
         max_grad_norm=rl.max_grad_norm, beta=rl.kl_beta, epsilon=rl.clip_range, temperature=rl.temperature,
-        top_p=rl.top_p, max_completion_length=rl.max_new_tokens, loss_type=rl.grpo_loss_type, scale_rewards="group",
+        top_p=rl.top_p, max_completion_length=rl.max_new_tokens, loss_type=grpo.loss_type, scale_rewards="group",
         logging_steps=1, save_strategy="steps", save_steps=rl.checkpoint_every, save_total_limit=1, seed=seed,
         data_seed=seed,
         report_to=[],  # the run's RunLog writes metrics.jsonl and TensorBoard, the same way for PPO and GRPO
         remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), bf16=bf16, disable_tqdm=True,
         dataloader_num_workers=0, save_only_model=False, log_completions=False,
-        use_vllm=rl.vllm_mode != "off", vllm_mode=rl.vllm_mode if rl.vllm_mode != "off" else "colocate",
-        vllm_gpu_memory_utilization=rl.vllm_gpu_memory_utilization,
+        use_vllm=grpo.vllm_mode != "off", vllm_mode=grpo.vllm_mode if grpo.vllm_mode != "off" else "colocate",
+        vllm_gpu_memory_utilization=grpo.vllm_gpu_memory_utilization,
     )
 
 
@@ -217,7 +216,7 @@ def problem_dataset(problems: Sequence[Any], task_prompts: Mapping[str, str]) ->
     return Dataset.from_dict({"prompt": [task_prompts[p.id] for p in problems], "problem_id": [p.id for p in problems]})
 
 
-def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], rl: Any, *,
+def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], rl: RLConfig, *,
                  executor: Executor, curriculum: Curriculum | None, fgo: bool, seed: int, output_dir: str | Path,
                  runlog: RunLog | None = None, reward_table: RewardTable = PAPER_REWARD,
                  sampler: Sampler = sample_completions,
@@ -240,7 +239,7 @@ def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prom
                        compute_dtype=compute_dtype)
     vllm_sampler = None
     if args.use_vllm and sampler is sample_completions:  # the seam's prompts go to TRL's vLLM, not HF generate
-        from stepcoder_lib.models.trl_vllm import TRLVLLMSampler  # lazy: only with rl.vllm_mode
+        from stepcoder_lib.models.trl_vllm import TRLVLLMSampler  # lazy: only with rl.grpo.vllm_mode
 
         seam.sampler = vllm_sampler = TRLVLLMSampler()
     trainer = StepCoderGRPOTrainer(model=policy, reward_funcs=[compiler_feedback], args=args,

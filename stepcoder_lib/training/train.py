@@ -34,13 +34,13 @@ from typing import Any, cast
 
 from stepcoder_lib.data.prepare import cap_stratified, load_splits
 from stepcoder_lib.executor import Executor, ExecutorConfig
-from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig
+from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.models.encoding import encode
 from stepcoder_lib.models.loading import load_policy
 from stepcoder_lib.models.plan import plan as model_plan  # the resources; ``plan`` below is the run's
 from stepcoder_lib.models.prompts import build_prompt
 from stepcoder_lib.settings.paths import artifacts_dir, repo_root
-from stepcoder_lib.settings.profiles import Profile, get_profile, save_effective_config
+from stepcoder_lib.settings.profiles import CCCSConfig, Profile, get_profile, save_effective_config
 from stepcoder_lib.training import sft
 from stepcoder_lib.training.runlog import RunLog
 
@@ -168,7 +168,7 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
     problems = list(problems) if problems is not None else training_problems(profile)
     problems = [limit_tests(p, rl.max_tests) for p in problems]
     prompts = {p.id: task_prompt(p, profile) for p in problems}
-    curriculum = make_curriculum(problems, rl) if cccs else None
+    curriculum = make_curriculum(problems, rl.cccs) if cccs else None
 
     policy, tokenizer = load_policy(sft, profile)
     from stepcoder_lib.models.generation import (
@@ -277,10 +277,9 @@ def _gather_digests(curriculum: Any, acc: Any) -> list[str | None]:
     return list(gather_object([digest])) if acc.num_processes > 1 else [digest]
 
 
-def make_curriculum(problems: Sequence[Any], rl: Any) -> Any:
+def make_curriculum(problems: Sequence[Any], cccs: CCCSConfig) -> Curriculum:
     """CCCS over the training problems, with each problem's stored conditional statements when it has them."""
-    cur = Curriculum(config=CurriculumConfig(alpha=rl.cccs_alpha, rho_threshold=rl.cccs_rho_threshold,
-                                             cut_at_line_start=rl.cccs_cut_at_line_start))
+    cur = Curriculum(config=cccs)
     for p in problems:
         if not p.canonical_solution:
             raise ValueError(f"problem {p.id}: field 'canonical_solution' is empty (CCCS needs it)")
@@ -291,24 +290,21 @@ def make_curriculum(problems: Sequence[Any], rl: Any) -> Any:
 def _train_ppo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], profile: Profile,
                executor: Any, curriculum: Any, fgo: bool, seed: int, acc: Any, run_dir: Path, ckpt: Path | None,
                log: Any, stop_after: int | None, sampler: Any) -> bool:
-    from stepcoder_lib.training.ppo import (  # lazy: importing this module needs no torch
-        PPOConfig,
-        PPOTrainer,
-    )
+    from stepcoder_lib.training.ppo import PPOTrainer  # lazy: importing this module needs no torch
 
-    cfg = PPOConfig.from_rl(profile.rl)
-    trainer = PPOTrainer(policy, tokenizer, problems, prompts, cfg, executor=executor, curriculum=curriculum, fgo=fgo,
+    rl = profile.rl
+    trainer = PPOTrainer(policy, tokenizer, problems, prompts, rl, executor=executor, curriculum=curriculum, fgo=fgo,
                          seed=seed, accelerator=acc, sampler=sampler, compute_dtype=profile.model.dtype)
     if ckpt is not None:
         trainer.load(ckpt)
     done_here = 0
-    while trainer.step < cfg.steps:
+    while trainer.step < rl.steps:
         if stop_after is not None and done_here >= stop_after:
             return False
         metrics, _ = trainer.train_step()
         log.log(trainer.step, metrics)
         done_here += 1
-        if trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps:
+        if trainer.step % rl.checkpoint_every == 0 or trainer.step == rl.steps:
             trainer.save(run_dir / "checkpoints" / f"step-{trainer.step:06d}")
             acc.wait_for_everyone()
             if acc.is_main_process:  # only the newest is needed to resume (TRL's save_total_limit=1 for GRPO)
@@ -390,9 +386,9 @@ def plan(profile: Profile, algo: str, cccs: bool, fgo: bool, world_size: int = 1
          f"completions per step ({per_step // max(1, world_size)} per rank on {world_size}), "
          f"{rl.steps * per_step} in all"),
         f"decoding T {rl.temperature}, top-p {rl.top_p}, at most {rl.max_new_tokens} new tokens",
-        (f"policy lr {rl.policy_lr:g}" + (f", critic lr {rl.critic_lr:g}" if algo == "ppo" else "")
+        (f"policy lr {rl.policy_lr:g}" + (f", critic lr {rl.ppo.critic_lr:g}" if algo == "ppo" else "")
          + f", KL beta {rl.kl_beta:g}"
-         + (f" (per-token log-ratio clipped at {rl.kl_clip:g})" if algo == "ppo" else "")),
+         + (f" (per-token log-ratio clipped at {rl.ppo.kl_clip:g})" if algo == "ppo" else "")),
         f"checkpoints every {rl.checkpoint_every} steps",
     ]
     if rl.problems_per_step % max(1, world_size):
@@ -454,7 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"error: rl.engine={engine!r}: choose one of {', '.join(ENGINES)}")
     if engine == "verl":
         if args.algo != "ppo":
-            raise SystemExit("error: --engine verl runs PPO; GRPO at scale is TRL's (rl.vllm_mode, see the README)")
+            raise SystemExit("error: --engine verl runs PPO; GRPO at scale is TRL's (rl.grpo.vllm_mode, see the "
+                             "README)")
         # handed to the engine in a process of its own: engines sit above training, nothing here imports them
         return subprocess.call([sys.executable, "-m", "stepcoder_lib.engines.verl.launch", *argv])
     if args.dry_run:
@@ -502,7 +499,7 @@ def starting_stage_check(model: Any, tokenizer: Any, problems: Sequence[Any], pr
     )
 
     rl = profile.rl
-    cur = make_curriculum(problems, rl)
+    cur = make_curriculum(problems, rl.cccs)
     chosen = sorted((p for p in problems if cur.stage(p.id) > 0), key=lambda p: p.id)[:n_problems]
     tasks = {p.id: task_prompt(p, profile) for p in chosen}
     aligned = StagePrompts(tokenizer, tasks, cur)

@@ -17,7 +17,6 @@ Validation batches (``meta_info["validate"]``) are plain tasks at stage 0 and mo
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -39,15 +38,16 @@ from stepcoder_lib.engines.verl.data import read_problems, read_task_prompts
 from stepcoder_lib.engines.verl.maths import fgo_tensor
 from stepcoder_lib.executor import Verdict
 from stepcoder_lib.method.curriculum import Curriculum
+from stepcoder_lib.settings.profiles import CCCSConfig
 from stepcoder_lib.training import train
 
 
 def make_curriculum(problems: dict[str, Any], stepcoder: Any) -> Curriculum:
     """CCCS over the run's problems with the profile's settings, built as the native run builds it."""
     cfg = stepcoder.curriculum
-    rl = SimpleNamespace(cccs_alpha=float(cfg.alpha), cccs_rho_threshold=float(cfg.rho_threshold),
-                         cccs_cut_at_line_start=bool(cfg.cut_at_line_start))
-    return train.make_curriculum(list(problems.values()), rl)
+    cccs = CCCSConfig(alpha=float(cfg.alpha), rho_threshold=float(cfg.rho_threshold),
+                      cut_at_line_start=bool(cfg.cut_at_line_start))
+    return train.make_curriculum(list(problems.values()), cccs)
 
 
 class StepCoderAgentLoopManager(AgentLoopManager):
