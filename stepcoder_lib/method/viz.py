@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepcoder_lib.data.conditionals import DEFAULT_KINDS, line_offsets
 from stepcoder_lib.method.curriculum import Curriculum, StagePlan
 from stepcoder_lib.method.masking import line_status, token_mask
 from stepcoder_lib.settings.profiles import CCCSConfig
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 STYLE = """<style>
 .sc-code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;line-height:1.45;white-space:pre;
@@ -52,7 +55,7 @@ def render_coverage_html(
     program: str,
     prefix_len: int,
     executed_lines: Collection[int],
-    tokenizer: Any = None,
+    tokenizer: PreTrainedTokenizerBase | None = None,
     compiled: bool = True,
     legend: bool = True,
 ) -> str:

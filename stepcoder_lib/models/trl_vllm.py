@@ -14,10 +14,13 @@ Tested here only against a fake engine: vLLM is not installed in this project's 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepcoder_lib.models.encoding import decode_after, encode
 from stepcoder_lib.models.generation import Completion
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 class TRLVLLMSampler:
@@ -29,7 +32,8 @@ class TRLVLLMSampler:
     def bind(self, trainer: Any) -> None:
         self.trainer = trainer
 
-    def __call__(self, model: Any, tokenizer: Any, prompts: Sequence[str] | Sequence[Sequence[int]], *, n: int = 1,
+    def __call__(self, model: Any, tokenizer: PreTrainedTokenizerBase,
+                 prompts: Sequence[str] | Sequence[Sequence[int]], *, n: int = 1,
                  temperature: float = 1.0,
                  top_p: float = 1.0, max_new_tokens: int = 256, greedy: bool = False, seed: int = 0,
                  batch_size: int = 64) -> list[list[Completion]]:

@@ -33,13 +33,14 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 from trl.models.utils import unwrap_model_for_generation
 
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.executor import Executor
 from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.method.reward import PAPER_REWARD, RewardTable
@@ -47,8 +48,18 @@ from stepcoder_lib.models.generation import sample_completions
 from stepcoder_lib.models.loading import mixed_precision
 from stepcoder_lib.settings.profiles import RLConfig
 from stepcoder_lib.settings.progress import use_progress_bar
-from stepcoder_lib.training.rollout import Sampler, SamplingSettings, StagePrompts, collect_rollouts, step_metrics
+from stepcoder_lib.training.rollout import (
+    Rollout,
+    Sampler,
+    SamplingSettings,
+    StagePrompts,
+    collect_rollouts,
+    step_metrics,
+)
 from stepcoder_lib.training.runlog import RunLog
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 #: The reward function's extra input (one Eq. 3 value per rollout; see ``_rewards_for_trl`` for unjudged ones).
 REWARD_FIELD = "stepcoder_reward"
@@ -70,8 +81,9 @@ def compiler_feedback(completions: list[Any], stepcoder_reward: list[float | Non
 class SeamRollout:
     """TRL's ``rollout_func``: the shared rollout seam, plus each step's metrics for the log."""
 
-    def __init__(self, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], *,
-                 executor: Executor, sampling: SamplingSettings, curriculum: Curriculum | None, fgo: bool, seed: int,
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
+                 task_prompts: Mapping[str, str], *, executor: Executor, sampling: SamplingSettings,
+                 curriculum: Curriculum | None, fgo: bool, seed: int,
                  reward_table: RewardTable = PAPER_REWARD, sampler: Sampler = sample_completions,
                  compute_dtype: str = "float32") -> None:
         self.tokenizer, self.problems = tokenizer, {p.id: p for p in problems}
@@ -118,7 +130,7 @@ class SeamRollout:
         return out
 
 
-def _rewards_for_trl(rollouts: Sequence[Any]) -> list[float]:
+def _rewards_for_trl(rollouts: Sequence[Rollout]) -> list[float]:
     """Eq. 3 per rollout; an unjudged one gets its group's mean (zero advantage, the group's mean unchanged).
 
     Its mask is all zeros (``rollout.fgo_mask``), so it is out of the loss either way; TRL would read a
@@ -209,14 +221,15 @@ def grpo_config(rl: RLConfig, output_dir: str | Path, seed: int, world_size: int
     )
 
 
-def problem_dataset(problems: Sequence[Any], task_prompts: Mapping[str, str]) -> Any:
+def problem_dataset(problems: Sequence[Problem], task_prompts: Mapping[str, str]) -> Any:
     """The training problems as TRL's prompt dataset: the task prompt (stage 0) and the problem id."""
     from datasets import Dataset  # lazy: importing this module needs no datasets
 
     return Dataset.from_dict({"prompt": [task_prompts[p.id] for p in problems], "problem_id": [p.id for p in problems]})
 
 
-def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], rl: RLConfig, *,
+def make_trainer(policy: Any, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
+                 task_prompts: Mapping[str, str], rl: RLConfig, *,
                  executor: Executor, curriculum: Curriculum | None, fgo: bool, seed: int, output_dir: str | Path,
                  runlog: RunLog | None = None, reward_table: RewardTable = PAPER_REWARD,
                  sampler: Sampler = sample_completions,

@@ -42,12 +42,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.executor import Executor
 from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.method.reward import PAPER_REWARD, RewardTable
@@ -62,6 +63,9 @@ from stepcoder_lib.training.rollout import (
     collect_rollouts,
     step_metrics,
 )
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 class ValueModel(nn.Module):
@@ -105,7 +109,7 @@ class PPOBatch:
         return self.completion_mask * self.fgo_mask
 
 
-def make_batch(rollouts: Sequence[Rollout], tokenizer: Any, device: Any = "cpu") -> PPOBatch:
+def make_batch(rollouts: Sequence[Rollout], tokenizer: PreTrainedTokenizerBase, device: Any = "cpu") -> PPOBatch:
     """The prompt ids the policy was sampled from (token-aligned, as given) followed by its own completion tokens."""
     prompts = [list(r.prompt_ids) for r in rollouts]
     seqs = [list(p) + list(r.token_ids) for p, r in zip(prompts, rollouts)]
@@ -233,7 +237,7 @@ def value_loss(new_values: torch.Tensor, old_values: torch.Tensor, returns: torc
     return 0.5 * masked_mean(torch.max(l1, l2), mask), masked_mean((l2 > l1).float(), mask).detach()
 
 
-def problems_for_step(problems: Sequence[Any], step: int, k: int, seed: int) -> list[Any]:
+def problems_for_step(problems: Sequence[Problem], step: int, k: int, seed: int) -> list[Problem]:
     """The ``k`` problems of a step: consecutive slices of a seeded permutation per epoch (same on every rank)."""
     n = len(problems)
     out = []
@@ -253,8 +257,9 @@ class PPOTrainer:
     curriculum is updated from everyone's rollouts, gradients are averaged by DDP.
     """
 
-    def __init__(self, policy: nn.Module, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str],
-                 rl: RLConfig, *, executor: Executor, curriculum: Curriculum | None, fgo: bool, seed: int = 0,
+    def __init__(self, policy: nn.Module, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
+                 task_prompts: Mapping[str, str], rl: RLConfig, *, executor: Executor,
+                 curriculum: Curriculum | None, fgo: bool, seed: int = 0,
                  accelerator: Any = None, reward_table: RewardTable = PAPER_REWARD,
                  sampler: Sampler = sample_completions, compute_dtype: str = "float32") -> None:
         from accelerate import Accelerator  # lazy: importing this module needs no accelerate
@@ -298,7 +303,7 @@ class PPOTrainer:
     def unwrapped_policy(self) -> nn.Module:
         return self.accelerator.unwrap_model(self.policy)
 
-    def _local_problems(self, step: int) -> list[Any]:
+    def _local_problems(self, step: int) -> list[Problem]:
         chosen = problems_for_step(self.problems, step, self.rl.problems_per_step, self.seed)
         rank, world = self.accelerator.process_index, self.accelerator.num_processes
         share = len(chosen) // world

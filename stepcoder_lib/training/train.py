@@ -30,9 +30,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from stepcoder_lib.data.prepare import cap_stratified, load_splits
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.executor import Executor, ExecutorConfig
 from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.models.encoding import encode
@@ -40,9 +41,14 @@ from stepcoder_lib.models.loading import load_policy
 from stepcoder_lib.models.plan import plan as model_plan  # the resources; ``plan`` below is the run's
 from stepcoder_lib.models.prompts import build_prompt
 from stepcoder_lib.settings.paths import artifacts_dir, repo_root
-from stepcoder_lib.settings.profiles import CCCSConfig, Profile, get_profile, save_effective_config
+from stepcoder_lib.settings.profiles import CCCSConfig, Profile, RLConfig, get_profile, save_effective_config
 from stepcoder_lib.training import sft
 from stepcoder_lib.training.runlog import RunLog
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from stepcoder_lib.training.rollout import Sampler
 
 ALGOS: tuple[str, ...] = ("ppo", "grpo")
 #: ``rl.engine``: this project's trainers, or PPO on verl (``stepcoder_lib.engines.verl``).
@@ -60,13 +66,13 @@ def setting_name(cccs: bool, fgo: bool) -> str:
 
 
 # ----------------------------------------------------------------------------- data, prompts, models
-def training_problems(profile: Profile) -> list[Any]:
+def training_problems(profile: Profile) -> list[Problem]:
     """The RL problem pool: the training split of the profile's APPS+ (capped by ``data.max_train_problems``),
     then by ``rl.max_problems`` (each difficulty keeping its share), so a short run revisits its problems."""
     return cap_stratified(load_splits(profile)["train"], profile.rl.max_problems)
 
 
-def task_prompt(problem: Any, profile: Profile) -> str:
+def task_prompt(problem: Problem, profile: Profile) -> str:
     """The task prompt (stage 0, before any CCCS prefix): the same prompt SFT and evaluation use."""
     return build_prompt(problem, profile)
 
@@ -80,7 +86,7 @@ def resolve_sft(profile: Profile, sft_path: str | Path | None = None) -> Path:
 
 
 # ----------------------------------------------------------------------------- runs
-def limit_tests(problem: Any, max_tests: int | None) -> Any:
+def limit_tests(problem: Problem, max_tests: int | None) -> Problem:
     """The problem with at most ``max_tests`` unit tests (the first ones) for RL rollouts."""
     if not max_tests or len(problem.tests) <= max_tests:
         return problem
@@ -128,7 +134,7 @@ def checkpoint_step(path: Path) -> int:
 def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bool = True, seed: int = 0,
            out_dir: str | Path | None = None, sft_path: str | Path | None = None, *,
            overrides: dict[str, Any] | None = None, resume: bool = True, force: bool = False,
-           problems: Sequence[Any] | None = None, stop_after: int | None = None, sampler: Any = None) -> Path:
+           problems: Sequence[Problem] | None = None, stop_after: int | None = None, sampler: Any = None) -> Path:
     """Train one RL run from the SFT model and return its run directory (cached: a finished run is not redone).
 
     ``problems`` replaces the profile's training split; ``sampler`` replaces
@@ -230,8 +236,9 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
 PROBE_FILE = "probe.json"
 
 
-def probe(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], executor: Any, rl: Any,
-          acc: Any, sampler: Any, curriculum: Any = None) -> dict[str, Any]:
+def probe(model: Any, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem], prompts: dict[str, str],
+          executor: Executor, rl: RLConfig, acc: Any, sampler: Sampler,
+          curriculum: Curriculum | None = None) -> dict[str, Any]:
     """The policy's whole-program reward on a fixed sample of training problems (``rl.probe_samples``
     completions each), decoded as in training.
 
@@ -277,7 +284,7 @@ def _gather_digests(curriculum: Any, acc: Any) -> list[str | None]:
     return list(gather_object([digest])) if acc.num_processes > 1 else [digest]
 
 
-def make_curriculum(problems: Sequence[Any], cccs: CCCSConfig) -> Curriculum:
+def make_curriculum(problems: Sequence[Problem], cccs: CCCSConfig) -> Curriculum:
     """CCCS over the training problems, with each problem's stored conditional statements when it has them."""
     cur = Curriculum(config=cccs)
     for p in problems:
@@ -287,7 +294,8 @@ def make_curriculum(problems: Sequence[Any], cccs: CCCSConfig) -> Curriculum:
     return cur
 
 
-def _train_ppo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], profile: Profile,
+def _train_ppo(policy: Any, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem], prompts: dict[str, str],
+               profile: Profile,
                executor: Any, curriculum: Any, fgo: bool, seed: int, acc: Any, run_dir: Path, ckpt: Path | None,
                log: Any, stop_after: int | None, sampler: Any) -> bool:
     from stepcoder_lib.training.ppo import PPOTrainer  # lazy: importing this module needs no torch
@@ -316,7 +324,8 @@ def _train_ppo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: di
     return True
 
 
-def _train_grpo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], profile: Profile,
+def _train_grpo(policy: Any, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem], prompts: dict[str, str],
+                profile: Profile,
                 executor: Any, curriculum: Any, fgo: bool, seed: int, run_dir: Path, ckpt: Path | None, log: Any,
                 stop_after: int | None, sampler: Any) -> bool:
     from transformers import TrainerCallback  # lazy: importing this module needs no transformers
@@ -477,7 +486,8 @@ def _end_process_group() -> None:
         dist.destroy_process_group()
 
 
-def starting_stage_check(model: Any, tokenizer: Any, problems: Sequence[Any], profile: Profile, executor: Any, *,
+def starting_stage_check(model: Any, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
+                         profile: Profile, executor: Executor, *,
                          n_problems: int = 120, samples: int = 4, seed: int = 0) -> Any:
     """How hard the curriculum's first task is for ``model``, against the whole program, on the same problems.
 
@@ -526,7 +536,7 @@ def starting_stage_check(model: Any, tokenizer: Any, problems: Sequence[Any], pr
                      "mean reward": sum(r.reward for r in rollouts) / n,
                      "pass": sum(r.verdict.value == "passed" for r in rollouts) / n,
                      "compile error": sum(r.verdict.value == "compile_error" for r in rollouts) / n,
-                     "prefix share": sum(len(s.prefix) / max(1, len(p.canonical_solution))
+                     "prefix share": sum(len(s.prefix) / max(1, len(p.canonical_solution or ""))
                                          for p, s, _ in flat) / n})
     return pd.DataFrame(rows).set_index("prompt")
 

@@ -17,7 +17,7 @@ Validation batches (``meta_info["validate"]``) are plain tasks at stage 0 and mo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from verl.experimental.agent_loop.agent_loop import AgentLoopManager
@@ -41,6 +41,9 @@ from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.settings.profiles import CCCSConfig
 from stepcoder_lib.training import train
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
 
 def make_curriculum(problems: dict[str, Any], stepcoder: Any) -> Curriculum:
     """CCCS over the run's problems with the profile's settings, built as the native run builds it."""
@@ -54,7 +57,7 @@ class StepCoderAgentLoopManager(AgentLoopManager):
     """verl's manager plus the curriculum: stage before generation, Algorithm 1 after (see the module docstring)."""
 
     def __init__(self, config: Any, llm_client: Any, teacher_client: Any = None,
-                 reward_loop_worker_handles: Any = None, tokenizer: Any = None) -> None:
+                 reward_loop_worker_handles: Any = None, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
         super().__init__(config, llm_client, teacher_client, reward_loop_worker_handles)
         sc = config.stepcoder
         problems = read_problems(sc.problems)
