@@ -13,7 +13,7 @@ is written as what it changes from ``paper`` (nanoGPT's config files), one short
 
     profile = get_profile("tiny", {"rl.ppo.lam": 0.95})  # dotted overrides; unknown keys are an error
     profile.rl.rollouts_per_problem                       # 8
-    save_effective_config(profile, run_dir)             # config.json beside every run's outputs
+    save_effective_config(profile, run_dir)               # config.json beside every run's outputs
 """
 
 from __future__ import annotations
@@ -362,10 +362,13 @@ SMOKE: dict[str, Any] = {
 
 
 def _from_paper(name: str, description: str, changes: Mapping[str, Any]) -> Profile:
+    """``paper`` renamed, with ``changes`` (dotted keys, as overrides) applied."""
     return get_profile(dataclasses.replace(PAPER, name=name, description=description), changes)
 
 
 def _replace_path(obj: Any, path: list[str], value: Any, full_key: str) -> Any:
+    """``obj`` with the field at ``path`` (one name per level, any depth: ``rl.ppo.lam``) set to ``value``; the
+    sections on the way are rebuilt, so each one's ``__post_init__`` checks the new value."""
     names = {f.name: f for f in dataclasses.fields(obj)}
     head = path[0]
     if head not in names or head == "name":

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -46,6 +47,7 @@ from stepcoder_lib.training import sft
 from stepcoder_lib.training.runlog import RunLog
 
 if TYPE_CHECKING:
+    from accelerate import Accelerator
     from transformers import PreTrainedTokenizerBase
 
     from stepcoder_lib.training.rollout import Sampler
@@ -195,12 +197,10 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
                 (run_dir / PROBE_FILE).write_text(json.dumps(probes, indent=1, sort_keys=True) + "\n")
         log = RunLog(run_dir, rl.steps, start_step=start, desc=desc, enabled=acc.is_main_process)
         try:
-            if algo == "ppo":
-                finished = _train_ppo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
-                                      acc, run_dir, ckpt, log, stop_after, sampler)
-            else:
-                finished = _train_grpo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
-                                       run_dir, ckpt, log, stop_after, sampler)
+            run = RunContext(policy=policy, tokenizer=tokenizer, problems=problems, prompts=prompts, profile=profile,
+                             executor=executor, curriculum=curriculum, fgo=fgo, seed=seed, accelerator=acc,
+                             run_dir=run_dir, checkpoint=ckpt, log=log, stop_after=stop_after, sampler=sampler)
+            finished = _train_ppo(run) if algo == "ppo" else _train_grpo(run)
         finally:
             log.close()
         if finished and rl.probe_problems:  # the trained policy (trained in place) on the same problems and seeds
@@ -294,53 +294,73 @@ def make_curriculum(problems: Sequence[Problem], cccs: CCCSConfig) -> Curriculum
     return cur
 
 
-def _train_ppo(policy: Any, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem], prompts: dict[str, str],
-               profile: Profile,
-               executor: Any, curriculum: Any, fgo: bool, seed: int, acc: Any, run_dir: Path, ckpt: Path | None,
-               log: Any, stop_after: int | None, sampler: Any) -> bool:
+@dataclass(frozen=True)
+class RunContext:
+    """What one run's training loop needs, built once in ``run_rl`` (in place of 15 positional parameters)."""
+
+    policy: Any  # the SFT model with fp32 master weights (``load_policy(..., trainable=True)``), trained in place
+    tokenizer: PreTrainedTokenizerBase
+    problems: list[Problem]  # the RL pool, each with at most ``rl.max_tests`` tests
+    prompts: dict[str, str]  # the task prompt (stage 0) by problem id
+    profile: Profile
+    executor: Executor  # coverage on when FGO is
+    curriculum: Curriculum | None  # None: CCCS off
+    fgo: bool
+    seed: int
+    accelerator: Accelerator
+    run_dir: Path
+    checkpoint: Path | None  # resume from here (None: from the start)
+    log: RunLog
+    stop_after: int | None  # end this process's work after that many steps, leaving the run unfinished
+    sampler: Sampler
+
+
+def _train_ppo(run: RunContext) -> bool:
+    """PPO until ``rl.steps`` (True) or ``stop_after`` (False): checkpoints, then the trained policy."""
     from stepcoder_lib.training.ppo import PPOTrainer  # lazy: importing this module needs no torch
 
-    rl = profile.rl
-    trainer = PPOTrainer(policy, tokenizer, problems, prompts, rl, executor=executor, curriculum=curriculum, fgo=fgo,
-                         seed=seed, accelerator=acc, sampler=sampler, compute_dtype=profile.model.dtype)
-    if ckpt is not None:
-        trainer.load(ckpt)
+    rl, acc, checkpoints = run.profile.rl, run.accelerator, run.run_dir / "checkpoints"
+    trainer = PPOTrainer(run.policy, run.tokenizer, run.problems, run.prompts, rl, executor=run.executor,
+                         curriculum=run.curriculum, fgo=run.fgo, seed=run.seed, accelerator=acc, sampler=run.sampler,
+                         compute_dtype=run.profile.model.dtype)
+    if run.checkpoint is not None:
+        trainer.load(run.checkpoint)
     done_here = 0
     while trainer.step < rl.steps:
-        if stop_after is not None and done_here >= stop_after:
+        if run.stop_after is not None and done_here >= run.stop_after:
             return False
         metrics, _ = trainer.train_step()
-        log.log(trainer.step, metrics)
+        run.log.log(trainer.step, metrics)
         done_here += 1
         if trainer.step % rl.checkpoint_every == 0 or trainer.step == rl.steps:
-            trainer.save(run_dir / "checkpoints" / f"step-{trainer.step:06d}")
+            trainer.save(checkpoints / f"step-{trainer.step:06d}")
             acc.wait_for_everyone()
             if acc.is_main_process:  # only the newest is needed to resume (TRL's save_total_limit=1 for GRPO)
-                for old in (run_dir / "checkpoints").glob("step-*"):
+                for old in checkpoints.glob("step-*"):
                     if old.name != f"step-{trainer.step:06d}":
                         shutil.rmtree(old, ignore_errors=True)
     if acc.is_main_process:
-        acc.unwrap_model(trainer.policy).save_pretrained(str(run_dir / "policy"))
+        acc.unwrap_model(trainer.policy).save_pretrained(str(run.run_dir / "policy"))
     return True
 
 
-def _train_grpo(policy: Any, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem], prompts: dict[str, str],
-                profile: Profile,
-                executor: Any, curriculum: Any, fgo: bool, seed: int, run_dir: Path, ckpt: Path | None, log: Any,
-                stop_after: int | None, sampler: Any) -> bool:
+def _train_grpo(run: RunContext) -> bool:
+    """GRPO through TRL until ``rl.steps`` (True) or ``stop_after`` (False); TRL checkpoints, then the policy."""
     from transformers import TrainerCallback  # lazy: importing this module needs no transformers
 
     from stepcoder_lib.training.grpo import (
         make_trainer,  # lazy: importing this module needs no torch
     )
 
-    if ckpt is not None and curriculum is not None:
-        curriculum.load(ckpt / "curriculum.json")
-    trainer, _ = make_trainer(policy, tokenizer, problems, prompts, profile.rl, executor=executor,
-                              curriculum=curriculum, fgo=fgo, seed=seed, output_dir=run_dir / "checkpoints",
-                              runlog=log, sampler=sampler, compute_dtype=profile.model.dtype)
-    if stop_after is not None:
-        last = (checkpoint_step(ckpt) if ckpt else 0) + stop_after
+    ckpt = run.checkpoint
+    if ckpt is not None and run.curriculum is not None:
+        run.curriculum.load(ckpt / "curriculum.json")
+    trainer, _ = make_trainer(run.policy, run.tokenizer, run.problems, run.prompts, run.profile.rl,
+                              executor=run.executor, curriculum=run.curriculum, fgo=run.fgo, seed=run.seed,
+                              output_dir=run.run_dir / "checkpoints", runlog=run.log, sampler=run.sampler,
+                              compute_dtype=run.profile.model.dtype)
+    if run.stop_after is not None:
+        last = (checkpoint_step(ckpt) if ckpt else 0) + run.stop_after
 
         class _Stop(TrainerCallback):
             def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
@@ -349,9 +369,9 @@ def _train_grpo(policy: Any, tokenizer: PreTrainedTokenizerBase, problems: Seque
 
         trainer.add_callback(_Stop())
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
-    if trainer.state.global_step < profile.rl.steps:
+    if trainer.state.global_step < run.profile.rl.steps:
         return False
-    trainer.save_model(str(run_dir / "policy"))
+    trainer.save_model(str(run.run_dir / "policy"))
     return True
 
 
