@@ -19,6 +19,7 @@ from stepcoder_lib.settings.profiles import (
     Profile,
     get_profile,
 )
+from stepcoder_lib.training.train import parse_set
 
 
 def flat(profile: Profile) -> dict[str, Any]:
@@ -58,6 +59,11 @@ def test_dotted_overrides_reach_nested_sections_and_leave_the_rest() -> None:
     assert p.rl.cccs.rho_threshold == tiny.rl.cccs.rho_threshold == 0.7 and p.rl.ppo.critic_lr == 3e-4
     assert dataclasses.replace(p.rl, cccs=tiny.rl.cccs, ppo=tiny.rl.ppo, grpo=tiny.rl.grpo) == tiny.rl
     assert get_profile("tiny", {"model.tiny.num_layers": 3}).model.tiny.num_layers == 3  # three deep
+
+
+def test_the_clis_set_reaches_nested_fields() -> None:
+    p = get_profile("tiny", parse_set(["rl.cccs.alpha=0.5", "rl.ppo.whiten_advantages=false", "rl.grpo.vllm_mode=off"]))
+    assert (p.rl.cccs.alpha, p.rl.ppo.whiten_advantages, p.rl.grpo.vllm_mode) == (0.5, False, "off")
 
 
 def test_an_unknown_or_old_key_is_refused_with_the_valid_ones() -> None:

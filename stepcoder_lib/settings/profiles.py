@@ -56,19 +56,19 @@ class TinyModelConfig:
 
     vocab_size: int = 4096  # BPE vocabulary: the synthetic problems' words and Python's keywords fit with room
     split_digits: bool = False  # True: one token per digit (as LLaMA); whole numbers copy better in one token
-    hidden_size: int = 256
-    intermediate_size: int = 688
+    hidden_size: int = 256  # this project's choice (3.7M parameters with the three below); tiny takes 1M
+    intermediate_size: int = 688  # ~2.7 x hidden_size, as Llama's
     num_layers: int = 4
     num_heads: int = 4
     max_position_embeddings: int = 1024  # prompt (<= 512) + completion (<= 256 new tokens) fit
-    pretrain_steps: int = 1500
+    pretrain_steps: int = 1500  # next-token pretraining on the training problems and the stdlib, before SFT
     pretrain_batch_size: int = 16  # examples (whole problem documents or stdlib chunks) per step
     pretrain_lr: float = 1e-3  # small models take large learning rates (nanoGPT's tiny configs use 1e-3)
     pretrain_warmup: float = 0.05  # share of pretraining steps spent warming up (ratio in [0, 1))
     pretrain_seq_len: int = 768  # longest example: a whole prompt + solution fits (they are never split)
     stdlib_share: float = 0.2  # share of pretraining blocks from the stdlib slice (the rest: training problems)
     bf16: bool = False  # bfloat16 autocast while pretraining (CPUs with AMX gain; others lose)
-    seed: int = 0
+    seed: int = 0  # initialisation and pretraining order
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class ModelConfig:
     dtype: str = "bfloat16"  # "float32" | "bfloat16"
     max_prompt_tokens: int = 2048  # APPS statements run long; the paper prints no cap
     lora_r: int = 0  # 0: full fine-tuning
-    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)  # read only when base == "tiny"
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class SFTConfig:
     weight_decay: float = 0.0  # paper silent; TrainingArguments' default
     gradient_checkpointing: bool = True  # 6.7B on 80 GB needs it; tiny models do not
     bf16: bool = True  # mixed precision on GPU; CPUs with AMX gain too
-    seed: int = 0
+    seed: int = 0  # data order and initialisation of SFT
 
 
 #: ``rl.grpo.vllm_mode``'s choices: HF generate, or one of TRL's two vLLM modes.
@@ -185,15 +185,15 @@ class RLConfig:
     adam_eps: float = 1e-6  # MOSS-RLHF default (paper silent)
     warmup_steps: int = 0  # paper silent; constant lr after warm-up
     generation_batch_size: int = 64  # sequences per generate call (memory, not maths)
-    seeds: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = (0,)  # the training seeds of each ablation row (the paper reports one run)
     algos: tuple[str, ...] = ("ppo", "grpo")  # what notebook 05 (and so make reproduce) trains: PPO is the paper's
     checkpoint_every: int = 50  # steps between checkpoints
     probe_problems: int = 64  # fixed training problems whose whole-program reward is measured before and after
     probe_samples: int = 1  # completions per probe problem (the probe's mean reward has ~1/sqrt of their noise)
     max_problems: int | None = None  # RL problem pool, a stratified subset of the training split (None: all of it)
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    grpo: GRPOConfig = field(default_factory=GRPOConfig)
-    cccs: CCCSConfig = field(default_factory=CCCSConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)  # PPO-only: rl.ppo.*
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)  # GRPO-only: rl.grpo.*
+    cccs: CCCSConfig = field(default_factory=CCCSConfig)  # the curriculum (with --cccs): rl.cccs.*
 
     def __post_init__(self) -> None:
         for name in ("steps", "problems_per_step", "rollouts_per_problem", "max_new_tokens", "update_epochs",
@@ -210,13 +210,13 @@ class EvalConfig:
     """pass@k on APPS+'s test split and the zero-shot sets (``stepcoder_lib.results.evaluation``)."""
 
     n_samples: int = 5  # samples per problem for pass@k
-    ks: tuple[int, ...] = (1, 5)
+    ks: tuple[int, ...] = (1, 5)  # paper: pass@1 (pass@5 beside it needs n_samples >= 5)
     temperature: float = 0.2  # paper
     top_p: float = 0.95  # paper
-    greedy: bool = False
-    max_new_tokens: int = 1024
-    humaneval: bool = True
-    mbpp: bool = True
+    greedy: bool = False  # True: greedy decoding instead of the paper's sampling
+    max_new_tokens: int = 1024  # paper silent for evaluation: its training maximum
+    humaneval: bool = True  # paper: zero-shot HumanEval beside APPS+
+    mbpp: bool = True  # paper: zero-shot MBPP beside APPS+
     seed: int = 0  # sampling seed of every evaluation: same seed, same samples, same numbers
     batch_size: int = 64  # prompts x samples per generate call (part of the cache key: it shapes the draws)
     max_problems: int | None = None  # APPS+ test problems per model, stratified by difficulty (None: all)
@@ -230,7 +230,7 @@ class ExecConfig:
     """The executor's limits per test (``stepcoder_lib.executor``)."""
 
     time_limit_s: float = 4.0  # CPU seconds per test (scaled per problem from the canonical solution)
-    memory_limit_mb: int = 2048
+    memory_limit_mb: int = 2048  # address space a test may add to the worker's baseline (paper silent)
     workers: int | None = None  # None: cores // LOCAL_WORLD_SIZE
 
 
