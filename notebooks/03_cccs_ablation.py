@@ -33,21 +33,20 @@ seeds = None  # training seeds; None: the profile's rl.seeds
 train = True  # False: only the mechanics (no training runs)
 sft_path = None  # SFT model folder; None: the profile's cached SFT baseline (notebook 02)
 runs_dir = None  # where runs live; None: artifacts/runs
-overrides = {}  # profile overrides for the runs, e.g. {"rl.steps": 10}
+overrides = {}  # profile overrides, e.g. {"rl.steps": 10, "rl.cccs.cut_at_line_start": True} (CCCS: rl.cccs)
 apps_plus = None  # path to APPS+ JSON lines for the mechanics; first choice when given
 apps_path = None  # an APPS folder / file; used when apps_plus is None
 use_realdata = True  # real APPS from realdata_dir()/apps_train5 ($STEPCODER_REALDATA or ../shared/realdata)
 n_problems = 8  # problems to show
 seed = 0  # synthetic dataset and the simulated run
 kinds = ["if", "elif"]  # which statements are start points; add "for", "while", "try", "match", "ifexp"
-cut_at_line_start = None  # None: the profile's; False: at the statement's keyword (paper); True: at its line start
 sim_problems = 40  # generated problems in the simulated curriculum run
 sim_steps = 150  # update steps simulated
 rollouts = 16  # rollouts per problem per step in the simulation (the paper's 16)
 skill0 = 0.3  # scripted learner: pass rate on the whole program at step 0 ...
 skill_gain = 0.01  # ... growing by this much per step
 out_dir = None  # None: artifacts/notebooks/03
-check_problems = 120  # training problems with a stage beyond 0 in the starting-stage check (0: skip it)
+check_problems = 40  # training problems with a stage beyond 0 in the starting-stage check (0: skip it)
 check_samples = 4  # completions per problem and prompt in that check, at the rollout decoding
 
 # %%
@@ -59,7 +58,7 @@ from IPython.display import HTML, display
 
 from stepcoder_lib.data.conditionals import ALL_KINDS, find_conditional_statements
 from stepcoder_lib.data.demo import demo_problems
-from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig, remaining_share_policy, simulate
+from stepcoder_lib.method.curriculum import Curriculum, remaining_share_policy, simulate
 from stepcoder_lib.method.viz import curriculum_explorer, plot_curriculum_progress, render_stage_html, stage_counts
 from stepcoder_lib.settings.chapters import show_source
 from stepcoder_lib.settings.paths import notebook_output_dir
@@ -69,10 +68,9 @@ from stepcoder_lib.training.train import run_ablation
 
 prof = get_profile(profile, overrides)
 out = notebook_output_dir(out_dir, "03")
-config = CurriculumConfig(alpha=prof.rl.cccs_alpha, rho_threshold=prof.rl.cccs_rho_threshold, kinds=tuple(kinds),
-                          cut_at_line_start=prof.rl.cccs_cut_at_line_start if cut_at_line_start is None
-                          else cut_at_line_start)
-print(f"profile {prof.name}: alpha {config.alpha}, rho_t {config.rho_threshold}")
+config, kinds = prof.rl.cccs, tuple(kinds)
+print(f"profile {prof.name}: alpha {config.alpha}, rho_t {config.rho_threshold}, cut at line start "
+      f"{config.cut_at_line_start}")
 
 # %% [markdown]
 # ## The problems and their start points
@@ -85,7 +83,7 @@ print(f"profile {prof.name}: alpha {config.alpha}, rho_t {config.rho_threshold}"
 # %%
 problems, source = demo_problems(apps_path, use_realdata, n_problems, seed, apps_plus=apps_plus)
 print(f"{len(problems)} problems from {source}")
-cur = Curriculum.from_problems(problems, config)
+cur = Curriculum.from_problems(problems, config, kinds)
 plans = pd.DataFrame([{"id": p.id, "difficulty": p.difficulty, "lines": p.canonical_solution.count("\n") + 1,
                        "E": cur.plans[p.id].n_conditionals, "stages": cur.plans[p.id].n_stages,
                        "stride": cur.plans[p.id].stride, "start stage": cur.stage(p.id),
@@ -99,7 +97,7 @@ display(plans)
 
 # %%
 richest = max(problems, key=lambda p: (cur.plans[p.id].n_conditionals, p.id))
-conds = find_conditional_statements(richest.canonical_solution, config.kinds)
+conds = find_conditional_statements(richest.canonical_solution, kinds)
 starts = {c.start_line for c in conds}
 print(f"{richest.id}: {len(conds)} conditional statements")
 for i, line in enumerate(richest.canonical_solution.splitlines(), 1):
@@ -126,7 +124,7 @@ print(prompt[-300:])
 # Pick a problem and slide through its stages (in a live kernel; under papermill it is only displayed).
 
 # %%
-explorer = curriculum_explorer(problems, config)
+explorer = curriculum_explorer(problems, config, kinds)
 display(explorer)
 
 # %% [markdown]
@@ -151,7 +149,7 @@ display(show_source(Curriculum.update))
 
 # %%
 sim_set, sim_source = demo_problems(None, False, sim_problems, seed)
-sim = Curriculum.from_problems(sim_set, config)
+sim = Curriculum.from_problems(sim_set, config, kinds)
 history = simulate(sim, remaining_share_policy(skill0, skill_gain), sim_steps, rollouts=rollouts, seed=seed)
 counts = stage_counts(history)
 first_all_zero = next((t for t, row in enumerate(counts) if row[0] == len(sim_set)), None)
@@ -171,7 +169,7 @@ print("stages only moved toward 0:", moves_back_only)
 
 # %%
 sim.save(out / "cccs_state.json")
-restored = Curriculum.from_problems(sim_set, config)
+restored = Curriculum.from_problems(sim_set, config, kinds)
 restored.load(out / "cccs_state.json")
 print("state round-trips:", restored.state_dict() == sim.state_dict())
 

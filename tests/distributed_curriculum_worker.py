@@ -18,11 +18,12 @@ from pathlib import Path
 from accelerate import PartialState
 
 from stepcoder_lib.executor.verdicts import Verdict
-from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig  # the test puts the checkout on PYTHONPATH
+from stepcoder_lib.method.curriculum import Curriculum  # the test puts the checkout on PYTHONPATH
+from stepcoder_lib.settings.profiles import CCCSConfig
 
 SOLUTIONS = {pid: "".join(f"if v == {i}:\n    w = {i}\n" for i in range(n)) for pid, n in
              (("a", 9), ("b", 16), ("c", 25))}
-CONFIG = CurriculumConfig(alpha=0.3, rho_threshold=0.6)
+CONFIG = CCCSConfig(alpha=0.3, rho_threshold=0.6)
 STEPS = 6
 
 

@@ -19,7 +19,7 @@ from stepcoder_lib.settings.profiles import get_profile
 from stepcoder_lib.training.train import run_rl, task_prompt
 
 OVERRIDES = {"rl.steps": 2, "rl.problems_per_step": 2, "rl.rollouts_per_problem": 4, "rl.max_new_tokens": 512,
-             "rl.cccs_alpha": 0.5, "rl.cccs_rho_threshold": 0.6, "rl.minibatch_size": 4, "executor.workers": 1}
+             "rl.cccs.alpha": 0.5, "rl.cccs.rho_threshold": 0.6, "rl.ppo.minibatch_size": 4, "executor.workers": 1}
 
 
 def main() -> None:

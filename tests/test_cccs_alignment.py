@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from trl.data_utils import common_prefix_length
 
-from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig
+from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.method.masking import completion_offsets
 from stepcoder_lib.models.encoding import aligned_prefix, decode, decode_after, encode
 from stepcoder_lib.models.prompts import build_prompt
@@ -55,7 +55,7 @@ def tokenizer_of(style: str) -> Any:
 def test_every_stage_prompt_is_a_prefix_of_the_sft_sequence_and_rebuilds_the_program(style: str) -> None:
     tok, profile = tokenizer_of(style), get_profile("tiny")
     problems = tiny_training_problems()
-    cur = Curriculum(config=CurriculumConfig(alpha=profile.rl.cccs_alpha, rho_threshold=profile.rl.cccs_rho_threshold))
+    cur = Curriculum(config=profile.rl.cccs)
     for p in problems:
         cur.add(p.id, p.canonical_solution)
     tasks = {p.id: build_prompt(p, profile) for p in problems}

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from program_strategies import programs
 
 from stepcoder_lib.data.conditionals import ALL_KINDS, DEFAULT_KINDS, ConditionalStatement, find_conditional_statements
-from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig, n_stages, plan_stages, stride
+from stepcoder_lib.method.curriculum import Curriculum, n_stages, plan_stages, stride
+from stepcoder_lib.settings.profiles import CCCSConfig
 
 SOLUTION = (
     "s = input()  # naïve €\n"           # line 1
@@ -113,7 +114,7 @@ def test_plan_cuts_at_statement_number_stride_times_stage(prog) -> None:
     for c in range(1, plan.n_stages):
         assert plan.cuts[c] == conds[plan.stride * c - 1].start_char
     assert list(plan.cuts) == sorted(plan.cuts)
-    line_plan = plan_stages(source, CurriculumConfig(cut_at_line_start=True))
+    line_plan = plan_stages(source, CCCSConfig(cut_at_line_start=True))
     for c in range(1, plan.n_stages):
         assert line_plan.cuts[c] <= plan.cuts[c] and source[line_plan.cuts[c] - 1] == "\n"
         assert source[line_plan.cuts[c]:plan.cuts[c]].strip() == ""
@@ -161,7 +162,7 @@ def test_default_thresholds_need_sixteen_passes_in_a_row() -> None:
        alpha=st.floats(0.05, 1.0), rho_t=st.floats(0.0, 0.95))
 def test_update_matches_algorithm_1_and_only_moves_toward_zero(e, passes, alpha, rho_t) -> None:
     src = "".join(f"if v == {i}:\n    w = {i}\n" for i in range(e))
-    cur = Curriculum({"p": src}, CurriculumConfig(alpha=alpha, rho_threshold=rho_t))
+    cur = Curriculum({"p": src}, CCCSConfig(alpha=alpha, rho_threshold=rho_t))
     expected = _reference_algorithm_1(e, passes, alpha, rho_t)
     seen = [cur.stage("p")]
     for ok in passes:
@@ -174,11 +175,11 @@ def test_update_matches_algorithm_1_and_only_moves_toward_zero(e, passes, alpha,
 
 def test_rollouts_apply_in_order_and_stale_stage_results_are_skipped() -> None:
     src = "".join(f"if v == {i}:\n    w = {i}\n" for i in range(9))  # E = 9: 3 stages
-    a = Curriculum({"p": src, "q": src}, CurriculumConfig(alpha=0.5, rho_threshold=0.7))
+    a = Curriculum({"p": src, "q": src}, CCCSConfig(alpha=0.5, rho_threshold=0.7))
     # p: 0.5, 0.75 -> move to stage 1 (rho 0); the third result was generated at stage 2: skipped
     moved = a.update(["p", "q", "p", "p"], [True, False, True, True], stages=[2, 2, 2, 2])
     assert moved == {"p": 1} and a.stage("p") == 1 and a.rho("p") == 0.0 and a.stage("q") == 2
-    b = Curriculum({"p": src}, CurriculumConfig(alpha=0.5, rho_threshold=0.7))
+    b = Curriculum({"p": src}, CCCSConfig(alpha=0.5, rho_threshold=0.7))
     b.update(["p", "p", "p"], [True, True, True])  # without stages every result counts
     assert b.stage("p") == 1 and b.rho("p") == 0.5
     with pytest.raises(ValueError):
@@ -189,7 +190,7 @@ def test_rollouts_apply_in_order_and_stale_stage_results_are_skipped() -> None:
 @given(prog=programs(), passes=st.lists(st.booleans(), max_size=80))
 def test_state_save_load_round_trip(tmp_path_factory, prog, passes) -> None:
     source, _ = prog
-    cfg = CurriculumConfig(alpha=0.3, rho_threshold=0.5)
+    cfg = CCCSConfig(alpha=0.3, rho_threshold=0.5)
     cur = Curriculum({"x": source, "y": SOLUTION}, cfg)
     cur.update(["x" if i % 3 else "y" for i in range(len(passes))], passes)
     path = tmp_path_factory.mktemp("cur") / "state.json"
@@ -223,12 +224,13 @@ def test_update_distributed_is_local_without_process_group() -> None:
     assert a.state_dict() == b.state_dict() and a.stage("p") == 0
 
 
-def test_config_validation() -> None:
-    with pytest.raises(ValueError):
-        CurriculumConfig(alpha=0.0)
-    with pytest.raises(ValueError):
-        CurriculumConfig(rho_threshold=1.0)
-    assert CurriculumConfig(kinds=["if"]).kinds == ("if",)
+def test_a_bad_setting_is_refused_by_its_profile_key_and_kinds_are_the_curriculums() -> None:
+    with pytest.raises(ValueError, match=r"rl.cccs.alpha=0.0: set it in \(0, 1\]"):
+        CCCSConfig(alpha=0.0)
+    with pytest.raises(ValueError, match=r"rl.cccs.rho_threshold=1.0: set it in \[0, 1\)"):
+        CCCSConfig(rho_threshold=1.0)
+    cur = Curriculum({"p": SOLUTION}, kinds=["if"])
+    assert cur.kinds == ("if",) and cur.state_dict()["config"]["kinds"] == ["if"]
 
 
 def test_a_pass_counts_from_the_verdict_not_the_reward_value() -> None:

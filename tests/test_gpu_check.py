@@ -50,5 +50,5 @@ def test_gpu_check_parts_run_on_cpu_at_a_tiny_shape() -> None:
 def test_gpu_check_tiny_chain_runs_the_rl_chain() -> None:
     """The first part, on whatever device is present (CPU here, with small batches): run_rl's PPO chain, two steps."""
     out = _gpu_check().tiny_chain(steps=2, overrides={"rl.problems_per_step": 2, "rl.rollouts_per_problem": 2,
-                                                      "rl.max_new_tokens": 32, "rl.minibatch_size": 4})
+                                                      "rl.max_new_tokens": 32, "rl.ppo.minibatch_size": 4})
     assert out["steps"] == 2 and out["done"] and out["last_step"]["rollouts"] == 4

@@ -26,7 +26,7 @@ def scored(tmp_path_factory):
     model, tok = load_policy(save_tiny_model(tmp_path_factory.mktemp("sft") / "m"), profile)
     with Executor(ExecutorConfig(workers=2, coverage=True, time_limit_s=2.0)) as ex:
         trainer, seam = make_trainer(model, tok, problems, prompts, profile.rl, executor=ex,
-                                     curriculum=make_curriculum(problems, profile.rl), fgo=True, seed=0,
+                                     curriculum=make_curriculum(problems, profile.rl.cccs), fgo=True, seed=0,
                                      output_dir=tmp_path_factory.mktemp("out"),
                                      sampler=ScriptedSampler(problems, prompts, pass_prob=0.5))
         rows = [{"prompt": prompts[p.id], "problem_id": p.id} for p in problems[:2] for _ in range(GROUP)]

@@ -29,7 +29,7 @@ from papermill.translators import translate_parameters
 from playwright.sync_api import expect, sync_playwright
 
 from stepcoder_lib.data.demo import demo_problems
-from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig
+from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.settings.lab import lab_argv, lab_env
 from stepcoder_lib.settings.paths import artifacts_dir, repo_root
 from stepcoder_lib.settings.profiles import get_profile
@@ -172,9 +172,7 @@ def explorer_expectations() -> tuple[str, str, int, int]:
     """The explorer's first problem, a problem with at least 2 stages, its stage count and its start prefix length."""
     prof = get_profile("smoke")
     problems, _ = demo_problems(None, PARAMS["use_realdata"], PARAMS["n_problems"], PARAMS["seed"])
-    cur = Curriculum.from_problems(problems, CurriculumConfig(
-        alpha=prof.rl.cccs_alpha, rho_threshold=prof.rl.cccs_rho_threshold, kinds=("if", "elif"),
-        cut_at_line_start=prof.rl.cccs_cut_at_line_start))
+    cur = Curriculum.from_problems(problems, prof.rl.cccs, kinds=("if", "elif"))
     first = sorted(cur.plans)[0]
     staged = [pid for pid in sorted(cur.plans) if cur.plans[pid].n_stages >= 2 and pid != first]
     assert staged, "no problem with 2+ stages among the synthetic ones: change PARAMS"

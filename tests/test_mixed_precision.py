@@ -20,7 +20,7 @@ LR = 5e-7
 
 
 def bf16_profile(**rl):
-    return get_profile("smoke", {"model.dtype": "bfloat16", "rl.policy_lr": LR, "rl.critic_lr": LR, **rl})
+    return get_profile("smoke", {"model.dtype": "bfloat16", "rl.policy_lr": LR, "rl.ppo.critic_lr": LR, **rl})
 
 
 def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -57,7 +57,7 @@ def test_pure_bf16_adamw_loses_most_updates_at_the_papers_lr() -> None:
 
 
 def test_ppo_bf16_profile_updates_most_policy_and_critic_weights(tmp_path) -> None:
-    from stepcoder_lib.training.ppo import PPOConfig, PPOTrainer
+    from stepcoder_lib.training.ppo import PPOTrainer
 
     profile = bf16_profile(**{"rl.problems_per_step": 2, "rl.rollouts_per_problem": 4, "rl.max_new_tokens": 512})
     problems = smoke_problems(4)
@@ -65,8 +65,8 @@ def test_ppo_bf16_profile_updates_most_policy_and_critic_weights(tmp_path) -> No
     policy, tok = load_policy(save_tiny_model(tmp_path / "sft"), profile)
     assert all(p.dtype == torch.float32 for p in policy.parameters())  # the master copy
     with Executor(ExecutorConfig(workers=2, coverage=True, time_limit_s=2.0)) as ex:
-        trainer = PPOTrainer(policy, tok, problems, prompts, PPOConfig.from_rl(profile.rl), executor=ex,
-                             curriculum=make_curriculum(problems, profile.rl), fgo=True, seed=0,
+        trainer = PPOTrainer(policy, tok, problems, prompts, profile.rl, executor=ex,
+                             curriculum=make_curriculum(problems, profile.rl.cccs), fgo=True, seed=0,
                              sampler=ScriptedSampler(problems, prompts, pass_prob=0.5), compute_dtype="bfloat16")
         assert next(trainer.reference.parameters()).dtype == torch.bfloat16  # frozen: stored in the compute dtype
         before_p, before_c = snapshot(trainer.unwrapped_policy), snapshot(trainer.critic)

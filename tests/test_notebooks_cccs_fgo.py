@@ -11,7 +11,7 @@ import pytest
 from rl_helpers import save_tiny_model
 
 from stepcoder_lib.data.demo import demo_problems
-from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig
+from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.settings.paths import repo_root
 from stepcoder_lib.settings.profiles import get_profile
 from stepcoder_lib.training.runlog import read_metrics
@@ -91,7 +91,7 @@ def test_cccs_notebook_runs_and_matches_the_library(tmp_path: Path, shared, capf
     summary = json.loads((out / "cccs_summary.json").read_text())
     problems, source = demo_problems(None, False, 5, 3)
     rl = get_profile("smoke").rl
-    cur = Curriculum.from_problems(problems, CurriculumConfig(alpha=rl.cccs_alpha, rho_threshold=rl.cccs_rho_threshold))
+    cur = Curriculum.from_problems(problems, rl.cccs)
     assert summary["source"] == source
     assert summary["plans"] == {p.id: {"E": cur.plans[p.id].n_conditionals, "stages": cur.plans[p.id].n_stages,
                                        "stride": cur.plans[p.id].stride, "cuts": list(cur.plans[p.id].cuts)}

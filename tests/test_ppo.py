@@ -10,7 +10,6 @@ from stepcoder_lib.executor import Executor, ExecutorConfig
 from stepcoder_lib.models.loading import load_policy
 from stepcoder_lib.settings.profiles import get_profile
 from stepcoder_lib.training.ppo import (
-    PPOConfig,
     ValueModel,
     completion_logits,
     gae,
@@ -58,13 +57,6 @@ def test_whiten_uses_only_the_masked_entries() -> None:
     assert w[0, :3].mean().abs() < 1e-6 and w[0, 3] == 0 and w[0, :3].std(unbiased=False) == pytest.approx(1, abs=1e-4)
 
 
-def test_paper_profile_maps_onto_ppo_config() -> None:
-    cfg = PPOConfig.from_rl(get_profile("paper").rl)
-    assert (cfg.policy_lr, cfg.critic_lr, cfg.kl_beta, cfg.kl_clip, cfg.gamma, cfg.lam, cfg.clip_range,
-            cfg.value_clip, cfg.reward_clip) == (5e-7, 1.5e-6, 0.05, 0.8, 1.0, 0.95, 0.2, 0.2, 10.0)
-    assert (cfg.rollouts_per_problem, cfg.temperature, cfg.top_p, cfg.max_new_tokens) == (16, 0.8, 0.9, 1024)
-
-
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory):
     """Real rollouts with CCCS prefixes and FGO masks (scripted completions), and a real tiny model."""
@@ -73,7 +65,7 @@ def judged(tmp_path_factory):
     prompts = {p.id: task_prompt(p, profile) for p in problems}
     model, tok = load_policy(save_tiny_model(tmp_path_factory.mktemp("sft") / "m"), profile)
     with Executor(ExecutorConfig(workers=2, coverage=True, time_limit_s=2.0)) as ex:
-        cur = make_curriculum(problems, profile.rl)
+        cur = make_curriculum(problems, profile.rl.cccs)
         rb = collect_rollouts(model, tok, [p for p in problems for _ in range(2)], StagePrompts(tok, prompts, cur),
                               executor=ex, sampling=SamplingSettings(max_new_tokens=512), curriculum=cur, fgo=True,
                               seed=1,

@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 #: Small and fast, but long enough for the curriculum to move (two passes in a row move a stage) and for
 #: a kill after step 3 to lose work done since the checkpoint at step 2.
 OVERRIDES = {"rl.steps": 4, "rl.checkpoint_every": 2, "rl.problems_per_step": 2, "rl.rollouts_per_problem": 2,
-             "rl.max_new_tokens": 512, "rl.cccs_alpha": 0.5, "rl.cccs_rho_threshold": 0.6, "rl.minibatch_size": 4,
+             "rl.max_new_tokens": 512, "rl.cccs.alpha": 0.5, "rl.cccs.rho_threshold": 0.6, "rl.ppo.minibatch_size": 4,
              "executor.workers": 2}
 #: Metrics that depend on the clock, not on the computation.
 TIMING = ("time/", "tokens_per_s")
@@ -136,7 +136,7 @@ def test_two_processes_end_with_the_same_curriculum_for_ppo_and_grpo(sft, tmp_pa
         m = read_metrics(path)
         assert m["rollouts"].eq(8).all()  # each step's log counts both ranks' rollouts
         state = json.loads((Path(path) / "curriculum.json").read_text())
-        start = make_curriculum(smoke_problems(8), get_profile("smoke").rl)
+        start = make_curriculum(smoke_problems(8), get_profile("smoke").rl.cccs)
         moved = [pid for pid, s in state["problems"].items() if s["stage"] != start.stage(pid)]
         assert moved, "the scripted passes should have moved some stages"
 
@@ -152,9 +152,10 @@ def test_cli_dry_run_prints_the_plan_and_rejects_unknown_keys(capsys) -> None:
 
 def test_paper_profile_rl_values_are_the_digests() -> None:
     rl = get_profile("paper").rl
-    assert (rl.policy_lr, rl.critic_lr, rl.rollouts_per_problem, rl.temperature, rl.top_p, rl.max_new_tokens,
-            rl.kl_beta, rl.kl_clip) == (5e-7, 1.5e-6, 16, 0.8, 0.9, 1024, 0.05, 0.8)
-    assert (rl.gamma, rl.lam, rl.clip_range, rl.value_clip, rl.reward_clip) == (1.0, 0.95, 0.2, 0.2, 10.0)
+    assert (rl.policy_lr, rl.ppo.critic_lr, rl.rollouts_per_problem, rl.temperature, rl.top_p, rl.max_new_tokens,
+            rl.kl_beta, rl.ppo.kl_clip) == (5e-7, 1.5e-6, 16, 0.8, 0.9, 1024, 0.05, 0.8)
+    assert (rl.ppo.gamma, rl.ppo.lam, rl.clip_range, rl.ppo.value_clip,
+            rl.ppo.reward_clip) == (1.0, 0.95, 0.2, 0.2, 10.0)
 
 
 def test_paper_budget_splits_over_eight_ranks_and_lets_the_curriculum_walk() -> None:
@@ -168,6 +169,6 @@ def test_paper_budget_splits_over_eight_ranks_and_lets_the_curriculum_walk() -> 
     assert rl.problems_per_step % 8 == 0 and rl.problems_per_step % 16 == 0  # one node of 8 GPUs, or two
     visits = rl.steps * rl.problems_per_step / PAPER_TRAIN_PROBLEMS
     moves_needed = n_stages(16) - 1  # a solution with 16 conditionals starts 3 stages from the whole program
-    passes_per_move = math.ceil(math.log(1 - rl.cccs_rho_threshold) / math.log(1 - rl.cccs_alpha))  # from rho = 0
+    passes_per_move = math.ceil(math.log(1 - rl.cccs.rho_threshold) / math.log(1 - rl.cccs.alpha))  # from rho = 0
     assert passes_per_move <= rl.rollouts_per_problem  # one visit's group can move a stage
     assert visits >= moves_needed + 1  # every move, then the whole program at least once

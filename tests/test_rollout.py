@@ -27,7 +27,7 @@ def setup():
 def test_stage_prompts_are_token_aligned_prefixes_at_the_current_stage(setup) -> None:
     problems, prompts, _ = setup
     tok = tiny_tokenizer()
-    cur = make_curriculum(problems, get_profile("smoke").rl)
+    cur = make_curriculum(problems, get_profile("smoke").rl.cccs)
     ids = [p.id for p in problems]
     staged = StagePrompts(tok, prompts, cur)(ids)
     for s, p in zip(staged, problems):
@@ -53,7 +53,7 @@ def test_reward_is_the_papers_table_of_the_verdict() -> None:
 def test_collect_rollouts_judges_prefix_plus_completion_and_masks_unexecuted_tokens(setup, cccs, fgo) -> None:
     problems, prompts, ex = setup
     tok = tiny_tokenizer()
-    cur = make_curriculum(problems, get_profile("smoke").rl) if cccs else None
+    cur = make_curriculum(problems, get_profile("smoke").rl.cccs) if cccs else None
     batch = [p for p in problems for _ in range(4)]
     sampler = ScriptedSampler(problems, prompts, pass_prob=0.5)
     rb = collect_rollouts(None, tok, batch, StagePrompts(tok, prompts, cur), executor=ex,
@@ -90,7 +90,7 @@ def test_the_curriculum_moves_on_passes_counted_from_verdicts_even_with_a_scaled
     """RewardTable(passed=0.5): the reward is never 1, yet passes still move stages (they count from the verdict)."""
     problems, prompts, ex = setup
     tok = tiny_tokenizer()
-    cur = make_curriculum(problems, get_profile("smoke").rl)
+    cur = make_curriculum(problems, get_profile("smoke").rl.cccs)
     start = cur.stages()
     batch = [p for p in problems for _ in range(16)]  # 16 passes in a row move a stage with the default alpha
     rb = collect_rollouts(None, tok, batch, StagePrompts(tok, prompts, cur), executor=ex,
@@ -108,8 +108,8 @@ def test_every_profile_cuts_at_the_conditional_then_moves_to_its_token(setup) ->
     problems, prompts, _ = setup
     tok = tiny_tokenizer()
     for name in ("smoke", "tiny", "small", "paper"):
-        assert not get_profile(name).rl.cccs_cut_at_line_start, name
-    cur = make_curriculum(problems, get_profile("tiny").rl)
+        assert not get_profile(name).rl.cccs.cut_at_line_start, name
+    cur = make_curriculum(problems, get_profile("tiny").rl.cccs)
     deep = [p for p in problems if cur.stage(p.id) > 0]
     assert deep
     for p in deep:
@@ -143,7 +143,7 @@ def test_a_judge_error_under_fgo_neither_crashes_nor_enters_the_loss(setup) -> N
 
     problems, prompts, ex = setup
     tok = tiny_tokenizer()
-    cur = make_curriculum(problems, get_profile("smoke").rl)
+    cur = make_curriculum(problems, get_profile("smoke").rl.cccs)
     deep = next(p for p in problems if cur.stage(p.id) > 0)
     batch = [deep] * 17  # 16 judged passes in a row move the stage (alpha 0.1); the unjudged one must not break them
     start = cur.stage(deep.id)

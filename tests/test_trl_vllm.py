@@ -1,4 +1,4 @@
-"""GRPO at scale on TRL: ``rl.vllm_mode`` into TRL's config, and the seam's sampler over TRL's vLLM engine.
+"""GRPO at scale on TRL: ``rl.grpo.vllm_mode`` into TRL's config, and the seam's sampler over TRL's vLLM engine.
 
 vLLM is not installed here (CPU only): the engine is a fake with ``VLLMGeneration.generate``'s signature and return
 shape; what is checked is the mapping and the sampler's conversion, not vLLM."""
@@ -16,16 +16,16 @@ from stepcoder_lib.training.grpo import grpo_config
 
 @pytest.mark.parametrize("mode", ["colocate", "server"])
 def test_vllm_mode_maps_onto_trls_config(tmp_path, mode: str) -> None:
-    rl = get_profile("smoke", {"rl.vllm_mode": mode, "rl.vllm_gpu_memory_utilization": 0.4}).rl
+    rl = get_profile("smoke", {"rl.grpo.vllm_mode": mode, "rl.grpo.vllm_gpu_memory_utilization": 0.4}).rl
     args = grpo_config(rl, tmp_path, seed=0, world_size=1)
     assert args.use_vllm and args.vllm_mode == mode and args.vllm_gpu_memory_utilization == 0.4
     assert (args.temperature, args.top_p, args.max_completion_length) == (rl.temperature, rl.top_p, rl.max_new_tokens)
 
 
-def test_vllm_off_keeps_hf_generate_and_a_bad_mode_is_refused(tmp_path) -> None:
+def test_vllm_off_keeps_hf_generate_and_a_bad_mode_is_refused_by_the_profile(tmp_path) -> None:
     assert not grpo_config(get_profile("smoke").rl, tmp_path, seed=0, world_size=1).use_vllm
-    with pytest.raises(ValueError, match="rl.vllm_mode='fast': choose one of off, colocate, server"):
-        grpo_config(get_profile("smoke", {"rl.vllm_mode": "fast"}).rl, tmp_path, seed=0, world_size=1)
+    with pytest.raises(ValueError, match="rl.grpo.vllm_mode='fast': choose one of off, colocate, server"):
+        get_profile("smoke", {"rl.grpo.vllm_mode": "fast"})
 
 
 class FakeVLLMGeneration:

@@ -20,7 +20,7 @@ from stepcoder_lib.training.validation import (
 )
 
 OVERRIDES = {"rl.steps": 3, "rl.checkpoint_every": 3, "rl.problems_per_step": 2, "rl.rollouts_per_problem": 2,
-             "rl.max_new_tokens": 256, "rl.minibatch_size": 4, "rl.probe_problems": 0, "executor.workers": 2,
+             "rl.max_new_tokens": 256, "rl.ppo.minibatch_size": 4, "rl.probe_problems": 0, "executor.workers": 2,
              "rl.validation_every": 2, "rl.validation_problems": 6, "rl.validation_samples": 2}
 
 

@@ -23,6 +23,7 @@ from stepcoder_lib.engines.verl.mapping import (
     RL_TO_VERL,
     Launch,
     overrides_as_dict,
+    rl_fields,
     unmapped_fields,
     verl_overrides,
 )
@@ -35,8 +36,8 @@ from stepcoder_lib.engines.verl.maths import (
 )
 from stepcoder_lib.executor import Executor, ExecutorConfig
 from stepcoder_lib.models.tokenizer import tiny_tokenizer
-from stepcoder_lib.settings.profiles import get_profile
-from stepcoder_lib.training.ppo import PPOConfig, gae, kl_penalised_rewards, make_batch, policy_loss, whiten
+from stepcoder_lib.settings.profiles import RLConfig, get_profile
+from stepcoder_lib.training.ppo import gae, kl_penalised_rewards, make_batch, policy_loss, whiten
 from stepcoder_lib.training.rollout import SamplingSettings, StagePrompts, collect_rollouts
 from stepcoder_lib.training.train import task_prompt
 
@@ -44,8 +45,9 @@ LAUNCH = Launch(sft_path="/models/sft", data_dir="/runs/x/verl_data", run_dir="/
 
 
 def test_every_native_ppo_value_has_a_verl_key() -> None:
-    assert unmapped_fields(PPOConfig) == []
-    assert set(RL_TO_VERL) == {f.name for f in dataclasses.fields(PPOConfig)}
+    assert unmapped_fields(RLConfig()) == []
+    assert set(RL_TO_VERL) == set(rl_fields(RLConfig()))
+    assert {"ppo.lam", "cccs.alpha", "grpo.loss_type", "update_epochs"} <= set(RL_TO_VERL)  # nested ones dotted
 
 
 @pytest.mark.parametrize("name", ["smoke", "tiny", "paper"])
@@ -54,28 +56,29 @@ def test_each_mapped_key_carries_the_profiles_value(name: str) -> None:
     rl = profile.rl
     launch = dataclasses.replace(LAUNCH, nnodes=1, n_gpus_per_node=2 if name == "smoke" else 8)
     got = overrides_as_dict(verl_overrides(profile, launch, cccs=True, fgo=True, seed=3))
-    cfg = PPOConfig.from_rl(rl)
     expected = {
         "steps": str(rl.steps), "problems_per_step": str(rl.problems_per_step),
         "rollouts_per_problem": str(rl.rollouts_per_problem), "temperature": str(rl.temperature),
         "top_p": str(rl.top_p), "max_new_tokens": str(rl.max_new_tokens), "policy_lr": str(rl.policy_lr),
-        "critic_lr": str(rl.critic_lr), "kl_beta": str(rl.kl_beta), "kl_clip": str(rl.kl_clip),
-        "gamma": str(rl.gamma), "lam": str(rl.lam), "clip_range": str(rl.clip_range),
-        "value_clip": str(rl.value_clip), "reward_clip": str(rl.reward_clip), "ppo_epochs": str(rl.ppo_epochs),
-        "minibatch_size": str(rl.minibatch_size // rl.rollouts_per_problem),  # verl counts prompts
-        "whiten_advantages": str(rl.whiten_advantages).lower(), "max_grad_norm": str(rl.max_grad_norm),
+        "ppo.critic_lr": str(rl.ppo.critic_lr), "kl_beta": str(rl.kl_beta), "ppo.kl_clip": str(rl.ppo.kl_clip),
+        "ppo.gamma": str(rl.ppo.gamma), "ppo.lam": str(rl.ppo.lam), "clip_range": str(rl.clip_range),
+        "ppo.value_clip": str(rl.ppo.value_clip), "ppo.reward_clip": str(rl.ppo.reward_clip),
+        "update_epochs": str(rl.update_epochs),
+        "ppo.minibatch_size": str(rl.ppo.minibatch_size // rl.rollouts_per_problem),  # verl counts prompts
+        "ppo.whiten_advantages": str(rl.ppo.whiten_advantages).lower(), "max_grad_norm": str(rl.max_grad_norm),
         "adam_beta1": f"[{rl.adam_beta1},{rl.adam_beta2}]", "adam_beta2": f"[{rl.adam_beta1},{rl.adam_beta2}]",
         "adam_eps": f"{{eps:{rl.adam_eps}}}", "warmup_steps": str(rl.warmup_steps),
-        "checkpoint_every": str(rl.checkpoint_every),
+        "checkpoint_every": str(rl.checkpoint_every), "cccs.alpha": str(rl.cccs.alpha),
+        "cccs.rho_threshold": str(rl.cccs.rho_threshold),
+        "cccs.cut_at_line_start": str(rl.cccs.cut_at_line_start).lower(),
     }
-    assert set(expected) | {"generation_batch_size"} == {f.name for f in dataclasses.fields(cfg)}
+    assert set(expected) == {name for name, keys in RL_TO_VERL.items() if keys is not None}
     for field, keys in RL_TO_VERL.items():
         if keys is None:
             continue
         for key in keys:
             assert got[key.lstrip("+")] == expected[field], f"{field} -> {key}"
     assert got["data.max_prompt_length"] == str(profile.model.max_prompt_tokens + rl.max_new_tokens)
-    assert got["stepcoder.curriculum.alpha"] == str(rl.cccs_alpha)
     assert got["stepcoder.executor.time_limit_s"] == str(profile.executor.time_limit_s)
     assert got["actor_rollout_ref.actor.optim.weight_decay"] == "0.0"  # the native AdamW's, not verl's 0.01
     assert got["actor_rollout_ref.actor.clip_ratio_c"] == str(NO_DUAL_CLIP)  # no dual clip, as natively
@@ -95,8 +98,8 @@ def test_the_overrides_select_gae_the_critic_vllm_the_agent_loop_the_manager_and
 
 
 def test_batches_verl_cannot_split_are_refused_by_name() -> None:
-    with pytest.raises(ValueError, match="rl.minibatch_size=12 must be a multiple of rl.rollouts_per_problem=8"):
-        verl_overrides(get_profile("tiny", {"rl.minibatch_size": 12}), LAUNCH, cccs=True, fgo=True, seed=0)
+    with pytest.raises(ValueError, match="rl.ppo.minibatch_size=12 must be a multiple of rl.rollouts_per_problem=8"):
+        verl_overrides(get_profile("tiny", {"rl.ppo.minibatch_size": 12}), LAUNCH, cccs=True, fgo=True, seed=0)
     with pytest.raises(ValueError, match="must divide over trainer.nnodes x n_gpus_per_node = 24"):
         verl_overrides(get_profile("paper"), dataclasses.replace(LAUNCH, nnodes=3), cccs=True, fgo=True, seed=0)
 

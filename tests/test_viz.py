@@ -9,7 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig, remaining_share_policy, simulate
+from stepcoder_lib.method.curriculum import Curriculum, remaining_share_policy, simulate
 from stepcoder_lib.method.masking import token_mask
 from stepcoder_lib.method.viz import (
     curriculum_explorer,
@@ -19,6 +19,7 @@ from stepcoder_lib.method.viz import (
     stage_counts,
 )
 from stepcoder_lib.models.tokenizer import tiny_tokenizer
+from stepcoder_lib.settings.profiles import CCCSConfig
 
 PROGRAM = "def f(n):\n    if n > 2:\n        return '<big & é>'\n    return 0\nprint(f(1))\n"
 PREFIX_LEN = PROGRAM.index("if n")
@@ -79,7 +80,7 @@ def test_stage_view_marks_cuts_and_shades_the_prefix() -> None:
 def test_explorer_widget_reacts_to_problem_and_stage() -> None:
     problems = {"small": "if a:\n    b = 1\nelif c:\n    b = 2\n",
                 "big": "".join(f"if v == {i}:\n    w = {i}\n" for i in range(16))}
-    box = curriculum_explorer(problems, CurriculumConfig())
+    box = curriculum_explorer(problems, CCCSConfig())
     (pick, stage), view = box.children[0].children, box.children[1]
     assert pick.value == "big" and stage.max == 3 and stage.value == 3  # opens where training starts
     assert "<b>stage 3</b>" in view.value

@@ -81,7 +81,7 @@ from stepcoder_lib.data.apps import (
 from stepcoder_lib.data.conditionals import extract_conditionals
 from stepcoder_lib.data.problem import DataError, Problem, iter_jsonl, write_jsonl
 from stepcoder_lib.data.report import CleaningReport, write_report
-from stepcoder_lib.executor import Executor, ExecutorConfig, Job, Verdict
+from stepcoder_lib.executor import ExecutionResult, Executor, ExecutorConfig, Job, Verdict
 from stepcoder_lib.executor.testcases import TestCases
 
 STAGES: tuple[str, ...] = ("read", "require", "standardise", "execute", "answers", "extract", "split")
@@ -361,7 +361,8 @@ def slowest_test_cpu(result: Any) -> float:
     return max((t.cpu_s for t in result.tests), default=0.0)
 
 
-def choose_canonical(results: Sequence[Any], time_limit_s: float, headroom: float = DEFAULT_HEADROOM
+def choose_canonical(results: Sequence[ExecutionResult | BaseException], time_limit_s: float,
+                     headroom: float = DEFAULT_HEADROOM
                      ) -> tuple[int, bool] | None:
     """(index, fits) of the canonical candidate: the first passing one whose slowest test needs at
     most ``time_limit_s / headroom`` CPU seconds (fits), else the first passing one; None if none passed."""
@@ -388,7 +389,8 @@ def _reordered(got: str, expected: Any, excerpt_chars: int) -> bool:
     return len(e) > 1 and g != e and sorted(g) == sorted(e)
 
 
-def answer_evidence(problem: Problem, results: Sequence[Any], canonical: int, excerpt_chars: int = 1000
+def answer_evidence(problem: Problem, results: Sequence[ExecutionResult | BaseException], canonical: int,
+                    excerpt_chars: int = 1000
                     ) -> dict[str, Any]:
     """What the candidates say about whether the answer is unique (stage 4 reads it).
 

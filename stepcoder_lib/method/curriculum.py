@@ -17,7 +17,8 @@ Choices the paper leaves open (and why):
 * A cut is at the statement's first character (its keyword), so the prefix ends with that
   line's indentation and the completion starts mid-line; ``cut_at_line_start`` moves the cut to
   the start of the line instead (the prompt then never ends in spaces).
-* ``alpha = 0.1``, ``rho_threshold = 0.8`` (the paper gives no values): from rho = 0 the stage
+* ``alpha = 0.1``, ``rho_threshold = 0.8`` (the paper gives no values; the defaults of
+  ``rl.cccs``, ``stepcoder_lib.settings.profiles.CCCSConfig``): from rho = 0 the stage
   moves only after 16 passes in a row (1 - 0.9**16 = 0.815 > 0.8, 1 - 0.9**15 = 0.794), i.e.
   one whole group of the paper's 16 rollouts per example, and afterwards only while the
   recent pass rate (an average over ~1/alpha = 10 rollouts) stays around 80%.
@@ -47,6 +48,8 @@ from stepcoder_lib.data.conditionals import (
     find_conditional_statements,
     line_offsets,
 )
+from stepcoder_lib.data.problem import Problem
+from stepcoder_lib.settings.profiles import CCCSConfig
 
 
 def n_stages(n_conditionals: int) -> int:
@@ -61,23 +64,6 @@ def stride(n_conditionals: int) -> int:
 
 
 @dataclass(frozen=True)
-class CurriculumConfig:
-    """Knobs of CCCS; see the module docstring for why these defaults."""
-
-    alpha: float = 0.1
-    rho_threshold: float = 0.8
-    kinds: tuple[str, ...] = DEFAULT_KINDS
-    cut_at_line_start: bool = False
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.alpha <= 1.0:
-            raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
-        if not 0.0 <= self.rho_threshold < 1.0:
-            raise ValueError(f"rho_threshold must be in [0, 1), got {self.rho_threshold}")
-        object.__setattr__(self, "kinds", tuple(self.kinds))
-
-
-@dataclass(frozen=True)
 class StagePlan:
     """Where each stage of one problem cuts its solution: ``cuts[c]`` chars of prefix at stage c."""
 
@@ -88,10 +74,11 @@ class StagePlan:
     length: int = 0  # characters of the solution
 
 
-def plan_stages(solution: str, config: CurriculumConfig = CurriculumConfig(),
-                conditionals: Sequence[ConditionalStatement] | None = None) -> StagePlan:
-    """The stage plan of one canonical solution (conditionals found from its AST unless given)."""
-    conds = list(conditionals) if conditionals is not None else find_conditional_statements(solution, config.kinds)
+def plan_stages(solution: str, config: CCCSConfig = CCCSConfig(),
+                conditionals: Sequence[ConditionalStatement] | None = None,
+                kinds: Sequence[str] = DEFAULT_KINDS) -> StagePlan:
+    """The stage plan of one canonical solution (its ``kinds`` of conditionals found from its AST unless given)."""
+    conds = list(conditionals) if conditionals is not None else find_conditional_statements(solution, kinds)
     e = len(conds)
     k, s = n_stages(e), stride(e)
     starts = line_offsets(solution)
@@ -123,10 +110,14 @@ def passed(result: Any) -> bool:
 
 
 class Curriculum:
-    """Per-problem stage and running pass rate; builds stage prompts and applies Algorithm 1."""
+    """Per-problem stage and running pass rate; builds stage prompts and applies Algorithm 1.
 
-    def __init__(self, solutions: Mapping[str, str] | None = None, config: CurriculumConfig = CurriculumConfig()):
-        self.config = config
+    ``kinds``: the statements that are start points (``data.conditionals``; the module docstring says
+    why ``if``/``elif``); an ablation's choice, not a profile's."""
+
+    def __init__(self, solutions: Mapping[str, str] | None = None, config: CCCSConfig = CCCSConfig(),
+                 kinds: Sequence[str] = DEFAULT_KINDS):
+        self.config, self.kinds = config, tuple(kinds)
         self.solutions: dict[str, str] = {}
         self.plans: dict[str, StagePlan] = {}
         self.state: dict[str, ProblemState] = {}
@@ -134,18 +125,19 @@ class Curriculum:
             self.add(pid, sol)
 
     @classmethod
-    def from_problems(cls, problems: Iterable[Any], config: CurriculumConfig = CurriculumConfig()) -> Curriculum:
-        """From records with ``.id`` and ``.canonical_solution`` (``stepcoder_lib.data.Problem``)."""
+    def from_problems(cls, problems: Iterable[Problem], config: CCCSConfig = CCCSConfig(),
+                      kinds: Sequence[str] = DEFAULT_KINDS) -> Curriculum:
+        """From problems' ids and canonical solutions."""
         problems = list(problems)
         missing = [p.id for p in problems if not p.canonical_solution]
         if missing:
             raise ValueError(f"{len(missing)} problem(s) have no canonical solution, e.g. {missing[:3]}")
-        return cls({str(p.id): p.canonical_solution for p in problems}, config)
+        return cls({str(p.id): p.canonical_solution for p in problems if p.canonical_solution}, config, kinds)
 
     def add(self, problem_id: str, solution: str,
             conditionals: Sequence[ConditionalStatement] | None = None) -> StagePlan:
         """Register a problem where training starts it: the longest prefix, stage ceil(sqrt(E)) - 1, rho = 0."""
-        plan = plan_stages(solution, self.config, conditionals)
+        plan = plan_stages(solution, self.config, conditionals, self.kinds)
         self.solutions[problem_id], self.plans[problem_id] = solution, plan
         self.state[problem_id] = ProblemState(stage=plan.n_stages - 1)
         return plan
@@ -216,7 +208,7 @@ class Curriculum:
     def state_dict(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "config": {**asdict(self.config), "kinds": list(self.config.kinds)},
+            "config": {**asdict(self.config), "kinds": list(self.kinds)},
             "problems": {pid: {"stage": st.stage, "rho": st.rho, "n_stages": self.plans[pid].n_stages}
                          for pid, st in sorted(self.state.items())},
         }

@@ -36,13 +36,16 @@ import ast
 import bisect
 import warnings
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from stepcoder_lib.data.conditionals import line_offsets
 from stepcoder_lib.executor.verdicts import Verdict
 from stepcoder_lib.models.encoding import decode_after
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 Offsets = Sequence[tuple[int, int]]
 
@@ -190,7 +193,7 @@ def mask_from_result(result: Any, prefix: str, completion: str, offsets: Offsets
     return mask
 
 
-def completion_offsets(tokenizer: Any, ids: Sequence[int],
+def completion_offsets(tokenizer: PreTrainedTokenizerBase, ids: Sequence[int],
                        context: Sequence[int] = ()) -> tuple[str, list[tuple[int, int]]]:
     """The text of generated ``ids`` (special tokens dropped) and each id's (start, end) char span in it.
 

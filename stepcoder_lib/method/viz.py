@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stepcoder_lib.data.conditionals import line_offsets
-from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig, StagePlan
+from stepcoder_lib.data.conditionals import DEFAULT_KINDS, line_offsets
+from stepcoder_lib.method.curriculum import Curriculum, StagePlan
 from stepcoder_lib.method.masking import line_status, token_mask
+from stepcoder_lib.settings.profiles import CCCSConfig
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 STYLE = """<style>
 .sc-code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;line-height:1.45;white-space:pre;
@@ -51,7 +55,7 @@ def render_coverage_html(
     program: str,
     prefix_len: int,
     executed_lines: Collection[int],
-    tokenizer: Any = None,
+    tokenizer: PreTrainedTokenizerBase | None = None,
     compiled: bool = True,
     legend: bool = True,
 ) -> str:
@@ -109,7 +113,8 @@ def _solutions(problems: Mapping[str, str] | Iterable[Any]) -> tuple[dict[str, s
 
 
 def curriculum_explorer(
-    problems: Mapping[str, str] | Iterable[Any], config: CurriculumConfig = CurriculumConfig()
+    problems: Mapping[str, str] | Iterable[Any], config: CCCSConfig = CCCSConfig(),
+    kinds: Sequence[str] = DEFAULT_KINDS,
 ) -> Any:
     """An ipywidgets explorer: pick a problem, slide through its stages, see prefix and what is left."""
     import ipywidgets as w  # lazy: importing this module needs no ipywidgets
@@ -117,7 +122,7 @@ def curriculum_explorer(
     sols, tasks = _solutions(problems)
     if not sols:
         raise ValueError("no problem with a canonical solution to explore")
-    cur = Curriculum(sols, config)
+    cur = Curriculum(sols, config, kinds)
     pick = w.Dropdown(options=sorted(sols), description="problem")
     stage = w.IntSlider(description="stage", min=0, max=0, value=0, continuous_update=True)
     view = w.HTML()

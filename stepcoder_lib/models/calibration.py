@@ -12,17 +12,21 @@ failure breakdown and caching is ``issue 11``'s; this is the quick measurement t
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.executor import Executor, ExecutorConfig, Job
 from stepcoder_lib.models.generation import sample_completions
 from stepcoder_lib.models.prompts import build_prompt
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
 DIFFICULTY_ORDER = ("introductory", "interview", "competition")
 
 
-def judge_completions(problems: list[Any], completions: list[list[Any]], profile: Any,
-                      progress: bool = False, executor: Any = None) -> list[list[Any]]:
+def judge_completions(problems: list[Problem], completions: list[list[Any]], profile: Any,
+                      progress: bool = False, executor: Executor | None = None) -> list[list[Any]]:
     """Executor results, ``[problem][sample]``, of each completion run as the whole program (on ``executor``
     when given, else on one opened for the call with the profile's limits)."""
     jobs = [Job(c.text, p.tests, problem_id=p.id) for p, row in zip(problems, completions, strict=True) for c in row]
@@ -40,10 +44,10 @@ def judge_completions(problems: list[Any], completions: list[list[Any]], profile
     return out
 
 
-def pass_at_1(model: Any, tokenizer: Any, problems: list[Any], profile: Any, *, n_samples: int = 2,
-              temperature: float | None = None, top_p: float | None = None, max_new_tokens: int | None = None,
-              seed: int = 0, batch_size: int = 64, progress: bool = False,
-              executor: Any = None) -> tuple[Any, dict[str, Any]]:
+def pass_at_1(model: Any, tokenizer: PreTrainedTokenizerBase, problems: list[Problem], profile: Any, *,
+              n_samples: int = 2, temperature: float | None = None, top_p: float | None = None,
+              max_new_tokens: int | None = None, seed: int = 0, batch_size: int = 64, progress: bool = False,
+              executor: Executor | None = None) -> tuple[Any, dict[str, Any]]:
     """``(table, details)``: pass@1 per difficulty and overall (a DataFrame), plus the samples and timings.
 
     Decoding defaults to the profile's evaluation settings (``profile.eval``).

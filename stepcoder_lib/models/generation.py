@@ -22,12 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers.cache_utils import Cache, DynamicLayer
 
 from stepcoder_lib.models.encoding import decode_after, encode
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,8 @@ def _decode_batch(model: Any, prompt_ids: list[list[int]], *, pad: int, eos: int
     return result
 
 
-def sample_completions(model: Any, tokenizer: Any, prompts: Sequence[str] | Sequence[Sequence[int]], *, n: int = 1,
+def sample_completions(model: Any, tokenizer: PreTrainedTokenizerBase,
+                       prompts: Sequence[str] | Sequence[Sequence[int]], *, n: int = 1,
                        temperature: float = 1.0,
                        top_p: float = 1.0, max_new_tokens: int = 256, greedy: bool = False, seed: int = 0,
                        batch_size: int = 64) -> list[list[Completion]]:

@@ -130,7 +130,8 @@ def plan(profile: Any) -> Any:
     rollouts = rl.problems_per_step * rl.rollouts_per_problem
     rows.append(("rl", "steps", rl.steps, f"seeds {list(rl.seeds)}"))
     rows.append(("rl", "rollouts per step", rollouts,
-                 f"{rl.problems_per_step} problems x {rl.rollouts_per_problem} samples, minibatch {rl.minibatch_size}"))
+                 f"{rl.problems_per_step} problems x {rl.rollouts_per_problem} samples, "
+                 f"minibatch {rl.ppo.minibatch_size}"))
     rows.append(("rl", "generated tokens per step (max)", rollouts * rl.max_new_tokens,
                  f"temperature {rl.temperature}, top-p {rl.top_p}, max {rl.max_new_tokens} new tokens"))
     ev = profile.eval

@@ -20,14 +20,18 @@ import random
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepcoder_lib.data.prepare import dataset_key, load_splits
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.models.prompts import build_prompt
 from stepcoder_lib.settings.cache import build_once, input_digest, library_files
 from stepcoder_lib.settings.paths import artifacts_dir
 from stepcoder_lib.settings.profiles import save_effective_config
 from stepcoder_lib.settings.progress import use_progress_bar
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 #: Sub-folder of a built model holding the effective profile it was built with (``config.json`` beside the
 #: weights is the model's own).
@@ -49,12 +53,12 @@ def tiny_key(profile: Any) -> str:
     return f"tiny-{input_digest(config, sources)}"
 
 
-def problem_documents(problems: list[Any], profile: Any) -> list[str]:
+def problem_documents(problems: list[Problem], profile: Any) -> list[str]:
     """Prompt + canonical solution for each problem: the format the model is later asked to complete."""
     return [build_prompt(p, profile) + p.canonical_solution for p in problems if p.canonical_solution]
 
 
-def train_tiny_tokenizer(problems: list[Any], profile: Any, save_dir: str | Path | None = None) -> Any:
+def train_tiny_tokenizer(problems: list[Problem], profile: Any, save_dir: str | Path | None = None) -> Any:
     """A byte-level BPE on the stdlib slice and the training split's prompts and solutions."""
     from stepcoder_lib.models.tokenizer import (  # lazy: importing this module needs no transformers
         stdlib_corpus,
@@ -66,7 +70,7 @@ def train_tiny_tokenizer(problems: list[Any], profile: Any, save_dir: str | Path
                                 split_digits=profile.model.tiny.split_digits)
 
 
-def _llama_config(tiny: Any, tokenizer: Any) -> Any:
+def _llama_config(tiny: Any, tokenizer: PreTrainedTokenizerBase) -> Any:
     from transformers import LlamaConfig  # lazy: importing this module needs no transformers
 
     return LlamaConfig(
@@ -76,7 +80,7 @@ def _llama_config(tiny: Any, tokenizer: Any) -> Any:
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
 
 
-def pretraining_examples(problems: list[Any], profile: Any, tokenizer: Any, n_examples: int,
+def pretraining_examples(problems: list[Problem], profile: Any, tokenizer: PreTrainedTokenizerBase, n_examples: int,
                          seed: int) -> list[list[int]]:
     """``n_examples`` token sequences: whole problem documents and stdlib chunks, in a seeded order.
 

@@ -1,4 +1,4 @@
-"""GRPO's rollout sampler through TRL's vLLM (``rl.vllm_mode`` = "colocate" | "server"), for the shared seam.
+"""GRPO's rollout sampler through TRL's vLLM (``rl.grpo.vllm_mode`` = "colocate" | "server"), for the shared seam.
 
 TRL calls the ``rollout_func`` (``grpo.SeamRollout``) after syncing the policy's weights into its
 vLLM engine (``trainer.vllm_generation``); this sampler, in ``sample_completions``'s signature,
@@ -14,10 +14,13 @@ Tested here only against a fake engine: vLLM is not installed in this project's 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepcoder_lib.models.encoding import decode_after, encode
 from stepcoder_lib.models.generation import Completion
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 class TRLVLLMSampler:
@@ -29,7 +32,8 @@ class TRLVLLMSampler:
     def bind(self, trainer: Any) -> None:
         self.trainer = trainer
 
-    def __call__(self, model: Any, tokenizer: Any, prompts: Sequence[str] | Sequence[Sequence[int]], *, n: int = 1,
+    def __call__(self, model: Any, tokenizer: PreTrainedTokenizerBase,
+                 prompts: Sequence[str] | Sequence[Sequence[int]], *, n: int = 1,
                  temperature: float = 1.0,
                  top_p: float = 1.0, max_new_tokens: int = 256, greedy: bool = False, seed: int = 0,
                  batch_size: int = 64) -> list[list[Completion]]:

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.settings.paths import artifacts_dir
 
 #: Bump when the meaning of a cached record changes (how programs are assembled, what is stored).
@@ -128,7 +129,7 @@ def state_dict_identity(model: Any) -> str:
     return "params:" + h.hexdigest()
 
 
-def problems_digest(problems: Sequence[Any], prompts: Sequence[str]) -> str:
+def problems_digest(problems: Sequence[Problem], prompts: Sequence[str]) -> str:
     """sha256 over every problem's JSON form and its prompt, in order (the data part of the key)."""
     if len(problems) != len(prompts):
         raise ValueError(f"{len(problems)} problems but {len(prompts)} prompts")

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,9 @@ from stepcoder_lib.results.cache import (
     state_dict_identity,
 )
 from stepcoder_lib.results.prompts import PromptFormat
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 #: Difficulty tiers in the paper's column order; other difficulties (mbpp, humaneval) follow.
 DIFFICULTIES: tuple[str, ...] = ("introductory", "interview", "competition")
@@ -231,7 +234,7 @@ class ModelRef:
     name: str
     source: str | Path | None = None
     model: Any = None
-    tokenizer: Any = None
+    tokenizer: PreTrainedTokenizerBase | None = None
     revision: str | None = None
     identity: str | None = None
 
@@ -252,7 +255,7 @@ def load_for_eval(source: str | Path, profile: Any) -> tuple[Any, Any]:
     return model.eval(), tok
 
 
-def _prompt_fits(tokenizer: Any, prompts: Sequence[str], limit: int | None) -> list[bool]:
+def _prompt_fits(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], limit: int | None) -> list[bool]:
     if limit is None:
         return [True] * len(prompts)
 
@@ -260,7 +263,8 @@ def _prompt_fits(tokenizer: Any, prompts: Sequence[str], limit: int | None) -> l
     return [n <= limit for n in lengths]
 
 
-def generate(model: Any, tokenizer: Any, prompts: Sequence[str], settings: EvalSettings) -> list[list[Any]]:
+def generate(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
+             settings: EvalSettings) -> list[list[Any]]:
     """``settings.n_samples`` completions per prompt; prompts that do not fit get ``None`` samples."""
     from stepcoder_lib.models.generation import (
         sample_completions,  # lazy: importing this module needs no torch
@@ -326,6 +330,8 @@ def evaluate(ref: ModelRef, problems: Sequence[Problem], fmt: PromptFormat, sett
         if ref.source is None:
             raise ValueError(f"model {ref.name!r}: give a source (folder or hub id) or a loaded model")
         model, tokenizer = loader(ref.source, profile)
+    if tokenizer is None:
+        raise ValueError(f"model {ref.name!r}: a loaded model needs its tokenizer (ModelRef.tokenizer)")
     t0 = time.time()
     samples = generate(model, tokenizer, prompts, settings)
     t1 = time.time()

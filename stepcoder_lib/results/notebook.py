@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.models.tiny import base_model_path
 from stepcoder_lib.results import figures
 from stepcoder_lib.results.evaluation import (
@@ -26,6 +27,7 @@ from stepcoder_lib.results.evaluation import (
     load_for_eval,
     pass_at_k_by_model,
 )
+from stepcoder_lib.results.prompts import PromptFormat
 from stepcoder_lib.results.table import table_cells
 from stepcoder_lib.settings.paths import repo_root
 from stepcoder_lib.settings.progress import progress as progress_bar
@@ -116,7 +118,7 @@ def model_entries(profile: Any, root: str | Path, include_base: bool = True, inc
     return entries, notes
 
 
-def evaluate_entries(entries: Sequence[Entry], benchmarks: Mapping[str, tuple[Sequence[Any], Any]],
+def evaluate_entries(entries: Sequence[Entry], benchmarks: Mapping[str, tuple[Sequence[Problem], PromptFormat]],
                      settings: EvalSettings, executor: Any, profile: Any, *, use_cache: bool = True,
                      cache: Any = None, progress: bool = True) -> dict[tuple[str, int], dict[str, EvalResult]]:
     """Every entry on every benchmark (``{name: (problems, PromptFormat)}``); results by (config, seed)."""

@@ -33,21 +33,33 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 from trl.models.utils import unwrap_model_for_generation
 
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.executor import Executor
 from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.method.reward import PAPER_REWARD, RewardTable
 from stepcoder_lib.models.generation import sample_completions
 from stepcoder_lib.models.loading import mixed_precision
+from stepcoder_lib.settings.profiles import RLConfig
 from stepcoder_lib.settings.progress import use_progress_bar
-from stepcoder_lib.training.rollout import Sampler, SamplingSettings, StagePrompts, collect_rollouts, step_metrics
+from stepcoder_lib.training.rollout import (
+    Rollout,
+    Sampler,
+    SamplingSettings,
+    StagePrompts,
+    collect_rollouts,
+    step_metrics,
+)
 from stepcoder_lib.training.runlog import RunLog
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 #: The reward function's extra input (one Eq. 3 value per rollout; see ``_rewards_for_trl`` for unjudged ones).
 REWARD_FIELD = "stepcoder_reward"
@@ -69,8 +81,9 @@ def compiler_feedback(completions: list[Any], stepcoder_reward: list[float | Non
 class SeamRollout:
     """TRL's ``rollout_func``: the shared rollout seam, plus each step's metrics for the log."""
 
-    def __init__(self, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], *,
-                 executor: Executor, sampling: SamplingSettings, curriculum: Curriculum | None, fgo: bool, seed: int,
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
+                 task_prompts: Mapping[str, str], *, executor: Executor, sampling: SamplingSettings,
+                 curriculum: Curriculum | None, fgo: bool, seed: int,
                  reward_table: RewardTable = PAPER_REWARD, sampler: Sampler = sample_completions,
                  compute_dtype: str = "float32") -> None:
         self.tokenizer, self.problems = tokenizer, {p.id: p for p in problems}
@@ -117,7 +130,7 @@ class SeamRollout:
         return out
 
 
-def _rewards_for_trl(rollouts: Sequence[Any]) -> list[float]:
+def _rewards_for_trl(rollouts: Sequence[Rollout]) -> list[float]:
     """Eq. 3 per rollout; an unjudged one gets its group's mean (zero advantage, the group's mean unchanged).
 
     Its mask is all zeros (``rollout.fgo_mask``), so it is out of the loss either way; TRL would read a
@@ -176,48 +189,47 @@ class StepCoderCallback(TrainerCallback):
         (ckpt / "curriculum.json").write_text(json.dumps(self.seam.curriculum.state_dict(), sort_keys=True))
 
 
-#: ``rl.vllm_mode``: off (the seam samples with HF generate) or TRL's two vLLM modes (the seam samples through TRL's
-#: ``vllm_generation``, whose weights TRL syncs before each rollout; ``stepcoder_lib.models.trl_vllm``).
-VLLM_MODES: tuple[str, ...] = ("off", "colocate", "server")
-
-
-def grpo_config(rl: Any, output_dir: str | Path, seed: int, world_size: int, bf16: bool = False) -> GRPOConfig:
+def grpo_config(rl: RLConfig, output_dir: str | Path, seed: int, world_size: int, bf16: bool = False) -> GRPOConfig:
     """TRL's config from a profile's ``rl`` section: one optimiser step per generation batch of
     ``problems_per_step x rollouts_per_problem`` completions (the same batch PPO sees).
 
     ``bf16``: TRL's mixed precision (autocast over the fp32 master weights ``load_policy`` gives a
-    trained model), for bfloat16 profiles."""
+    trained model), for bfloat16 profiles.
+
+    ``rl.grpo.vllm_mode``: "off" (the seam samples with HF generate) or TRL's two vLLM modes (the seam
+    samples through TRL's ``vllm_generation``, whose weights TRL syncs before each rollout;
+    ``stepcoder_lib.models.trl_vllm``)."""
     total = rl.problems_per_step * rl.rollouts_per_problem
-    if rl.vllm_mode not in VLLM_MODES:
-        raise ValueError(f"rl.vllm_mode={rl.vllm_mode!r}: choose one of {', '.join(VLLM_MODES)}")
+    grpo = rl.grpo
     if rl.problems_per_step % world_size:
         raise ValueError(f"rl.problems_per_step={rl.problems_per_step} must be divisible by the {world_size} "
                          "processes (each rank holds whole groups)")
     return GRPOConfig(
         output_dir=str(output_dir), max_steps=rl.steps, per_device_train_batch_size=total // world_size,
-        gradient_accumulation_steps=1, num_generations=rl.rollouts_per_problem, num_iterations=rl.ppo_epochs,
+        gradient_accumulation_steps=1, num_generations=rl.rollouts_per_problem, num_iterations=rl.update_epochs,
         learning_rate=rl.policy_lr, lr_scheduler_type="constant_with_warmup", warmup_steps=rl.warmup_steps,
         adam_beta1=rl.adam_beta1, adam_beta2=rl.adam_beta2, adam_epsilon=rl.adam_eps, weight_decay=0.0,
         max_grad_norm=rl.max_grad_norm, beta=rl.kl_beta, epsilon=rl.clip_range, temperature=rl.temperature,
-        top_p=rl.top_p, max_completion_length=rl.max_new_tokens, loss_type=rl.grpo_loss_type, scale_rewards="group",
+        top_p=rl.top_p, max_completion_length=rl.max_new_tokens, loss_type=grpo.loss_type, scale_rewards="group",
         logging_steps=1, save_strategy="steps", save_steps=rl.checkpoint_every, save_total_limit=1, seed=seed,
         data_seed=seed,
         report_to=[],  # the run's RunLog writes metrics.jsonl and TensorBoard, the same way for PPO and GRPO
         remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), bf16=bf16, disable_tqdm=True,
         dataloader_num_workers=0, save_only_model=False, log_completions=False,
-        use_vllm=rl.vllm_mode != "off", vllm_mode=rl.vllm_mode if rl.vllm_mode != "off" else "colocate",
-        vllm_gpu_memory_utilization=rl.vllm_gpu_memory_utilization,
+        use_vllm=grpo.vllm_mode != "off", vllm_mode=grpo.vllm_mode if grpo.vllm_mode != "off" else "colocate",
+        vllm_gpu_memory_utilization=grpo.vllm_gpu_memory_utilization,
     )
 
 
-def problem_dataset(problems: Sequence[Any], task_prompts: Mapping[str, str]) -> Any:
+def problem_dataset(problems: Sequence[Problem], task_prompts: Mapping[str, str]) -> Any:
     """The training problems as TRL's prompt dataset: the task prompt (stage 0) and the problem id."""
     from datasets import Dataset  # lazy: importing this module needs no datasets
 
     return Dataset.from_dict({"prompt": [task_prompts[p.id] for p in problems], "problem_id": [p.id for p in problems]})
 
 
-def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str], rl: Any, *,
+def make_trainer(policy: Any, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
+                 task_prompts: Mapping[str, str], rl: RLConfig, *,
                  executor: Executor, curriculum: Curriculum | None, fgo: bool, seed: int, output_dir: str | Path,
                  runlog: RunLog | None = None, reward_table: RewardTable = PAPER_REWARD,
                  sampler: Sampler = sample_completions,
@@ -240,7 +252,7 @@ def make_trainer(policy: Any, tokenizer: Any, problems: Sequence[Any], task_prom
                        compute_dtype=compute_dtype)
     vllm_sampler = None
     if args.use_vllm and sampler is sample_completions:  # the seam's prompts go to TRL's vLLM, not HF generate
-        from stepcoder_lib.models.trl_vllm import TRLVLLMSampler  # lazy: only with rl.vllm_mode
+        from stepcoder_lib.models.trl_vllm import TRLVLLMSampler  # lazy: only with rl.grpo.vllm_mode
 
         seam.sampler = vllm_sampler = TRLVLLMSampler()
     trainer = StepCoderGRPOTrainer(model=policy, reward_funcs=[compiler_feedback], args=args,

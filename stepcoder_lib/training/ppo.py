@@ -12,10 +12,13 @@ step runs them (``PPOTrainer.train_step``):
    coefficient 0.05 with a clip value of 0.8" is read as this per-token clip of the log-ratio: a
    token's penalty is at most 0.05 * 0.8 = 0.04, so a few very unlikely tokens under the reference
    cannot swamp the +1/-1 reward of the program.
-4. GAE (Eq. 2) backwards over the completion, gamma 1.0, lambda 0.95 (MOSS-RLHF's defaults, which the
-   paper's group uses; the paper prints neither), value of the state after the last token = 0.
-5. ``ppo_epochs`` passes of shuffled minibatches: clipped policy loss and clipped value loss, each
-   model with its own Adam (policy lr 5e-7, critic lr 1.5e-6 in the paper).
+4. GAE (Eq. 2) backwards over the completion (``rl.ppo.gamma``, ``rl.ppo.lam``: MOSS-RLHF's defaults,
+   which the paper's group uses; the paper prints neither), value of the state after the last token = 0.
+5. ``rl.update_epochs`` passes of shuffled minibatches: clipped policy loss and clipped value loss, each
+   model with its own Adam (``rl.policy_lr``, ``rl.ppo.critic_lr``: the paper's).
+
+Every setting is read from the profile's ``rl`` section (``settings.profiles.RLConfig``: the shared
+ones, and ``rl.ppo`` for PPO's own), where each is documented once.
 
 Masks. The CCCS prefix is prompt, so no loss term ever involves a prefix token. The policy loss is
 a token mean over ``completion mask x FGO mask`` (MOSS-RLHF's token-level normalisation: the sum
@@ -39,17 +42,19 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.executor import Executor
 from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.method.reward import PAPER_REWARD, RewardTable
 from stepcoder_lib.models.generation import sample_completions
 from stepcoder_lib.models.loading import mixed_precision
+from stepcoder_lib.settings.profiles import RLConfig
 from stepcoder_lib.training.rollout import (
     Rollout,
     Sampler,
@@ -59,42 +64,8 @@ from stepcoder_lib.training.rollout import (
     step_metrics,
 )
 
-
-@dataclass(frozen=True)
-class PPOConfig:
-    """PPO's knobs; ``from_rl`` takes them from a profile's ``rl`` section (values and reasons live there)."""
-
-    steps: int = 100
-    problems_per_step: int = 4
-    rollouts_per_problem: int = 16
-    temperature: float = 0.8
-    top_p: float = 0.9
-    max_new_tokens: int = 1024
-    policy_lr: float = 5e-7
-    critic_lr: float = 1.5e-6
-    kl_beta: float = 0.05
-    kl_clip: float = 0.8
-    gamma: float = 1.0
-    lam: float = 0.95
-    clip_range: float = 0.2
-    value_clip: float = 0.2
-    reward_clip: float = 10.0
-    ppo_epochs: int = 1
-    minibatch_size: int = 16
-    whiten_advantages: bool = True
-    max_grad_norm: float = 1.0
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.95
-    adam_eps: float = 1e-6
-    warmup_steps: int = 0
-    generation_batch_size: int = 64
-    checkpoint_every: int = 50
-
-    @classmethod
-    def from_rl(cls, rl: Any) -> PPOConfig:
-        """The fields of ``rl`` (a ``profiles.RLConfig``) that PPO uses."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in dataclasses.asdict(rl).items() if k in names})
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 class ValueModel(nn.Module):
@@ -147,7 +118,7 @@ class PPOBatch:
         return self.completion_mask * self.fgo_mask
 
 
-def make_batch(rollouts: Sequence[Rollout], tokenizer: Any, device: Any = "cpu") -> PPOBatch:
+def make_batch(rollouts: Sequence[Rollout], tokenizer: PreTrainedTokenizerBase, device: Any = "cpu") -> PPOBatch:
     """The prompt ids the policy was sampled from (token-aligned, as given) followed by its own completion tokens."""
     prompts = [list(r.prompt_ids) for r in rollouts]
     seqs = [list(p) + list(r.token_ids) for p, r in zip(prompts, rollouts)]
@@ -275,7 +246,7 @@ def value_loss(new_values: torch.Tensor, old_values: torch.Tensor, returns: torc
     return 0.5 * masked_mean(torch.max(l1, l2), mask), masked_mean((l2 > l1).float(), mask).detach()
 
 
-def problems_for_step(problems: Sequence[Any], step: int, k: int, seed: int) -> list[Any]:
+def problems_for_step(problems: Sequence[Problem], step: int, k: int, seed: int) -> list[Problem]:
     """The ``k`` problems of a step: consecutive slices of a seeded permutation per epoch (same on every rank)."""
     n = len(problems)
     out = []
@@ -295,8 +266,9 @@ class PPOTrainer:
     curriculum is updated from everyone's rollouts, gradients are averaged by DDP.
     """
 
-    def __init__(self, policy: nn.Module, tokenizer: Any, problems: Sequence[Any], task_prompts: Mapping[str, str],
-                 config: PPOConfig, *, executor: Executor, curriculum: Curriculum | None, fgo: bool, seed: int = 0,
+    def __init__(self, policy: nn.Module, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
+                 task_prompts: Mapping[str, str], rl: RLConfig, *, executor: Executor,
+                 curriculum: Curriculum | None, fgo: bool, seed: int = 0,
                  accelerator: Any = None, reward_table: RewardTable = PAPER_REWARD,
                  sampler: Sampler = sample_completions, compute_dtype: str = "float32") -> None:
         from accelerate import Accelerator  # lazy: importing this module needs no accelerate
@@ -306,15 +278,15 @@ class PPOTrainer:
             raise ValueError("PPO trains fp32 master weights: load the policy with load_policy(..., trainable=True) "
                              "and set compute_dtype='bfloat16' for 16-bit compute")
 
-        self.config, self.tokenizer, self.executor = config, tokenizer, executor
+        self.rl, self.tokenizer, self.executor = rl, tokenizer, executor
         self.problems, self.task_prompts = list(problems), dict(task_prompts)
         self.curriculum, self.fgo, self.seed, self.reward_table = curriculum, fgo, seed, reward_table
         self.sampler = sampler
         self.prompts = StagePrompts(tokenizer, self.task_prompts, curriculum)
         self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
         world = self.accelerator.num_processes
-        if config.problems_per_step % world:
-            raise ValueError(f"rl.problems_per_step={config.problems_per_step} must be divisible by the "
+        if rl.problems_per_step % world:
+            raise ValueError(f"rl.problems_per_step={rl.problems_per_step} must be divisible by the "
                              f"{world} processes (each rank samples whole groups)")
         self.compute_dtype = compute_dtype  # autocast over fp32 weights (models.loading.mixed_precision)
         self.reference = copy.deepcopy(policy).eval().requires_grad_(False)
@@ -323,42 +295,41 @@ class PPOTrainer:
         critic = ValueModel(policy)
         policy.train()
         critic.train()
-        betas = (config.adam_beta1, config.adam_beta2)
-        opt_p = torch.optim.AdamW(policy.parameters(), lr=config.policy_lr, betas=betas, eps=config.adam_eps,
+        betas = (rl.adam_beta1, rl.adam_beta2)
+        opt_p = torch.optim.AdamW(policy.parameters(), lr=rl.policy_lr, betas=betas, eps=rl.adam_eps,
                                   weight_decay=0.0)
-        opt_c = torch.optim.AdamW(critic.parameters(), lr=config.critic_lr, betas=betas, eps=config.adam_eps,
+        opt_c = torch.optim.AdamW(critic.parameters(), lr=rl.ppo.critic_lr, betas=betas, eps=rl.adam_eps,
                                   weight_decay=0.0)
-        sch_p = get_scheduler("constant_with_warmup", opt_p, num_warmup_steps=config.warmup_steps)
-        sch_c = get_scheduler("constant_with_warmup", opt_c, num_warmup_steps=config.warmup_steps)
+        sch_p = get_scheduler("constant_with_warmup", opt_p, num_warmup_steps=rl.warmup_steps)
+        sch_c = get_scheduler("constant_with_warmup", opt_c, num_warmup_steps=rl.warmup_steps)
         (self.policy, self.critic, self.opt_policy, self.opt_critic, self.sched_policy,
          self.sched_critic) = self.accelerator.prepare(policy, critic, opt_p, opt_c, sch_p, sch_c)
         self.reference.to(self.accelerator.device)
-        self.sampling = SamplingSettings(config.temperature, config.top_p, config.max_new_tokens,
-                                         config.generation_batch_size)
+        self.sampling = SamplingSettings(rl.temperature, rl.top_p, rl.max_new_tokens, rl.generation_batch_size)
         self.step = 0  # steps completed
 
     @property
     def unwrapped_policy(self) -> nn.Module:
         return self.accelerator.unwrap_model(self.policy)
 
-    def _local_problems(self, step: int) -> list[Any]:
-        chosen = problems_for_step(self.problems, step, self.config.problems_per_step, self.seed)
+    def _local_problems(self, step: int) -> list[Problem]:
+        chosen = problems_for_step(self.problems, step, self.rl.problems_per_step, self.seed)
         rank, world = self.accelerator.process_index, self.accelerator.num_processes
         share = len(chosen) // world
-        return [p for p in chosen[rank * share:(rank + 1) * share] for _ in range(self.config.rollouts_per_problem)]
+        return [p for p in chosen[rank * share:(rank + 1) * share] for _ in range(self.rl.rollouts_per_problem)]
 
     @torch.no_grad()
     def _score(self, batch: PPOBatch) -> dict[str, torch.Tensor]:
         """Old log-probs, reference log-probs and values, in minibatches (no gradient)."""
-        cfg = self.config
+        rl = self.rl
         parts: dict[str, list[torch.Tensor]] = {"logp": [], "ref_logp": [], "values": [], "entropy": []}
         self.policy.eval()
-        for start in range(0, len(batch), cfg.minibatch_size):
-            mb = batch.select(torch.arange(start, min(start + cfg.minibatch_size, len(batch))))
-            logp, ent = token_logprobs(self.unwrapped_policy, mb, cfg.temperature)
+        for start in range(0, len(batch), rl.ppo.minibatch_size):
+            mb = batch.select(torch.arange(start, min(start + rl.ppo.minibatch_size, len(batch))))
+            logp, ent = token_logprobs(self.unwrapped_policy, mb, rl.temperature)
             parts["logp"].append(logp)
             parts["entropy"].append(ent)
-            parts["ref_logp"].append(token_logprobs(self.reference, mb, cfg.temperature)[0])
+            parts["ref_logp"].append(token_logprobs(self.reference, mb, rl.temperature)[0])
             parts["values"].append(token_values(self.accelerator.unwrap_model(self.critic), mb))
         self.policy.train()
         width = batch.actions.shape[1]
@@ -368,8 +339,8 @@ class PPOTrainer:
         """One optimiser step of ``model`` on ``loss``: backward through accelerate, clip, step, schedule."""
         optimizer.zero_grad(set_to_none=True)
         self.accelerator.backward(loss)
-        if self.config.max_grad_norm > 0:
-            self.accelerator.clip_grad_norm_(model.parameters(), self.config.max_grad_norm)
+        if self.rl.max_grad_norm > 0:
+            self.accelerator.clip_grad_norm_(model.parameters(), self.rl.max_grad_norm)
         optimizer.step()
         scheduler.step()
 
@@ -379,7 +350,7 @@ class PPOTrainer:
             return self._train_step()
 
     def _train_step(self) -> tuple[dict[str, Any], list[Rollout]]:
-        cfg, acc = self.config, self.accelerator
+        rl, ppo, acc = self.rl, self.rl.ppo, self.accelerator
         t0 = time.perf_counter()
         local = self._local_problems(self.step)
         self.unwrapped_policy.eval()
@@ -391,27 +362,27 @@ class PPOTrainer:
         batch = make_batch(rb.rollouts, self.tokenizer, acc.device)
         old = self._score(batch)
         mask, pmask = batch.completion_mask, batch.policy_mask
-        rewards = kl_penalised_rewards(batch.scores, old["logp"], old["ref_logp"], mask, cfg.kl_beta, cfg.kl_clip,
-                                       cfg.reward_clip)
-        advantages, returns = gae(rewards, old["values"], mask, cfg.gamma, cfg.lam)
-        if cfg.whiten_advantages:
+        rewards = kl_penalised_rewards(batch.scores, old["logp"], old["ref_logp"], mask, rl.kl_beta, ppo.kl_clip,
+                                       ppo.reward_clip)
+        advantages, returns = gae(rewards, old["values"], mask, ppo.gamma, ppo.lam)
+        if ppo.whiten_advantages:
             advantages = whiten(advantages, pmask)
         sums: dict[str, float] = {}
         n_updates = 0
         gen = torch.Generator().manual_seed(seed)
-        for _ in range(cfg.ppo_epochs):
+        for _ in range(rl.update_epochs):
             order = torch.randperm(len(batch), generator=gen).to(acc.device)
-            for start in range(0, len(batch), cfg.minibatch_size):
-                idx = order[start:start + cfg.minibatch_size]
+            for start in range(0, len(batch), ppo.minibatch_size):
+                idx = order[start:start + ppo.minibatch_size]
                 mb = batch.select(idx)
                 r = mb.actions.shape[1]  # the minibatch's completion width
-                new_logp, entropy = token_logprobs(self.policy, mb, cfg.temperature)
+                new_logp, entropy = token_logprobs(self.policy, mb, rl.temperature)
                 p_loss, p_stats = policy_loss(new_logp, old["logp"][idx, :r], advantages[idx, :r], mb.policy_mask,
-                                              cfg.clip_range)
+                                              rl.clip_range)
                 self._update(p_loss, self.policy, self.opt_policy, self.sched_policy)
                 new_values = token_values(self.critic, mb)
                 v_loss, v_clip = value_loss(new_values, old["values"][idx, :r], returns[idx, :r], mb.completion_mask,
-                                            cfg.value_clip)
+                                            ppo.value_clip)
                 self._update(v_loss, self.critic, self.opt_critic, self.sched_critic)
                 for k, v in {"policy_loss": p_loss.detach(), "value_loss": v_loss.detach(),
                              "value_clip_fraction": v_clip,
@@ -520,5 +491,5 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-__all__ = ["PPOBatch", "PPOConfig", "PPOTrainer", "ValueModel", "gae", "kl_penalised_rewards", "make_batch",
+__all__ = ["PPOBatch", "PPOTrainer", "ValueModel", "gae", "kl_penalised_rewards", "make_batch",
            "masked_mean", "policy_loss", "problems_for_step", "token_logprobs", "token_values", "value_loss", "whiten"]

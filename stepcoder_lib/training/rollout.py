@@ -29,8 +29,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.executor import ExecutionResult, Executor, Job, Verdict
 from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.method.masking import completion_offsets, mask_from_result
@@ -38,6 +39,9 @@ from stepcoder_lib.method.reward import PAPER_REWARD, RewardTable, reward_of
 from stepcoder_lib.models.encoding import aligned_prefix
 from stepcoder_lib.models.generation import sample_completions
 from stepcoder_lib.models.prompts import answer_program
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 #: ``sample_completions``'s signature: (model, tokenizer, prompts, *, n, temperature, top_p, max_new_tokens, greedy,
 #: seed, batch_size) -> [prompt][sample] Completions. Another backend (vLLM, a scripted policy in tests) plugs in here.
@@ -121,7 +125,8 @@ class StagePrompts:
     ``curriculum=None`` (CCCS off) gives the plain task at stage 0 for every problem.
     """
 
-    def __init__(self, tokenizer: Any, task_prompts: Mapping[str, str], curriculum: Curriculum | None) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, task_prompts: Mapping[str, str],
+                 curriculum: Curriculum | None) -> None:
         self.tokenizer, self.task_prompts, self.curriculum = tokenizer, dict(task_prompts), curriculum
         self._built: dict[tuple[str, int], StagedPrompt] = {}
 
@@ -144,14 +149,14 @@ class StagePrompts:
         return [self.at(pid, cur.stage(pid) if cur is not None else 0) for pid in problem_ids]
 
 
-def judge(executor: Executor, programs: Sequence[str], problems: Sequence[Any]) -> list[ExecutionResult]:
+def judge(executor: Executor, programs: Sequence[str], problems: Sequence[Problem]) -> list[ExecutionResult]:
     """Run each program on its problem's unit tests; one result per program, in order, whatever the program does."""
     jobs = [Job(prog, p.tests, problem_id=p.id) for prog, p in zip(programs, problems, strict=True)]
     return executor.run_batch(jobs, progress=False)
 
 
-def fgo_mask(tokenizer: Any, token_ids: Sequence[int], prefix: str, result: ExecutionResult, enabled: bool,
-             context: Sequence[int] = ()) -> tuple[str, tuple[int, ...]]:
+def fgo_mask(tokenizer: PreTrainedTokenizerBase, token_ids: Sequence[int], prefix: str, result: ExecutionResult,
+             enabled: bool, context: Sequence[int] = ()) -> tuple[str, tuple[int, ...]]:
     """The completion's text and its FGO mask (1 = token on executed code; see ``stepcoder_lib.method.masking``).
 
     With FGO off the mask is all ones; an unjudged rollout's is all zeros (it carries no signal).
@@ -167,7 +172,7 @@ def fgo_mask(tokenizer: Any, token_ids: Sequence[int], prefix: str, result: Exec
     return text, tuple(mask_from_result(result, prefix, text, offsets, span))
 
 
-def judge_rollouts(tokenizer: Any, problems: Sequence[Any], staged: Sequence[StagedPrompt],
+def judge_rollouts(tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem], staged: Sequence[StagedPrompt],
                    actions: Sequence[Sequence[int]], finished: Sequence[bool], *, executor: Executor, fgo: bool,
                    reward_table: RewardTable = PAPER_REWARD) -> tuple[list[Rollout], float]:
     """Completion token ids -> judged ``Rollout``s (program, verdict, Eq. 3 reward, FGO mask), in order.
@@ -212,7 +217,8 @@ def update_curriculum(curriculum: Curriculum, summaries: Sequence[Summary]) -> d
     return {pid: curriculum.stage(pid) for pid, st in before.items() if curriculum.stage(pid) < st}
 
 
-def collect_rollouts(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: StagePrompts, *,
+def collect_rollouts(model: Any, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
+                     prompts: StagePrompts, *,
                      executor: Executor, sampling: SamplingSettings, curriculum: Curriculum | None, fgo: bool,
                      seed: int, reward_table: RewardTable = PAPER_REWARD,
                      sampler: Sampler = sample_completions) -> RolloutBatch:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from stepcoder_lib.data.prepare import dataset_key, load_splits
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.models.loading import load_policy, lora_config, resolve_model_path
 from stepcoder_lib.models.prompts import build_prompt
 from stepcoder_lib.models.tiny import RUN_CONFIG_DIR, base_model_path
@@ -92,7 +93,7 @@ class SFTRunConfig:
         )
 
 
-def sft_examples(problems: list[Any], profile: Any) -> list[dict[str, str]]:
+def sft_examples(problems: list[Problem], profile: Any) -> list[dict[str, str]]:
     """TRL prompt-completion rows: the task prompt, and the canonical solution the model should write."""
     return [{"prompt": build_prompt(p, profile), "completion": p.canonical_solution}
             for p in problems if p.canonical_solution]
@@ -121,7 +122,7 @@ def sft_key(profile: Any, run: SFTRunConfig) -> str:
     return f"{profile.name}-{input_digest(config, library_files('training/sft.py', 'models/prompts.py'))}"
 
 
-def make_sft_trainer(profile: Any, run: SFTRunConfig, output_dir: str | Path, problems: list[Any] | None = None,
+def make_sft_trainer(profile: Any, run: SFTRunConfig, output_dir: str | Path, problems: list[Problem] | None = None,
                      progress: bool = True) -> Any:
     """An ``SFTTrainer`` ready to train (the dataset tokenised, prompt tokens labelled -100)."""
     from datasets import Dataset  # lazy: importing this module needs no datasets

@@ -28,22 +28,30 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from stepcoder_lib.data.prepare import cap_stratified, load_splits
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.executor import Executor, ExecutorConfig
-from stepcoder_lib.method.curriculum import Curriculum, CurriculumConfig
+from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.models.encoding import encode
 from stepcoder_lib.models.loading import load_policy
 from stepcoder_lib.models.plan import plan as model_plan  # the resources; ``plan`` below is the run's
 from stepcoder_lib.models.prompts import build_prompt
 from stepcoder_lib.settings.cache import MANIFEST
 from stepcoder_lib.settings.paths import artifacts_dir, repo_root
-from stepcoder_lib.settings.profiles import Profile, get_profile, save_effective_config
+from stepcoder_lib.settings.profiles import CCCSConfig, Profile, RLConfig, get_profile, save_effective_config
 from stepcoder_lib.training import sft
 from stepcoder_lib.training.runlog import RunLog
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+    from transformers import PreTrainedTokenizerBase
+
+    from stepcoder_lib.training.rollout import Sampler
 
 ALGOS: tuple[str, ...] = ("ppo", "grpo")
 #: ``rl.engine``: this project's trainers, or PPO on verl (``stepcoder_lib.engines.verl``).
@@ -61,13 +69,13 @@ def setting_name(cccs: bool, fgo: bool) -> str:
 
 
 # ----------------------------------------------------------------------------- data, prompts, models
-def training_problems(profile: Profile) -> list[Any]:
+def training_problems(profile: Profile) -> list[Problem]:
     """The RL problem pool: the training split of the profile's APPS+ (capped by ``data.max_train_problems``),
     then by ``rl.max_problems`` (each difficulty keeping its share), so a short run revisits its problems."""
     return cap_stratified(load_splits(profile)["train"], profile.rl.max_problems)
 
 
-def task_prompt(problem: Any, profile: Profile) -> str:
+def task_prompt(problem: Problem, profile: Profile) -> str:
     """The task prompt (stage 0, before any CCCS prefix): the same prompt SFT and evaluation use."""
     return build_prompt(problem, profile)
 
@@ -81,7 +89,7 @@ def resolve_sft(profile: Profile, sft_path: str | Path | None = None) -> Path:
 
 
 # ----------------------------------------------------------------------------- runs
-def limit_tests(problem: Any, max_tests: int | None) -> Any:
+def limit_tests(problem: Problem, max_tests: int | None) -> Problem:
     """The problem with at most ``max_tests`` unit tests (the first ones) for RL rollouts."""
     if not max_tests or len(problem.tests) <= max_tests:
         return problem
@@ -129,7 +137,7 @@ def checkpoint_step(path: Path) -> int:
 def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bool = True, seed: int = 0,
            out_dir: str | Path | None = None, sft_path: str | Path | None = None, *,
            overrides: dict[str, Any] | None = None, resume: bool = True, force: bool = False,
-           problems: Sequence[Any] | None = None, stop_after: int | None = None, sampler: Any = None) -> Path:
+           problems: Sequence[Problem] | None = None, stop_after: int | None = None, sampler: Any = None) -> Path:
     """Train one RL run from the SFT model and return its run directory (cached: a finished run is not redone).
 
     ``problems`` replaces the profile's training split; ``sampler`` replaces
@@ -169,7 +177,7 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
     problems = list(problems) if problems is not None else training_problems(profile)
     problems = [limit_tests(p, rl.max_tests) for p in problems]
     prompts = {p.id: task_prompt(p, profile) for p in problems}
-    curriculum = make_curriculum(problems, rl) if cccs else None
+    curriculum = make_curriculum(problems, rl.cccs) if cccs else None
 
     policy, tokenizer = load_policy(sft, profile)
     from stepcoder_lib.models.generation import (
@@ -191,12 +199,11 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
         on_step = _validation_hook(policy, tokenizer, profile, executor, acc, run_dir, start, sft)
         log = RunLog(run_dir, rl.steps, start_step=start, desc=desc, enabled=acc.is_main_process)
         try:
-            if algo == "ppo":
-                finished = _train_ppo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
-                                      acc, run_dir, ckpt, log, stop_after, sampler, on_step)
-            else:
-                finished = _train_grpo(policy, tokenizer, problems, prompts, profile, executor, curriculum, fgo, seed,
-                                       run_dir, ckpt, log, stop_after, sampler, on_step)
+            run = RunContext(policy=policy, tokenizer=tokenizer, problems=problems, prompts=prompts, profile=profile,
+                             executor=executor, curriculum=curriculum, fgo=fgo, seed=seed, accelerator=acc,
+                             run_dir=run_dir, checkpoint=ckpt, log=log, stop_after=stop_after, sampler=sampler,
+                             on_step=on_step)
+            finished = _train_ppo(run) if algo == "ppo" else _train_grpo(run)
         finally:
             log.close()
         if finished and rl.probe_problems:  # the trained policy (trained in place) on the same problems and seeds
@@ -228,8 +235,8 @@ def run_rl(profile: str | Profile, algo: str = "ppo", cccs: bool = True, fgo: bo
     return run_dir
 
 
-def _validation_hook(policy: Any, tokenizer: Any, profile: Profile, executor: Any, acc: Any, run_dir: Path,
-                     start: int, sft_path: str | Path) -> Any:
+def _validation_hook(policy: Any, tokenizer: PreTrainedTokenizerBase, profile: Profile, executor: Executor,
+                     acc: Accelerator, run_dir: Path, start: int, sft_path: str | Path) -> Callable[[int], None]:
     """``on_step(step)``: held-out pass@1 of the policy when ``rl.validation_every`` says so (``validation.py``).
 
     Measured on the main process (the others wait); step 0, the SFT model, is measured now (once per
@@ -269,8 +276,9 @@ def sft_identity(sft_path: str | Path) -> str:
 PROBE_FILE = "probe.json"
 
 
-def probe(model: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], executor: Any, rl: Any,
-          acc: Any, sampler: Any, curriculum: Any = None) -> dict[str, Any]:
+def probe(model: Any, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem], prompts: dict[str, str],
+          executor: Executor, rl: RLConfig, acc: Any, sampler: Sampler,
+          curriculum: Curriculum | None = None) -> dict[str, Any]:
     """The policy's whole-program reward on a fixed sample of training problems (``rl.probe_samples``
     completions each), decoded as in training.
 
@@ -316,10 +324,9 @@ def _gather_digests(curriculum: Any, acc: Any) -> list[str | None]:
     return list(gather_object([digest])) if acc.num_processes > 1 else [digest]
 
 
-def make_curriculum(problems: Sequence[Any], rl: Any) -> Any:
+def make_curriculum(problems: Sequence[Problem], cccs: CCCSConfig) -> Curriculum:
     """CCCS over the training problems, with each problem's stored conditional statements when it has them."""
-    cur = Curriculum(config=CurriculumConfig(alpha=rl.cccs_alpha, rho_threshold=rl.cccs_rho_threshold,
-                                             cut_at_line_start=rl.cccs_cut_at_line_start))
+    cur = Curriculum(config=cccs)
     for p in problems:
         if not p.canonical_solution:
             raise ValueError(f"problem {p.id}: field 'canonical_solution' is empty (CCCS needs it)")
@@ -327,55 +334,75 @@ def make_curriculum(problems: Sequence[Any], rl: Any) -> Any:
     return cur
 
 
-def _train_ppo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], profile: Profile,
-               executor: Any, curriculum: Any, fgo: bool, seed: int, acc: Any, run_dir: Path, ckpt: Path | None,
-               log: Any, stop_after: int | None, sampler: Any, on_step: Any) -> bool:
-    from stepcoder_lib.training.ppo import (  # lazy: importing this module needs no torch
-        PPOConfig,
-        PPOTrainer,
-    )
+@dataclass(frozen=True)
+class RunContext:
+    """What one run's training loop needs, built once in ``run_rl`` (in place of 15 positional parameters)."""
 
-    cfg = PPOConfig.from_rl(profile.rl)
-    trainer = PPOTrainer(policy, tokenizer, problems, prompts, cfg, executor=executor, curriculum=curriculum, fgo=fgo,
-                         seed=seed, accelerator=acc, sampler=sampler, compute_dtype=profile.model.dtype)
-    if ckpt is not None:
-        trainer.load(ckpt)
+    policy: Any  # the SFT model with fp32 master weights (``load_policy(..., trainable=True)``), trained in place
+    tokenizer: PreTrainedTokenizerBase
+    problems: list[Problem]  # the RL pool, each with at most ``rl.max_tests`` tests
+    prompts: dict[str, str]  # the task prompt (stage 0) by problem id
+    profile: Profile
+    executor: Executor  # coverage on when FGO is
+    curriculum: Curriculum | None  # None: CCCS off
+    fgo: bool
+    seed: int
+    accelerator: Accelerator
+    run_dir: Path
+    checkpoint: Path | None  # resume from here (None: from the start)
+    log: RunLog
+    stop_after: int | None  # end this process's work after that many steps, leaving the run unfinished
+    sampler: Sampler
+    on_step: Callable[[int], None]  # after each optimisation step (held-out pass@1 when it is due)
+
+
+def _train_ppo(run: RunContext) -> bool:
+    """PPO until ``rl.steps`` (True) or ``stop_after`` (False): checkpoints, then the trained policy."""
+    from stepcoder_lib.training.ppo import PPOTrainer  # lazy: importing this module needs no torch
+
+    rl, acc, checkpoints = run.profile.rl, run.accelerator, run.run_dir / "checkpoints"
+    trainer = PPOTrainer(run.policy, run.tokenizer, run.problems, run.prompts, rl, executor=run.executor,
+                         curriculum=run.curriculum, fgo=run.fgo, seed=run.seed, accelerator=acc, sampler=run.sampler,
+                         compute_dtype=run.profile.model.dtype)
+    if run.checkpoint is not None:
+        trainer.load(run.checkpoint)
     done_here = 0
-    while trainer.step < cfg.steps:
-        if stop_after is not None and done_here >= stop_after:
+    while trainer.step < rl.steps:
+        if run.stop_after is not None and done_here >= run.stop_after:
             return False
         metrics, _ = trainer.train_step()
-        log.log(trainer.step, metrics)
-        on_step(trainer.step)
+        run.log.log(trainer.step, metrics)
+        run.on_step(trainer.step)
         done_here += 1
-        if trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps:
-            trainer.save(run_dir / "checkpoints" / f"step-{trainer.step:06d}")
+        if trainer.step % rl.checkpoint_every == 0 or trainer.step == rl.steps:
+            trainer.save(checkpoints / f"step-{trainer.step:06d}")
             acc.wait_for_everyone()
             if acc.is_main_process:  # only the newest is needed to resume (TRL's save_total_limit=1 for GRPO)
-                for old in (run_dir / "checkpoints").glob("step-*"):
+                for old in checkpoints.glob("step-*"):
                     if old.name != f"step-{trainer.step:06d}":
                         shutil.rmtree(old, ignore_errors=True)
     if acc.is_main_process:
-        acc.unwrap_model(trainer.policy).save_pretrained(str(run_dir / "policy"))
+        acc.unwrap_model(trainer.policy).save_pretrained(str(run.run_dir / "policy"))
     return True
 
 
-def _train_grpo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: dict[str, str], profile: Profile,
-                executor: Any, curriculum: Any, fgo: bool, seed: int, run_dir: Path, ckpt: Path | None, log: Any,
-                stop_after: int | None, sampler: Any, on_step: Any) -> bool:
+def _train_grpo(run: RunContext) -> bool:
+    """GRPO through TRL until ``rl.steps`` (True) or ``stop_after`` (False); TRL checkpoints, then the policy."""
     from transformers import TrainerCallback  # lazy: importing this module needs no transformers
 
     from stepcoder_lib.training.grpo import (
         make_trainer,  # lazy: importing this module needs no torch
     )
 
-    if ckpt is not None and curriculum is not None:
-        curriculum.load(ckpt / "curriculum.json")
-    trainer, _ = make_trainer(policy, tokenizer, problems, prompts, profile.rl, executor=executor,
-                              curriculum=curriculum, fgo=fgo, seed=seed, output_dir=run_dir / "checkpoints",
-                              runlog=log, sampler=sampler, compute_dtype=profile.model.dtype)
-    if stop_after is not None:
-        last = (checkpoint_step(ckpt) if ckpt else 0) + stop_after
+    ckpt = run.checkpoint
+    if ckpt is not None and run.curriculum is not None:
+        run.curriculum.load(ckpt / "curriculum.json")
+    trainer, _ = make_trainer(run.policy, run.tokenizer, run.problems, run.prompts, run.profile.rl,
+                              executor=run.executor, curriculum=run.curriculum, fgo=run.fgo, seed=run.seed,
+                              output_dir=run.run_dir / "checkpoints", runlog=run.log, sampler=run.sampler,
+                              compute_dtype=run.profile.model.dtype)
+    if run.stop_after is not None:
+        last = (checkpoint_step(ckpt) if ckpt else 0) + run.stop_after
 
         class _Stop(TrainerCallback):
             def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
@@ -386,13 +413,13 @@ def _train_grpo(policy: Any, tokenizer: Any, problems: Sequence[Any], prompts: d
 
     class _Validate(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            on_step(state.global_step)
+            run.on_step(state.global_step)
 
     trainer.add_callback(_Validate())
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
-    if trainer.state.global_step < profile.rl.steps:
+    if trainer.state.global_step < run.profile.rl.steps:
         return False
-    trainer.save_model(str(run_dir / "policy"))
+    trainer.save_model(str(run.run_dir / "policy"))
     return True
 
 
@@ -436,9 +463,9 @@ def plan(profile: Profile, algo: str, cccs: bool, fgo: bool, world_size: int = 1
          f"completions per step ({per_step // max(1, world_size)} per rank on {world_size}), "
          f"{rl.steps * per_step} in all"),
         f"decoding T {rl.temperature}, top-p {rl.top_p}, at most {rl.max_new_tokens} new tokens",
-        (f"policy lr {rl.policy_lr:g}" + (f", critic lr {rl.critic_lr:g}" if algo == "ppo" else "")
+        (f"policy lr {rl.policy_lr:g}" + (f", critic lr {rl.ppo.critic_lr:g}" if algo == "ppo" else "")
          + f", KL beta {rl.kl_beta:g}"
-         + (f" (per-token log-ratio clipped at {rl.kl_clip:g})" if algo == "ppo" else "")),
+         + (f" (per-token log-ratio clipped at {rl.ppo.kl_clip:g})" if algo == "ppo" else "")),
         f"checkpoints every {rl.checkpoint_every} steps",
     ]
     if rl.problems_per_step % max(1, world_size):
@@ -500,7 +527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"error: rl.engine={engine!r}: choose one of {', '.join(ENGINES)}")
     if engine == "verl":
         if args.algo != "ppo":
-            raise SystemExit("error: --engine verl runs PPO; GRPO at scale is TRL's (rl.vllm_mode, see the README)")
+            raise SystemExit("error: --engine verl runs PPO; GRPO at scale is TRL's (rl.grpo.vllm_mode, see the "
+                             "README)")
         # handed to the engine in a process of its own: engines sit above training, nothing here imports them
         return subprocess.call([sys.executable, "-m", "stepcoder_lib.engines.verl.launch", *argv])
     if args.dry_run:
@@ -526,7 +554,8 @@ def _end_process_group() -> None:
         dist.destroy_process_group()
 
 
-def starting_stage_check(model: Any, tokenizer: Any, problems: Sequence[Any], profile: Profile, executor: Any, *,
+def starting_stage_check(model: Any, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
+                         profile: Profile, executor: Executor, *,
                          n_problems: int = 120, samples: int = 4, seed: int = 0) -> Any:
     """How hard the curriculum's first task is for ``model``, against the whole program, on the same problems.
 
@@ -548,7 +577,7 @@ def starting_stage_check(model: Any, tokenizer: Any, problems: Sequence[Any], pr
     )
 
     rl = profile.rl
-    cur = make_curriculum(problems, rl)
+    cur = make_curriculum(problems, rl.cccs)
     chosen = sorted((p for p in problems if cur.stage(p.id) > 0), key=lambda p: p.id)[:n_problems]
     tasks = {p.id: task_prompt(p, profile) for p in chosen}
     aligned = StagePrompts(tokenizer, tasks, cur)
@@ -575,7 +604,7 @@ def starting_stage_check(model: Any, tokenizer: Any, problems: Sequence[Any], pr
                      "mean reward": sum(r.reward for r in rollouts) / n,
                      "pass": sum(r.verdict.value == "passed" for r in rollouts) / n,
                      "compile error": sum(r.verdict.value == "compile_error" for r in rollouts) / n,
-                     "prefix share": sum(len(s.prefix) / max(1, len(p.canonical_solution))
+                     "prefix share": sum(len(s.prefix) / max(1, len(p.canonical_solution or ""))
                                          for p, s, _ in flat) / n})
     return pd.DataFrame(rows).set_index("prompt")
 

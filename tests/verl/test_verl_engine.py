@@ -88,7 +88,7 @@ def three_steps(world: dict[str, Any]) -> dict[str, Any]:
     server = _server(world)
     manager = make_manager(world["config"], server)
     verl_batches = _run_verl_steps(world, manager, range(STEPS))
-    native_curriculum = make_curriculum(world["problems"], world["profile"].rl)
+    native_curriculum = make_curriculum(world["problems"], world["profile"].rl.cccs)
     native = _native(world, server, range(STEPS), native_curriculum)
     return {"server": server, "manager": manager, "verl": verl_batches, "native": native,
             "native_curriculum": native_curriculum}

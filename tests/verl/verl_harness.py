@@ -28,8 +28,8 @@ from stepcoder_lib.training.train import task_prompt
 
 #: The smoke profile, with room for the scripted solutions and a curriculum that moves within a group of 4.
 OVERRIDES = {"rl.max_new_tokens": 256, "rl.problems_per_step": 2, "rl.rollouts_per_problem": 4,
-             "rl.minibatch_size": 8, "rl.cccs_alpha": 0.5, "rl.cccs_rho_threshold": 0.7,
-             "rl.cccs_cut_at_line_start": True, "executor.time_limit_s": 1.0}
+             "rl.ppo.minibatch_size": 8, "rl.cccs.alpha": 0.5, "rl.cccs.rho_threshold": 0.7,
+             "rl.cccs.cut_at_line_start": True, "executor.time_limit_s": 1.0}
 
 
 def profile() -> Any:

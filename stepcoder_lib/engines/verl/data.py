@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from stepcoder_lib.data.problem import read_problems_jsonl, write_jsonl
+from stepcoder_lib.data.problem import Problem, read_problems_jsonl, write_jsonl
 
 DATA_SOURCE = "stepcoder"
 
 
-def write_verl_data(problems: Sequence[Any], task_prompts: Mapping[str, str], data_dir: str | Path) -> Path:
+def write_verl_data(problems: Sequence[Problem], task_prompts: Mapping[str, str], data_dir: str | Path) -> Path:
     """``train.parquet``, ``problems.jsonl`` and ``task_prompts.json`` in ``data_dir`` (created); returns it."""
     import pandas as pd  # lazy: importing this module needs no pandas
 

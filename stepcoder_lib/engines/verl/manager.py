@@ -17,8 +17,7 @@ Validation batches (``meta_info["validate"]``) are plain tasks at stage 0 and mo
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from verl.experimental.agent_loop.agent_loop import AgentLoopManager
@@ -39,22 +38,26 @@ from stepcoder_lib.engines.verl.data import read_problems, read_task_prompts
 from stepcoder_lib.engines.verl.maths import fgo_tensor
 from stepcoder_lib.executor import Verdict
 from stepcoder_lib.method.curriculum import Curriculum
+from stepcoder_lib.settings.profiles import CCCSConfig
 from stepcoder_lib.training import train
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 def make_curriculum(problems: dict[str, Any], stepcoder: Any) -> Curriculum:
     """CCCS over the run's problems with the profile's settings, built as the native run builds it."""
     cfg = stepcoder.curriculum
-    rl = SimpleNamespace(cccs_alpha=float(cfg.alpha), cccs_rho_threshold=float(cfg.rho_threshold),
-                         cccs_cut_at_line_start=bool(cfg.cut_at_line_start))
-    return train.make_curriculum(list(problems.values()), rl)
+    cccs = CCCSConfig(alpha=float(cfg.alpha), rho_threshold=float(cfg.rho_threshold),
+                      cut_at_line_start=bool(cfg.cut_at_line_start))
+    return train.make_curriculum(list(problems.values()), cccs)
 
 
 class StepCoderAgentLoopManager(AgentLoopManager):
     """verl's manager plus the curriculum: stage before generation, Algorithm 1 after (see the module docstring)."""
 
     def __init__(self, config: Any, llm_client: Any, teacher_client: Any = None,
-                 reward_loop_worker_handles: Any = None, tokenizer: Any = None) -> None:
+                 reward_loop_worker_handles: Any = None, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
         super().__init__(config, llm_client, teacher_client, reward_loop_worker_handles)
         sc = config.stepcoder
         problems = read_problems(sc.problems)

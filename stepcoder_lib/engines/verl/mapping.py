@@ -1,4 +1,4 @@
-"""A profile as a verl run: every ``rl.*`` value the native PPO uses, as the verl override that carries it.
+"""A profile as a verl run: every ``rl.*`` value, as the verl override that carries it (or why none does).
 
 Plain data and strings only (no verl import), so ``python -m stepcoder_lib.training.train --engine verl
 --dry-run`` prints the exact command in the project's own venv, and the mapping is tested there.
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from stepcoder_lib.settings.paths import repo_root
+from stepcoder_lib.settings.profiles import Profile, RLConfig
 
 #: The package's verl-side classes, by the fully qualified names verl's config takes.
 PACKAGE = "stepcoder_lib.engines.verl"
@@ -35,9 +36,13 @@ CURRICULUM_FILE = "curriculum.json"
 #: loss, which has no dual clip (verl asserts it is > 1, so it cannot be switched off by a value like 0).
 NO_DUAL_CLIP = 1e9
 
-#: Every ``PPOConfig`` field (``training.ppo``) -> the verl override key(s) carrying it. A value that verl cannot
-#: express goes under ``+stepcoder.*`` and is applied by this package; ``None`` says the value has no verl meaning.
+#: Every field of a profile's ``rl`` section (``settings.profiles.RLConfig``; nested ones dotted, ``ppo.lam``) -> the
+#: verl override key(s) carrying it. A value that verl cannot express goes under ``+stepcoder.*`` and is applied by
+#: this package; ``None`` says the value has no verl meaning (the comment says why).
 RL_TO_VERL: dict[str, tuple[str, ...] | None] = {
+    "engine": None,  # which engine runs: this mapping is the verl one
+    "max_tests": None,  # applied to the problems when the run's data is written (``launch.py``)
+    "max_problems": None,  # the problem pool written by ``launch.py`` (it also sizes trainer.total_epochs)
     "steps": ("trainer.total_training_steps",),
     "problems_per_step": ("data.train_batch_size",),  # prompts per step; verl repeats each rollout.n times
     "rollouts_per_problem": ("actor_rollout_ref.rollout.n",),
@@ -45,25 +50,35 @@ RL_TO_VERL: dict[str, tuple[str, ...] | None] = {
     "top_p": ("actor_rollout_ref.rollout.top_p",),
     "max_new_tokens": ("data.max_response_length",),  # rollout.response_length follows it
     "policy_lr": ("actor_rollout_ref.actor.optim.lr",),
-    "critic_lr": ("critic.optim.lr",),
     "kl_beta": ("algorithm.kl_ctrl.kl_coef",),  # fixed controller; the clipped penalty itself is stepcoder's
-    "kl_clip": ("+stepcoder.kl_clip",),  # verl's in-reward KL has no clip: the trainer subclass applies it
-    "gamma": ("algorithm.gamma",),
-    "lam": ("algorithm.lam",),
     "clip_range": ("actor_rollout_ref.actor.clip_ratio", "actor_rollout_ref.actor.clip_ratio_low",
                    "actor_rollout_ref.actor.clip_ratio_high"),
-    "value_clip": ("critic.cliprange_value",),
-    "reward_clip": ("+stepcoder.reward_clip",),  # verl has no score clip
-    "ppo_epochs": ("actor_rollout_ref.actor.ppo_epochs", "critic.ppo_epochs"),
-    "minibatch_size": ("actor_rollout_ref.actor.ppo_mini_batch_size", "critic.ppo_mini_batch_size"),  # in prompts
-    "whiten_advantages": ("+stepcoder.whiten_advantages",),  # verl always whitens, over all response tokens
+    "update_epochs": ("actor_rollout_ref.actor.ppo_epochs", "critic.ppo_epochs"),
     "max_grad_norm": ("actor_rollout_ref.actor.optim.clip_grad", "critic.optim.clip_grad"),
     "adam_beta1": ("actor_rollout_ref.actor.optim.betas", "critic.optim.betas"),
     "adam_beta2": ("actor_rollout_ref.actor.optim.betas", "critic.optim.betas"),
     "adam_eps": ("actor_rollout_ref.actor.optim.override_optimizer_config", "critic.optim.override_optimizer_config"),
     "warmup_steps": ("actor_rollout_ref.actor.optim.lr_warmup_steps", "critic.optim.lr_warmup_steps"),
     "generation_batch_size": None,  # HF generate's batch (memory, not maths): vLLM schedules its own batches
+    "seeds": None,  # a verl run is one seed (--seed: data.seed, the data loader's seed)
+    "algos": None,  # what notebook 05 trains; verl runs PPO
     "checkpoint_every": ("trainer.save_freq",),
+    "probe_problems": None,  # the native run's before/after probe
+    "probe_samples": None,
+    "ppo.critic_lr": ("critic.optim.lr",),
+    "ppo.kl_clip": ("+stepcoder.kl_clip",),  # verl's in-reward KL has no clip: the trainer subclass applies it
+    "ppo.gamma": ("algorithm.gamma",),
+    "ppo.lam": ("algorithm.lam",),
+    "ppo.value_clip": ("critic.cliprange_value",),
+    "ppo.reward_clip": ("+stepcoder.reward_clip",),  # verl has no score clip
+    "ppo.whiten_advantages": ("+stepcoder.whiten_advantages",),  # verl always whitens, over all response tokens
+    "ppo.minibatch_size": ("actor_rollout_ref.actor.ppo_mini_batch_size", "critic.ppo_mini_batch_size"),  # prompts
+    "grpo.loss_type": None,  # GRPO runs on TRL (training.grpo), not verl
+    "grpo.vllm_mode": None,
+    "grpo.vllm_gpu_memory_utilization": None,
+    "cccs.alpha": ("+stepcoder.curriculum.alpha",),  # the curriculum lives in this package's manager
+    "cccs.rho_threshold": ("+stepcoder.curriculum.rho_threshold",),
+    "cccs.cut_at_line_start": ("+stepcoder.curriculum.cut_at_line_start",),
 }
 
 
@@ -98,24 +113,25 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _check_batches(rl: Any, launch: Launch) -> tuple[int, int]:
+def _check_batches(rl: RLConfig, launch: Launch) -> tuple[int, int]:
     """(PPO minibatch in prompts, micro-batch per GPU); a profile verl cannot split says which field to change."""
-    if rl.minibatch_size % rl.rollouts_per_problem:
-        raise ValueError(f"rl.minibatch_size={rl.minibatch_size} must be a multiple of rl.rollouts_per_problem="
+    minibatch = rl.ppo.minibatch_size
+    if minibatch % rl.rollouts_per_problem:
+        raise ValueError(f"rl.ppo.minibatch_size={minibatch} must be a multiple of rl.rollouts_per_problem="
                          f"{rl.rollouts_per_problem}: verl counts PPO minibatches in prompts (whole groups)")
     sequences = rl.problems_per_step * rl.rollouts_per_problem
     world = launch.world_size
-    for name, n in (("rl.problems_per_step x rl.rollouts_per_problem", sequences), ("rl.minibatch_size",
-                                                                                   rl.minibatch_size)):
+    for name, n in (("rl.problems_per_step x rl.rollouts_per_problem", sequences),
+                    ("rl.ppo.minibatch_size", minibatch)):
         if n % world:
             raise ValueError(f"{name} = {n} sequences must divide over trainer.nnodes x n_gpus_per_node = {world} "
                              "GPUs (verl splits every batch evenly over its data-parallel ranks)")
-    return rl.minibatch_size // rl.rollouts_per_problem, max(1, min(2, rl.minibatch_size // world))
+    return minibatch // rl.rollouts_per_problem, max(1, min(2, minibatch // world))
 
 
-def verl_overrides(profile: Any, launch: Launch, *, cccs: bool, fgo: bool, seed: int) -> list[str]:
+def verl_overrides(profile: Profile, launch: Launch, *, cccs: bool, fgo: bool, seed: int) -> list[str]:
     """The Hydra overrides of verl's ``ppo_trainer`` config that make it run ``profile`` as StepCoder's PPO."""
-    rl, model = profile.rl, profile.model
+    rl, ppo, model = profile.rl, profile.rl.ppo, profile.model
     mini_prompts, micro = _check_batches(rl, launch)
     data = Path(launch.data_dir)
     betas = [rl.adam_beta1, rl.adam_beta2]
@@ -127,8 +143,8 @@ def verl_overrides(profile: Any, launch: Launch, *, cccs: bool, fgo: bool, seed:
         # --- the PPO path: verl's RayPPOTrainer (main_ppo_v0), GAE with a critic
         ("trainer.use_v1", False),
         ("algorithm.adv_estimator", "gae"),
-        ("algorithm.gamma", rl.gamma),
-        ("algorithm.lam", rl.lam),
+        ("algorithm.gamma", ppo.gamma),
+        ("algorithm.lam", ppo.lam),
         ("algorithm.use_kl_in_reward", True),  # loads the reference model; the subclass replaces the penalty
         ("algorithm.kl_penalty", "kl"),
         ("algorithm.kl_ctrl.type", "fixed"),
@@ -155,7 +171,7 @@ def verl_overrides(profile: Any, launch: Launch, *, cccs: bool, fgo: bool, seed:
         *((f"actor_rollout_ref.actor.optim.{k}", v) for k, v in optim.items()),
         ("actor_rollout_ref.actor.ppo_mini_batch_size", mini_prompts),
         ("actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu", micro),
-        ("actor_rollout_ref.actor.ppo_epochs", rl.ppo_epochs),
+        ("actor_rollout_ref.actor.ppo_epochs", rl.update_epochs),
         ("actor_rollout_ref.actor.shuffle", True),  # the native loop draws a fresh minibatch order per epoch
         ("actor_rollout_ref.actor.data_loader_seed", seed),
         ("actor_rollout_ref.actor.clip_ratio", rl.clip_range),
@@ -182,12 +198,12 @@ def verl_overrides(profile: Any, launch: Launch, *, cccs: bool, fgo: bool, seed:
         # --- the critic: initialised from the SFT model, trained on every completion token (not FGO-masked)
         ("critic.model.path", launch.sft_path),
         ("critic.model.enable_gradient_checkpointing", True),
-        ("critic.optim.lr", rl.critic_lr),
+        ("critic.optim.lr", ppo.critic_lr),
         *((f"critic.optim.{k}", v) for k, v in optim.items()),
         ("critic.ppo_mini_batch_size", mini_prompts),
         ("critic.ppo_micro_batch_size_per_gpu", micro),
-        ("critic.ppo_epochs", rl.ppo_epochs),
-        ("critic.cliprange_value", rl.value_clip),
+        ("critic.ppo_epochs", rl.update_epochs),
+        ("critic.cliprange_value", ppo.value_clip),
         # --- the run
         ("trainer.nnodes", launch.nnodes),
         ("trainer.n_gpus_per_node", launch.n_gpus_per_node),
@@ -209,12 +225,12 @@ def verl_overrides(profile: Any, launch: Launch, *, cccs: bool, fgo: bool, seed:
         ("+stepcoder.task_prompts", str(data / "task_prompts.json")),
         ("+stepcoder.cccs", bool(cccs)),
         ("+stepcoder.fgo", bool(fgo)),
-        ("+stepcoder.kl_clip", rl.kl_clip),
-        ("+stepcoder.reward_clip", rl.reward_clip),
-        ("+stepcoder.whiten_advantages", rl.whiten_advantages),
-        ("+stepcoder.curriculum.alpha", rl.cccs_alpha),
-        ("+stepcoder.curriculum.rho_threshold", rl.cccs_rho_threshold),
-        ("+stepcoder.curriculum.cut_at_line_start", rl.cccs_cut_at_line_start),
+        ("+stepcoder.kl_clip", ppo.kl_clip),
+        ("+stepcoder.reward_clip", ppo.reward_clip),
+        ("+stepcoder.whiten_advantages", ppo.whiten_advantages),
+        ("+stepcoder.curriculum.alpha", rl.cccs.alpha),
+        ("+stepcoder.curriculum.rho_threshold", rl.cccs.rho_threshold),
+        ("+stepcoder.curriculum.cut_at_line_start", rl.cccs.cut_at_line_start),
         ("+stepcoder.executor.time_limit_s", profile.executor.time_limit_s),
         ("+stepcoder.executor.memory_limit_mb", profile.executor.memory_limit_mb),
         ("+stepcoder.executor.workers", profile.executor.workers),
@@ -222,7 +238,7 @@ def verl_overrides(profile: Any, launch: Launch, *, cccs: bool, fgo: bool, seed:
     return [f"{key}={_fmt(value)}" for key, value in pairs]
 
 
-def verl_command(profile: Any, launch: Launch, *, cccs: bool, fgo: bool, seed: int) -> list[str]:
+def verl_command(profile: Profile, launch: Launch, *, cccs: bool, fgo: bool, seed: int) -> list[str]:
     """argv of the verl run: this package's Hydra entry point (verl's ``main_ppo`` with the trainer subclass)."""
     return [launch.python, "-m", ENTRY_MODULE, *verl_overrides(profile, launch, cccs=cccs, fgo=fgo, seed=seed)]
 
@@ -242,11 +258,20 @@ def overrides_as_dict(overrides: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def unmapped_fields(ppo_config_cls: Any) -> list[str]:
-    """PPO fields that ``RL_TO_VERL`` does not list (must be empty: every native value has a verl home)."""
-    return [f.name for f in dataclasses.fields(ppo_config_cls) if f.name not in RL_TO_VERL]
+def rl_fields(section: Any, prefix: str = "") -> list[str]:
+    """The fields of an ``rl`` section (a dataclass instance), nested sections' fields dotted: ``ppo.lam``."""
+    out = []
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        out += rl_fields(value, f"{prefix}{f.name}.") if dataclasses.is_dataclass(value) else [prefix + f.name]
+    return out
+
+
+def unmapped_fields(rl: RLConfig) -> list[str]:
+    """``rl`` fields that ``RL_TO_VERL`` does not list (must be empty: every value has a verl home or says why not)."""
+    return [name for name in rl_fields(rl) if name not in RL_TO_VERL]
 
 
 __all__ = ["AGENT_LOOP_NAME", "CHECKPOINT_CALLBACK_CLASS", "CURRICULUM_FILE", "ENTRY_MODULE", "MANAGER_CLASS",
-           "NO_DUAL_CLIP", "RL_TO_VERL", "Launch", "format_command", "overrides_as_dict", "unmapped_fields",
-           "verl_command", "verl_overrides"]
+           "NO_DUAL_CLIP", "RL_TO_VERL", "Launch", "format_command", "overrides_as_dict", "rl_fields",
+           "unmapped_fields", "verl_command", "verl_overrides"]

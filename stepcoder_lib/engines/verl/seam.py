@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
+from stepcoder_lib.data.problem import Problem
 from stepcoder_lib.executor import Executor, Verdict
 from stepcoder_lib.method.curriculum import Curriculum
 from stepcoder_lib.method.reward import PAPER_REWARD, RewardTable
@@ -25,6 +26,9 @@ from stepcoder_lib.training.rollout import (
     judge_rollouts,
     update_curriculum,
 )
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class Judged:
         return self.verdict not in UNJUDGED
 
 
-def stager(tokenizer: Any, task_prompts: Mapping[str, str], curriculum: Curriculum | None) -> StagePrompts:
+def stager(tokenizer: PreTrainedTokenizerBase, task_prompts: Mapping[str, str],
+           curriculum: Curriculum | None) -> StagePrompts:
     """The prompt builder of a run (``curriculum=None``: CCCS off, the plain task at stage 0); it caches each
     (problem, stage)'s ids, so keep one per run."""
     return StagePrompts(tokenizer, task_prompts, curriculum)
@@ -54,7 +59,7 @@ def stage(prompts: StagePrompts, problem_ids: Sequence[str]) -> list[StagedPromp
     return prompts(list(problem_ids))
 
 
-def judge_completion(tokenizer: Any, executor: Executor, problem: Any, staged: StagedPrompt,
+def judge_completion(tokenizer: PreTrainedTokenizerBase, executor: Executor, problem: Problem, staged: StagedPrompt,
                      completion_ids: Sequence[int], *, fgo: bool, reward_table: RewardTable = PAPER_REWARD) -> Judged:
     """Run the program of prompt + completion on the problem's tests once; the reward, FGO mask and verdict.
 
