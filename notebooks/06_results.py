@@ -77,6 +77,7 @@ import json
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
@@ -115,6 +116,7 @@ from stepcoder_lib.results.table import build_table, display_differences, displa
 from stepcoder_lib.settings.paths import resolve
 from stepcoder_lib.settings.profiles import get_profile
 from stepcoder_lib.training.runs import CONFIGS, discover_runs, load_metrics, runs_root
+from stepcoder_lib.training.validation import plot_validation, read_validation
 
 started = time.time()
 knobs = {"n_samples": n_samples, "ks": ks, "temperature": temperature, "top_p": top_p, "greedy": greedy,
@@ -264,6 +266,31 @@ for name, path in figure_paths.items():
     display(Image(path.read_bytes()))
 
 # %% [markdown]
+# ## Held-out pass@1 during RL
+# The training curves rise on the problems RL trains on whether or not the model gets better at the
+# task. Every `rl.validation_every` steps each run measures pass@1 on a fixed slice of the
+# **validation** split (never the test split) at the evaluation decoding
+# (`stepcoder_lib/training/validation.py`); step 0 is the SFT model, the dashed line. A curve under
+# it means RL made the model worse on problems it did not train on; a curve that peaks early and
+# falls is over-training. Settings (steps, learning rates, pool) are chosen on these curves.
+
+# %%
+validation = read_validation([r.path for r in runs])
+if len(validation):
+    fig = plot_validation(validation)
+    fig.savefig(out / "validation_curves.png", dpi=120, bbox_inches="tight")
+    validation.drop(columns=["run"]).to_csv(out / "validation.csv", index=False, float_format="%.4f")
+    plt.show()
+    sft_level = float(validation.loc[validation.step == 0, "pass@1"].iloc[0])
+    last = validation.loc[validation.groupby(["label", "seed"])["step"].idxmax()]
+    at_end = last.groupby("label")["pass@1"].agg(["mean", "min", "max"]).mul(100)
+    at_end["SFT"] = 100 * sft_level
+    display(at_end.round(1).rename(columns={"mean": "pass@1 at the last step (mean over seeds)"}))
+else:
+    at_end = None
+    print("no run measured held-out pass@1 (rl.validation_every = 0)")
+
+# %% [markdown]
 # ### Failures by kind (the data of the failure-breakdown figure)
 
 # %%
@@ -342,5 +369,11 @@ elif power is not None:
                     + (f"about {int(cheapest.problems)} problems x {int(cheapest.samples)} samples x "
                        f"{int(cheapest.seeds)} seeds (the cheapest design in power.csv)." if cheapest is not None
                        else "more seeds than power.csv tries (the seed variance alone exceeds the target)."))
+if at_end is not None:
+    above = [label for label, r in at_end.iterrows() if r.iloc[0] >= r["SFT"]]
+    what_we_saw += ("\n- Held-out (validation) pass@1 at the last RL step: "
+                    + ", ".join(f"{label} {r.iloc[0]:.1f}" for label, r in at_end.iterrows())
+                    + f" against SFT {at_end['SFT'].iloc[0]:.1f}; {len(above)} of {len(at_end)} settings end at or "
+                    "above the SFT model (validation_curves.png).")
 (out / "claims.md").write_text(claims.to_markdown(index=False) + "\n\n" + what_we_saw + "\n", encoding="utf-8")
 display(Markdown(what_we_saw))

@@ -299,7 +299,7 @@ def update_reference(profile: str, out_dir: Path, reference: Path | None = None)
         raise SystemExit(f"no table at {results / 'table.csv'}: run the notebooks first")
     reference.mkdir(parents=True, exist_ok=True)
     for path in [*results.glob("table.*"), results / "cells.csv", *results.glob("differences.*"),
-                 *results.glob("claims.*"), *results.glob("*.png")]:
+                 *results.glob("claims.*"), *results.glob("validation.*"), *results.glob("*.png")]:
         if path.is_file():
             shutil.copy2(path, reference / path.name)
     return reference
