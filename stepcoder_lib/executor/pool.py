@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..settings.paths import repo_root
+from ..settings.profiles import ExecConfig
 from . import sandbox
 from .compare import CompareConfig
 from .judge import judge_job
@@ -49,13 +50,13 @@ _MAX_LIMIT_S = 3600.0
 class ExecutorConfig:
     """Limits and switches; every field is documented in the README's executor section."""
 
-    workers: int | None = None  # None: cores // LOCAL_WORLD_SIZE, at least 1
-    time_limit_s: float = 4.0  # CPU seconds per test: the primary limit, immune to machine load
+    workers: int | None = ExecConfig.workers  # None: cores // LOCAL_WORLD_SIZE, at least 1
+    time_limit_s: float = ExecConfig.time_limit_s  # CPU seconds per test: the primary limit, immune to machine load
     wall_factor: float = 3.0  # wall-clock backstop per test = time_limit * wall_factor + 1 s
     program_wall_s: float = 120.0  # wall-clock budget for all tests of one program
     time_scale_factor: float = 4.0  # per-problem limit = max(floor, factor * reference CPU time)
     time_scale_floor_s: float = 1.0
-    memory_limit_mb: int | None = 2048  # address space a test may add to the worker's baseline
+    memory_limit_mb: int | None = ExecConfig.memory_limit_mb  # address space a test may add to the worker's baseline
     output_limit_mb: int = 16  # per stream (stdout, stderr) and for a returned value
     disk_limit_mb: int | None = 256  # files a test may leave in its directory at once (they may sit in RAM)
     coverage: bool = False

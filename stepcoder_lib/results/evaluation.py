@@ -42,6 +42,7 @@ from stepcoder_lib.results.cache import (
     state_dict_identity,
 )
 from stepcoder_lib.results.prompts import PromptFormat
+from stepcoder_lib.settings.profiles import EvalConfig
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -57,18 +58,22 @@ PROMPT_TOO_LONG = "prompt_too_long"
 
 
 # ----------------------------------------------------------------------------- settings
+_PAPER_EVAL = EvalConfig()
+
+
 @dataclass(frozen=True)
 class EvalSettings:
-    """Decoding and sampling for one evaluation; every field but ``ks`` enters the cache key."""
+    """Decoding and sampling for one evaluation; every field but ``ks`` enters the cache key. The defaults are
+    the profile's (``settings.profiles.EvalConfig``, their one home); ``from_profile`` takes a profile's values."""
 
-    n_samples: int = 1
-    ks: tuple[int, ...] = (1,)
-    temperature: float = 0.2  # paper
-    top_p: float = 0.95  # paper
-    greedy: bool = False
-    max_new_tokens: int = 1024
-    seed: int = 0
-    batch_size: int = 64  # sampling is batched: the batch shapes the random draws, so it is part of the key
+    n_samples: int = _PAPER_EVAL.n_samples
+    ks: tuple[int, ...] = _PAPER_EVAL.ks
+    temperature: float = _PAPER_EVAL.temperature
+    top_p: float = _PAPER_EVAL.top_p
+    greedy: bool = _PAPER_EVAL.greedy
+    max_new_tokens: int = _PAPER_EVAL.max_new_tokens
+    seed: int = _PAPER_EVAL.seed
+    batch_size: int = _PAPER_EVAL.batch_size  # the batch shapes the random draws, so it is part of the key
     max_prompt_tokens: int | None = None  # longer prompts are not generated; their samples count as failures
 
     def __post_init__(self) -> None:
