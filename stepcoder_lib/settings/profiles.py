@@ -311,7 +311,7 @@ TINY: dict[str, Any] = {
     "rl.cccs.rho_threshold": 0.7,
     "rl.seeds": (0, 1),  # two seeds: the results table reports a spread
     "rl.validation_every": 5,  # held-out pass@1 at steps 0, 5, 10, 15, 20: over- and under-training show
-    "rl.validation_problems": 60,  # 60 validation problems x 2 samples (~3 s a point)
+    "rl.validation_problems": 60,  # 60 validation problems x 2 samples (7-13 s a point)
     "rl.algos": ("ppo",),  # GRPO's runs would take make reproduce past 30 minutes (notebook 05's algos adds them)
     "eval.n_samples": 4,  # 100 problems x 4 samples (~18 s a model) keeps notebook 06 to minutes
     "eval.ks": (1, 2, 4),
