@@ -353,8 +353,8 @@ SMOKE: dict[str, Any] = {
     "rl.ppo.critic_lr": 1e-4,
     "rl.ppo.minibatch_size": 4,
     "rl.probe_problems": 4,
-    "rl.validation_every": 1,  # the held-out curves' path, on a few problems
-    "rl.validation_problems": 4,
+    "rl.validation_every": 2,  # the held-out curves' path (steps 0 and 2), on two problems
+    "rl.validation_problems": 2,
     "rl.validation_samples": 1,
     "eval.n_samples": 2,  # evaluation: pass@2 is computed, on a few tokens
     "eval.ks": (1, 2),

@@ -65,6 +65,9 @@ RL_TO_VERL: dict[str, tuple[str, ...] | None] = {
     "checkpoint_every": ("trainer.save_freq",),
     "probe_problems": None,  # the native run's before/after probe
     "probe_samples": None,
+    "validation_every": None,  # the native run's held-out curve (training/validation.py); verl's own test_freq
+    "validation_problems": None,  # validation stays off in the verl run (trainer.test_freq=-1)
+    "validation_samples": None,
     "ppo.critic_lr": ("critic.optim.lr",),
     "ppo.kl_clip": ("+stepcoder.kl_clip",),  # verl's in-reward KL has no clip: the trainer subclass applies it
     "ppo.gamma": ("algorithm.gamma",),
