@@ -279,7 +279,9 @@ TINY: dict[str, Any] = {
     "data.synthetic_options": (
         ("plain", True),  # one wording, the program's own names: a 1M model cannot learn the paraphrases
         ("if_bands", (("introductory", (0, 1)), ("interview", (2, 3)), ("competition", (4, 6)))),  # tiers scaled
-    ),  # down to 0-1, 2-3, 4-6 if/elif (APPS's tiers need far larger models)
+        # down to 0-1, 2-3, 4-6 if/elif (APPS's tiers need far larger models)
+        ("n_tests", (5, 8)),  # still every if both ways (the generator's cover), nearer APPS+'s ~3; the executor's
+    ),  # share of make reproduce (cleaning, judging) halves against the generator's default 10-15
     "model.base": "tiny",  # a Llama trained here (model.tiny)
     "model.prompt_template": SHORT_PROMPT,  # the 512-token context has no room for the system preamble
     "model.dtype": "float32",  # fp32 everywhere on every CPU: same seed, same numbers (bf16 is emulated on many)
@@ -302,7 +304,7 @@ TINY: dict[str, Any] = {
     "rl.max_problems": 24,  # a pool each problem of which a run sees ~2 times (CCCS needs repeat visits)
     "rl.probe_problems": 24,  # the probe is that pool: RL raises the reward on what it trains on
     "rl.probe_samples": 2,  # 48 probe rollouts: the held-out curves (validation_*) carry the verdict
-    "rl.max_tests": 3,  # APPS+'s ~3 per problem; with the generator's 10-15, FGO would mask nothing
+    "rl.max_tests": 3,  # APPS+'s ~3 per problem; with all 5-8 (every branch both ways), FGO would mask nothing
     "rl.max_new_tokens": 192,  # the tiny solutions fit (99% of canonical ones are under 160 tokens)
     "rl.policy_lr": 1e-4,  # a 1M model trained at 2e-3: smaller does not move it in 30 steps, larger overshoots
     "rl.ppo.critic_lr": 3e-4,

@@ -4,7 +4,7 @@ Why: the hub is unreachable here and a model small enough to train on 2 CPU core
 real APPS problems. These problems keep APPS's shape -- statement, solutions, stdin or
 call-based tests, three difficulties -- but are small compositions whose tiers separate by
 solution length and number of conditionals (introductory 0-2, interview 3-5, competition 6-12
-``if``/``elif``), with 10-15 tests that drive every ``if`` both ways (so CCCS has start points
+``if``/``elif``), with 10-15 tests by default (``n_tests``) that drive every ``if`` both ways (so CCCS has start points
 and FGO has executed lines to show), held-out test problems whose compositions never occur in
 train, and a known share of injected defects recorded in ``truth.json``.
 
