@@ -39,7 +39,7 @@
 # and what we saw), `power.csv`, `evaluations.csv`, the figures as PNG and their data as CSV.
 #
 # **How long.** Cached: seconds. Uncached, `smoke`: under a minute; `tiny` (100 problems x 4 samples,
-# 10 models): about 3 minutes on 2 cores, mostly sampling.
+# 10 models): about 2.5 minutes on 2 cores, more judging (every test of a wrong answer) than sampling.
 
 # %% tags=["parameters"]
 profile = "tiny"  # smoke | tiny | small | paper: sizes, decoding and limits come from stepcoder_lib.settings.profiles
